@@ -1,0 +1,25 @@
+/** The BullMQ queue that carries trials from the controller to workers. */
+export const TRIALS_QUEUE = 'trials';
+/** Default BullMQ/Redis key prefix. The braces are a Redis Cluster hash tag: every key of the
+ * system lands in one slot, so BullMQ's multi-key scripts never raise CROSSSLOT. */
+export const DEFAULT_KEY_PREFIX = '{setrain}';
+
+/** Redis keys outside BullMQ's own, all under the same prefix (and so the same cluster slot). */
+export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX) {
+  return {
+    /** Sorted set of sweep ids scored by creation time (ms). */
+    sweeps: `${prefix}:sweeps`,
+    /** JSON of a sweep's controller state. */
+    sweep: (sweepId: string) => `${prefix}:sweep:${sweepId}`,
+    /** Hash trialId -> JSON TrialState of a sweep's trials. */
+    sweepTrials: (sweepId: string) => `${prefix}:sweep:${sweepId}:trials`,
+    /** List of JSON EpochMetrics of a trial, in epoch order. */
+    trialEpochs: (trialId: string) => `${prefix}:trial:${trialId}:epochs`,
+    /** Lock a controller holds while it advances a sweep. */
+    sweepLock: (sweepId: string) => `${prefix}:sweep:${sweepId}:lock`,
+    /** Pub/sub channel for ControlMessages (cancel reaches the worker that holds a trial). */
+    controlChannel: `${prefix}:control`,
+    /** Hash workerId -> JSON heartbeat of live workers. */
+    workers: `${prefix}:workers`,
+  };
+}

@@ -1,0 +1,178 @@
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+import { modelSpecSchema } from './model-args-schema.js';
+import {
+  checkDistributionForParam,
+  distributionSchema,
+  isSearchableParam,
+  SEARCHABLE_PARAM_NAMES,
+} from './search-space.js';
+import { objectiveSchema, trainingSpecSchema } from './training.js';
+
+/** Search strategies. grid enumerates every combination of `values`/`constant`/`int_uniform`
+ * parameters; random samples every distribution independently from the sweep's seed. */
+export const STRATEGIES = ['grid', 'random'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export const DEFAULT_PARALLELISM = 1;
+export const DEFAULT_MAX_FAILED_TRIALS = 3;
+export const DEFAULT_RANDOM_MAX_TRIALS = 10;
+export const MAX_TRIALS_LIMIT = 10_000;
+
+export const datasetUriSchema = z
+  .string()
+  .regex(
+    /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/(.+\/)?manifest\.jsonl$/,
+    'must be the s3:// URI of a dataset manifest, e.g. s3://bucket/datasets/shapes/manifest.jsonl',
+  );
+
+const nameSchema = z
+  .string()
+  .min(1)
+  .max(120)
+  .regex(/^[\w .:/-]+$/, 'may hold letters, digits, spaces and _ . : / - only');
+
+const searchSchema = z
+  .strictObject({
+    strategy: z.enum(STRATEGIES).default('grid'),
+    parameters: z.record(z.string(), distributionSchema).default({}),
+  })
+  .default({ strategy: 'grid', parameters: {} })
+  .superRefine((search, ctx) => {
+    for (const [name, dist] of Object.entries(search.parameters)) {
+      if (!isSearchableParam(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parameters', name],
+          message: `unknown parameter "${name}"; searchable parameters are ${SEARCHABLE_PARAM_NAMES.join(', ')}`,
+        });
+        continue;
+      }
+      for (const problem of checkDistributionForParam(name, dist)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parameters', name, ...problem.path],
+          message: problem.message,
+        });
+      }
+      if (
+        search.strategy === 'grid' &&
+        !['constant', 'values', 'int_uniform'].includes(dist.type)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parameters', name, 'type'],
+          message: `grid search needs a finite set: use values, constant or int_uniform for ${name}, or strategy random`,
+        });
+      }
+    }
+  });
+
+/** A hyperparameter sweep, as submitted in YAML or JSON. Unknown fields are errors. */
+export const sweepSpecSchema = z.strictObject({
+  name: nameSchema.optional(),
+  dataset: datasetUriSchema,
+  model: modelSpecSchema,
+  training: trainingSpecSchema,
+  search: searchSchema,
+  objective: objectiveSchema,
+  /** Trials to run in all. grid: at most the grid's size (default: all of it); random: default 10. */
+  maxTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
+  /** Trials running at once. */
+  parallelism: z.number().int().min(1).max(256).default(DEFAULT_PARALLELISM),
+  /** The sweep fails once this many trials have failed. */
+  maxFailedTrials: z.number().int().min(0).max(MAX_TRIALS_LIMIT).default(DEFAULT_MAX_FAILED_TRIALS),
+});
+export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
+export type SweepSpec = z.output<typeof sweepSpecSchema>;
+
+/** One training run (`POST /v1/jobs`): a sweep of exactly one trial with no search. */
+export const jobSpecSchema = z.strictObject({
+  name: nameSchema.optional(),
+  dataset: datasetUriSchema,
+  model: modelSpecSchema,
+  training: trainingSpecSchema,
+  objective: objectiveSchema,
+});
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+export type JobSpec = z.output<typeof jobSpecSchema>;
+
+/** The equivalent one-trial sweep of a job. */
+export function jobToSweepSpec(job: JobSpec): SweepSpec {
+  return {
+    ...job,
+    search: { strategy: 'grid', parameters: {} },
+    maxTrials: 1,
+    parallelism: 1,
+    maxFailedTrials: 0,
+  };
+}
+
+/** One problem with a spec: where (`search.parameters.dropout.max`) and what. */
+export interface SpecIssue {
+  path: string;
+  message: string;
+}
+
+/** A spec that does not parse or validate; `issues` name each field. */
+export class SpecError extends Error {
+  readonly code = 'SPEC_INVALID';
+  constructor(readonly issues: SpecIssue[]) {
+    super(issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '));
+    this.name = 'SpecError';
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
+    .join('');
+}
+
+/** zod issues as SpecIssues with readable messages (unknown keys are named). */
+export function toSpecIssues(error: z.ZodError): SpecIssue[] {
+  return error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return {
+        path: formatPath(issue.path),
+        message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`,
+      };
+    }
+    return { path: formatPath(issue.path), message: issue.message };
+  });
+}
+
+/** Parses spec text: JSON when it looks like JSON, YAML otherwise (YAML is a superset anyway). */
+export function parseSpecText(text: string): unknown {
+  const trimmed = text.trimStart();
+  try {
+    return trimmed.startsWith('{') ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
+  } catch (err) {
+    const format = trimmed.startsWith('{') ? 'JSON' : 'YAML';
+    throw new SpecError([
+      { path: '', message: `not valid ${format}: ${(err as Error).message.split('\n')[0]}` },
+    ]);
+  }
+}
+
+function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new SpecError([
+      { path: '', message: 'a spec must be an object (a YAML mapping or JSON object)' },
+    ]);
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) throw new SpecError(toSpecIssues(result.error));
+  return result.data;
+}
+
+/** Validates a sweep spec (already-parsed YAML/JSON); throws SpecError naming every bad field. */
+export function parseSweepSpec(input: unknown): SweepSpec {
+  return validate(sweepSpecSchema, input);
+}
+
+/** Validates a single-job spec; throws SpecError naming every bad field. */
+export function parseJobSpec(input: unknown): JobSpec {
+  return validate(jobSpecSchema, input);
+}

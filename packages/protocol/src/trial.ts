@@ -1,0 +1,153 @@
+import { z } from 'zod';
+
+import { modelSpecSchema } from './model-args-schema.js';
+import { trialIdSchema, sweepIdSchema } from './ids.js';
+import { METRIC_NAMES, objectiveSchema, trainingSpecSchema } from './training.js';
+
+export const TRIAL_STATUSES = [
+  'queued',
+  'running',
+  'completed',
+  'early-stopped',
+  'failed',
+  'diverged',
+  'cancelled',
+] as const;
+export type TrialStatus = (typeof TRIAL_STATUSES)[number];
+/** Statuses a trial never leaves. */
+export const TERMINAL_TRIAL_STATUSES: readonly TrialStatus[] = [
+  'completed',
+  'early-stopped',
+  'failed',
+  'diverged',
+  'cancelled',
+];
+export function isTerminalTrialStatus(status: TrialStatus): boolean {
+  return TERMINAL_TRIAL_STATUSES.includes(status);
+}
+
+const paramValueSchema = z.union([z.number(), z.string()]);
+export const paramSetSchema = z.record(z.string(), paramValueSchema);
+
+/** The BullMQ job data of one trial: everything a worker needs, already resolved. */
+export const trialPayloadSchema = z.strictObject({
+  sweepId: sweepIdSchema,
+  trialId: trialIdSchema,
+  trialNumber: z.number().int().min(1),
+  /** s3:// URI of the dataset manifest. */
+  dataset: z.string(),
+  /** Model args with the trial's params applied (numClasses comes from the dataset). */
+  model: modelSpecSchema,
+  /** Training args with the trial's params applied; `seed` is this trial's own seed. */
+  training: trainingSpecSchema,
+  objective: objectiveSchema,
+  /** The sampled hyperparameters (also folded into model/training above). */
+  params: paramSetSchema,
+  /** Bucket the worker writes checkpoints, final weights and trial.json to. */
+  artifactsBucket: z.string(),
+});
+export type TrialPayload = z.infer<typeof trialPayloadSchema>;
+
+/** Metrics of one finished epoch. Validation metrics are on the held-out split. */
+export const epochMetricsSchema = z.object({
+  /** 1-based. */
+  epoch: z.number().int().min(1),
+  loss: z.number(),
+  accuracy: z.number(),
+  val_loss: z.number(),
+  val_accuracy: z.number(),
+  /** Mean per-class ROC AUC on validation (multi-label datasets only). */
+  val_auc: z.number().optional(),
+  durationMs: z.number(),
+  imagesPerSec: z.number(),
+  /** S3 key prefix of the checkpoint written after this epoch. */
+  checkpoint: z.string().optional(),
+});
+export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
+export const metricNameSchema = z.enum(METRIC_NAMES);
+
+/** An artifact written to S3, with its checksum so downloads can be verified. */
+export const artifactSchema = z.object({
+  key: z.string(),
+  bytes: z.number().int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type Artifact = z.infer<typeof artifactSchema>;
+
+/** Where a trial's results came from. */
+export const provenanceSchema = z.object({
+  dataset: z.string(),
+  manifestEtag: z.string().optional(),
+  numClasses: z.number().int().optional(),
+  multiLabel: z.boolean().optional(),
+  trainImages: z.number().int().optional(),
+  validationImages: z.number().int().optional(),
+  seed: z.number().int(),
+  engine: z.string().optional(),
+  packageVersion: z.string(),
+  workerId: z.string().optional(),
+  resumedFromEpoch: z.number().int().optional(),
+});
+export type Provenance = z.infer<typeof provenanceSchema>;
+
+/** `trial.json`: the durable record of a trial, written to S3 when it ends. */
+export const trialRecordSchema = z.object({
+  trialId: trialIdSchema,
+  sweepId: sweepIdSchema,
+  trialNumber: z.number().int().min(1),
+  status: z.enum(TRIAL_STATUSES),
+  /** Why it ended as it did (failure message, early-stopping decision, cancel). */
+  reason: z.string().optional(),
+  params: paramSetSchema,
+  model: modelSpecSchema,
+  training: trainingSpecSchema,
+  objective: objectiveSchema,
+  /** The objective's best value over the epochs, and the epoch it came from. */
+  objectiveValue: z.number().nullable(),
+  bestEpoch: z.number().int().nullable(),
+  epochs: z.array(epochMetricsSchema),
+  provenance: provenanceSchema,
+  /** Every artifact of the trial's final/ directory, with sha256. */
+  artifacts: z.array(artifactSchema),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
+export type TrialRecord = z.infer<typeof trialRecordSchema>;
+
+/** The BullMQ return value of a trial job that ran to an end the sweep counts as a result. */
+export const trialResultSchema = z.object({
+  trialId: trialIdSchema,
+  status: z.enum(['completed', 'early-stopped']),
+  reason: z.string().optional(),
+  objectiveValue: z.number().nullable(),
+  bestEpoch: z.number().int().nullable(),
+  epochsCompleted: z.number().int().min(0),
+  /** S3 key of trial.json. */
+  trialJson: z.string(),
+});
+export type TrialResult = z.infer<typeof trialResultSchema>;
+
+/** Live state of a trial in Redis (`redisKeys().sweepTrials`), kept by controller and worker. */
+export const trialStateSchema = z.object({
+  trialId: trialIdSchema,
+  trialNumber: z.number().int().min(1),
+  status: z.enum(TRIAL_STATUSES),
+  reason: z.string().optional(),
+  params: paramSetSchema,
+  epochsCompleted: z.number().int().min(0).default(0),
+  latest: epochMetricsSchema.optional(),
+  objectiveValue: z.number().nullable().default(null),
+  workerId: z.string().optional(),
+  attempts: z.number().int().min(0).default(0),
+  queuedAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  trialJson: z.string().optional(),
+});
+export type TrialState = z.infer<typeof trialStateSchema>;
+
+/** Messages on the control channel. */
+export const controlMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('cancel'), trialIds: z.array(trialIdSchema), reason: z.string() }),
+]);
+export type ControlMessage = z.infer<typeof controlMessageSchema>;
