@@ -1,1 +1,25 @@
-export {};
+export { ModelArgsError } from './model-args-error.js';
+export { KerasWeightsError } from './keras-weights-error.js';
+export { DEFAULT_SEED, validateSeInceptionV3Args } from './validate-args.js';
+export {
+  DEFAULT_BN_EPSILON,
+  DEFAULT_BN_MOMENTUM,
+  ScaleFreeBatchNormalization,
+  type ScaleFreeBatchNormalizationArgs,
+} from './scale-free-batch-normalization.js';
+export {
+  buildInceptionV3Backbone,
+  INCEPTION_V3_BLOCKS,
+  INCEPTION_V3_FEATURE_CHANNELS,
+  isInceptionV3WeightLayer,
+  type InceptionV3BackboneOptions,
+  type InceptionV3BlockName,
+} from './inception-v3.js';
+export {
+  buildSeInceptionV3,
+  PREDICTIONS_LAYER_NAME,
+  PREPROCESSING_RESCALE,
+  SE_INCEPTION_V3_MODEL_NAME,
+  seBottleneckUnits,
+} from './se-inception-v3.js';
+export { countParams, type ParamCount, type SeInceptionV3ParamCounts } from './count-params.js';

@@ -1,0 +1,132 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initializers, layers, type LayerVariable, type Shape } from '@tensorflow/tfjs-layers';
+
+/** Keras' BatchNormalization defaults, which InceptionV3 uses. */
+export const DEFAULT_BN_MOMENTUM = 0.99;
+export const DEFAULT_BN_EPSILON = 0.001;
+
+/** Options of ScaleFreeBatchNormalization. */
+export interface ScaleFreeBatchNormalizationArgs {
+  /** Layer name; Keras InceptionV3 uses batch_normalization_<n>. */
+  name?: string;
+  /** Channel axis; must be the last axis (channels_last, Keras axis=3 on images). Default -1. */
+  axis?: number;
+  /** Weight of the old value in the moving averages. Default 0.99. */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 0.001. */
+  epsilon?: number;
+  /** Whether the layer's weights are updated in training. Default true. */
+  trainable?: boolean;
+}
+
+/**
+ * BatchNormalization with `scale: false` (beta, moving_mean, moving_variance; no gamma), the layout of
+ * Keras InceptionV3 and its .h5 weights. tfjs-layers' own BatchNormalization crashes in training when
+ * `scale` is false (it reads the missing gamma; tensorflow/tfjs#2868), so this layer implements both
+ * paths itself and never creates a gamma weight.
+ */
+export class ScaleFreeBatchNormalization extends layers.Layer {
+  /** Registered under this name, so model.json files that contain it load back after importing
+   * this module. */
+  static className = 'ScaleFreeBatchNormalization';
+
+  readonly axis: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+  private beta: LayerVariable | undefined;
+  private movingMean: LayerVariable | undefined;
+  private movingVariance: LayerVariable | undefined;
+
+  constructor(args: ScaleFreeBatchNormalizationArgs = {}) {
+    super({ name: args.name, trainable: args.trainable ?? true });
+    this.axis = args.axis ?? -1;
+    this.momentum = args.momentum ?? DEFAULT_BN_MOMENTUM;
+    this.epsilon = args.epsilon ?? DEFAULT_BN_EPSILON;
+    this.supportsMasking = true;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const axis = this.axis < 0 ? this.axis + shape.length : this.axis;
+    const channels = shape[axis];
+    if (axis !== shape.length - 1 || channels == null) {
+      throw new Error(
+        `${this.name}: the channel axis must be the last one and defined; got axis ${this.axis} of ${JSON.stringify(shape)}`,
+      );
+    }
+    this.beta = this.addWeight(
+      'beta',
+      [channels],
+      'float32',
+      initializers.zeros(),
+      undefined,
+      true,
+    );
+    this.movingMean = this.addWeight(
+      'moving_mean',
+      [channels],
+      'float32',
+      initializers.zeros(),
+      undefined,
+      false,
+    );
+    this.movingVariance = this.addWeight(
+      'moving_variance',
+      [channels],
+      'float32',
+      initializers.ones(),
+      undefined,
+      false,
+    );
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const { beta, movingMean, movingVariance } = this;
+      if (x == null || beta == null || movingMean == null || movingVariance == null) {
+        throw new Error(`${this.name} was called before it was built`);
+      }
+      if (kwargs['training'] !== true) {
+        return tf.batchNorm(
+          x,
+          movingMean.read(),
+          movingVariance.read(),
+          beta.read(),
+          undefined,
+          this.epsilon,
+        );
+      }
+      const reductionAxes = x.shape.slice(0, -1).map((_, i) => i);
+      const { mean, variance } = tf.moments(x, reductionAxes);
+      const normalized = tf.batchNorm(x, mean, variance, beta.read(), undefined, this.epsilon);
+      // Like Keras, the moving variance follows the unbiased batch variance.
+      const count = reductionAxes.reduce((n, axis) => n * (x.shape[axis] ?? 1), 1);
+      const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
+      this.updateMovingAverage(movingMean, mean);
+      this.updateMovingAverage(movingVariance, unbiased);
+      return normalized;
+    });
+  }
+
+  private updateMovingAverage(variable: LayerVariable, batchValue: tf.Tensor): void {
+    tf.tidy(() => {
+      const old = variable.read();
+      variable.write(tf.sub(old, tf.mul(tf.sub(old, batchValue), 1 - this.momentum)));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      axis: this.axis,
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      center: true,
+      scale: false,
+    };
+  }
+}
+
+tf.serialization.registerClass(ScaleFreeBatchNormalization);
