@@ -5,7 +5,7 @@
  *   runs/<sweepId>/sweep.json
  *   runs/<sweepId>/trials/<trialId>/trial.json
  *   runs/<sweepId>/trials/<trialId>/checkpoints/epoch-0003/{model.json,weights.bin,optimizer.bin,state.json}
- *   runs/<sweepId>/trials/<trialId>/final/{model.json,weights.bin,weights.h5}
+ *   runs/<sweepId>/trials/<trialId>/final/{model.json,weights.bin,weights.h5,classes.json}
  */
 
 export const MANIFEST_FILE = 'manifest.jsonl';
@@ -24,6 +24,8 @@ export const FINAL_FILES = {
   modelJson: 'model.json',
   weights: 'weights.bin',
   kerasH5: 'weights.h5',
+  /** The dataset's ordered class names: output unit i is classes[i]. Needed to use the model. */
+  classes: 'classes.json',
 } as const;
 
 /** Keys of a dataset whose manifest is at `<prefix>/manifest.jsonl`. */
