@@ -1,0 +1,47 @@
+import { DEFAULT_RANDOM_MAX_TRIALS } from '@setrain/protocol';
+
+import { SweepError } from './errors.js';
+import { GridSampler, gridSize } from './grid-sampler.js';
+import { RandomSampler } from './random-sampler.js';
+import {
+  SAMPLER_STRATEGIES,
+  type Sampler,
+  type SamplerOptions,
+  type SearchSpace,
+} from './types.js';
+
+/**
+ * The sampler of a spec's `search` section. The controller only talks to the `Sampler` interface,
+ * so a new strategy is a new class plus one case here.
+ */
+export function createSampler(search: SearchSpace, options: SamplerOptions): Sampler {
+  if (!Number.isSafeInteger(options.seed)) {
+    throw new SweepError('INVALID_OPTIONS', `seed must be a safe integer; got ${options.seed}`);
+  }
+  const strategy: string = search.strategy;
+  switch (search.strategy) {
+    case 'grid':
+      return new GridSampler(search);
+    case 'random':
+      return new RandomSampler(search, options.seed);
+    default:
+      throw new SweepError(
+        'UNKNOWN_STRATEGY',
+        `unknown search strategy "${strategy}"; strategies are ${SAMPLER_STRATEGIES.join(', ')}`,
+      );
+  }
+}
+
+/**
+ * Trials a sweep will run at most: grid, min(maxTrials, grid size) (all of it by default); the
+ * other strategies, maxTrials (default 10).
+ */
+export function plannedTrialCount(spec: { search: SearchSpace; maxTrials?: number }): number {
+  if (spec.search.strategy === 'grid') {
+    const size = gridSize(spec.search);
+    return Math.min(spec.maxTrials ?? size, size);
+  }
+  return spec.maxTrials ?? DEFAULT_RANDOM_MAX_TRIALS;
+}
+
+export { gridSize };

@@ -1,0 +1,64 @@
+import type { Distribution, Goal, ParamSet, TrialStatus } from '@setrain/protocol';
+
+/** Every strategy `createSampler` knows. The protocol's STRATEGIES is a subset until it adds these. */
+export const SAMPLER_STRATEGIES = ['grid', 'random'] as const;
+export type SamplerStrategy = (typeof SAMPLER_STRATEGIES)[number];
+
+/** Options of the tree-structured Parzen estimator (all optional; defaults in tpe-sampler.ts). */
+export interface TpeOptions {
+  /** Trials 1..startupTrials are sampled at random before TPE takes over. Default 10. */
+  startupTrials?: number;
+  /** Candidates drawn from l(x) per parameter; the one with the highest l(x)/g(x) wins. Default 24. */
+  candidates?: number;
+  /** Fraction of finished trials that form the "good" group. Default 0.25. */
+  gamma?: number;
+  /** Weight of the prior (the spec's distribution) in each Parzen estimator. Default 1. */
+  priorWeight?: number;
+  /** Treat running trials as if they had the worst finished value (constant liar). Default true. */
+  constantLiar?: boolean;
+}
+
+/**
+ * The `search` section of a sweep spec as the samplers read it: the protocol's SweepSpec['search']
+ * is assignable to it.
+ */
+export interface SearchSpace {
+  strategy: SamplerStrategy;
+  /** Parameter name -> distribution, in spec order (grid order depends on it). */
+  parameters: Record<string, Distribution>;
+  tpe?: TpeOptions;
+}
+
+/** What a sampler knows about one earlier trial. */
+export interface Observation {
+  /** 1-based trial number. */
+  trialNumber: number;
+  params: ParamSet;
+  /** The trial's objective; null while it has none (queued, running) or when it failed. */
+  value: number | null;
+  status: TrialStatus;
+}
+
+export interface SuggestContext {
+  /** 1-based number of the trial to suggest parameters for. */
+  trialNumber: number;
+  /** Earlier trials, in any order; samplers read only those numbered below `trialNumber`. */
+  history: readonly Observation[];
+}
+
+/**
+ * Suggests the parameters of trial n. Implementations are stateless: the answer is a pure function
+ * of (search space, seed, trial number, history), so a restarted controller reproduces it.
+ */
+export interface Sampler {
+  readonly name: SamplerStrategy;
+  /** Parameters for the trial, or undefined when the space is exhausted (grid only). */
+  suggest(ctx: SuggestContext): ParamSet | undefined;
+}
+
+export interface SamplerOptions {
+  /** The sweep's seed; every random choice derives from it. */
+  seed: number;
+  /** Whether a lower (minimize) or higher (maximize) objective is better. */
+  goal: Goal;
+}
