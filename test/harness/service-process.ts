@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const DEFAULT_STOP_TIMEOUT_MS = 5_000;
+/** Bytes of a service's output kept for error messages. */
+const OUTPUT_TAIL_BYTES = 16 * 1024;
+
+/**
+ * Runs the service under `sh`, which holds our pipe on fd 3: when this Node process dies for any
+ * reason (SIGKILL included) the pipe closes, `read` returns, and the watcher TERMs the service.
+ * Node has no parent-death signal, so this is what keeps CI free of orphaned servers. A TERM to
+ * the shell is passed on, and the shell exits only after the service has, so `exited` means gone.
+ */
+const WATCHDOG_SCRIPT = [
+  'exec 3<&0',
+  '"$@" </dev/null &',
+  'service=$!',
+  `trap 'kill -TERM "$service" 2>/dev/null' TERM INT HUP`,
+  '{ while read -r _; do :; done; kill -TERM "$service" 2>/dev/null; } <&3 &',
+  'watcher=$!',
+  'exec 3<&-',
+  'wait "$service"',
+  'status=$?',
+  'while kill -0 "$service" 2>/dev/null; do wait "$service"; status=$?; done',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$status"',
+].join('\n');
+
+export interface ServiceExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface ServiceProcess {
+  readonly name: string;
+  /** pid of the watchdog shell, which leads the service's process group. */
+  readonly pid: number;
+  /** Resolves when the service (and its watchdog) has exited. */
+  readonly exited: Promise<ServiceExit>;
+  /** The exit, once it happened. */
+  exit(): ServiceExit | undefined;
+  /** The last 16 KiB the service printed (stdout and stderr interleaved). */
+  output(): string;
+  /** TERM, then KILL after `timeoutMs`; resolves once the process group is gone. Idempotent. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+let exitHooksInstalled = false;
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) killGroup(child, 'SIGTERM');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      for (const child of running) killGroup(child, 'SIGTERM');
+      // The listener replaced the default action; re-raise so the process still dies by signal.
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+/**
+ * Starts `command args` as a background service that cannot outlive this process. The child is
+ * unref'd: a test that forgets stop() does not hang the runner; the exit hook and the watchdog
+ * stop it.
+ */
+export function startServiceProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: { readonly cwd?: string } = {},
+): ServiceProcess {
+  installExitHooks();
+  const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, name, command, ...args], {
+    cwd: options.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true, // own process group, so stop() can signal the service and the watchdog at once
+  });
+  if (child.pid === undefined) throw new Error(`could not spawn ${command}`);
+  running.add(child);
+  let tail = '';
+  const append = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  let exitInfo: ServiceExit | undefined;
+  const exited = new Promise<ServiceExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    });
+  });
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) {
+    // Pipes are sockets; unref them too, or they keep the event loop alive.
+    (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+  let stopping: Promise<void> | undefined;
+  const pid = child.pid;
+  return {
+    name,
+    pid,
+    exited,
+    exit: () => exitInfo,
+    output: () => tail,
+    stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
+      stopping ??= (async () => {
+        if (exitInfo !== undefined) return;
+        child.ref(); // keep the event loop alive until the service is gone
+        // TERM the shell only: it passes TERM on and waits for the service.
+        child.kill('SIGTERM');
+        const timer = new AbortController();
+        const timedOut = await Promise.race([
+          exited.then(() => false),
+          sleep(timeoutMs, true, { signal: timer.signal }).catch(() => false),
+        ]);
+        timer.abort();
+        if (timedOut) {
+          killGroup(child, 'SIGKILL');
+          await exited;
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Rejects when the service exits; used to stop waiting for readiness of a dead process. */
+export async function rejectOnExit(service: ServiceProcess): Promise<never> {
+  const exit = await service.exited;
+  throw new Error(
+    `${service.name} exited (code ${exit.code ?? 'none'}, signal ${exit.signal ?? 'none'})`,
+  );
+}
