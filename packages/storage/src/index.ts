@@ -1,1 +1,16 @@
-export {};
+export * from './errors/storage-error.js';
+export * from './errors/s3-uri-invalid-error.js';
+export * from './errors/s3-object-not-found-error.js';
+export * from './errors/s3-bucket-not-found-error.js';
+export * from './errors/s3-object-json-invalid-error.js';
+export * from './errors/s3-config-invalid-error.js';
+export * from './errors/checksum-mismatch-error.js';
+export * from './errors/dataset-invalid-error.js';
+export * from './errors/model-artifacts-invalid-error.js';
+export * from './s3-config.js';
+export * from './s3-uri.js';
+export * from './s3-errors.js';
+export * from './sha256.js';
+export * from './objects.js';
+export * from './tfjs-io.js';
+export * from './dataset.js';
