@@ -9,3 +9,4 @@ export * from './sweep-spec.js';
 export * from './training.js';
 export * from './trial.js';
 export * from './resolve-trial.js';
+export * from './metrics.js';

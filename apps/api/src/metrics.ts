@@ -1,0 +1,364 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { Redis } from 'ioredis';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+} from 'prom-client';
+import {
+  DEFAULT_KEY_PREFIX,
+  HTTP_UNMATCHED_ROUTE,
+  METRIC_CATALOGUE,
+  METRICS_PATH,
+  QUEUE_JOB_STATES,
+  SWEEP_METRIC_STATUSES,
+  TRIAL_STATUSES,
+  isBetter,
+  redisKeys,
+  type Goal,
+  type QueueJobState,
+  type SweepMetricStatus,
+  type TrialStatus,
+} from '@setrain/protocol';
+
+/** Unfinished sweeps always get a best-objective series; of the finished ones only this many of
+ * the most recent do, so the label stays bounded however many sweeps Redis holds. */
+export const DEFAULT_RECENT_SWEEPS = 10;
+/** Concurrent collectors of one scrape share one read of sweep state from Redis. */
+export const DEFAULT_SNAPSHOT_TTL_MS = 1_000;
+/** Statuses after which a sweep no longer changes. */
+const FINISHED_SWEEP_STATUSES: readonly SweepMetricStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** What the queue-depth collector needs of a BullMQ Queue. */
+export interface MetricsQueue {
+  readonly name: string;
+  getJobCounts(...types: QueueJobState[]): Promise<Record<string, number>>;
+}
+
+/** What the sweep collectors need of a Redis client (an ioredis Redis). */
+export type MetricsRedis = Pick<Redis, 'zrange' | 'mget' | 'hvals' | 'hlen'>;
+
+/** Dependencies of the API's metrics. */
+export interface ApiMetricsDeps {
+  /** Every BullMQ queue the system uses; depth is reported per queue and state. */
+  readonly queues: readonly MetricsQueue[];
+  /** Redis holding sweep and trial state (`redisKeys(keyPrefix)`). */
+  readonly redis: MetricsRedis;
+  /** Key prefix of setrain's Redis keys; default DEFAULT_KEY_PREFIX. */
+  readonly keyPrefix?: string;
+  /** Finished sweeps that keep a best-objective series; default DEFAULT_RECENT_SWEEPS. */
+  readonly recentSweeps?: number;
+  /** Also export prom-client's default process metrics (default true). */
+  readonly collectDefaultMetrics?: boolean;
+  /** Labels added to every series of this registry (keep them bounded). */
+  readonly defaultLabels?: Readonly<Record<string, string>>;
+}
+
+type HttpLabels = 'method' | 'route' | 'status_code';
+
+/** The API's metrics: a prom-client Registry plus the metric objects, built from the catalogue. */
+export interface ApiMetrics {
+  readonly registry: Registry;
+  readonly httpRequestDurationSeconds: Histogram<HttpLabels>;
+  readonly httpRequestsTotal: Counter<HttpLabels>;
+  readonly queueJobs: Gauge<'queue' | 'state'>;
+  readonly sweeps: Gauge<'status'>;
+  readonly trials: Gauge<'status'>;
+  readonly sweepBestObjective: Gauge<'sweep'>;
+  readonly workersRegistered: Gauge;
+  readonly metricsCollectErrorsTotal: Counter<'collector'>;
+  /** Records one answered HTTP request; `route` is the route template, never the raw URL. */
+  observeHttpRequest(request: {
+    method: string;
+    route: string | undefined;
+    statusCode: number;
+    durationSeconds: number;
+  }): void;
+  /** The Prometheus text exposition of every metric (runs the Redis collectors). */
+  scrape(): Promise<string>;
+  /** Content-Type of `scrape()`'s text. */
+  readonly contentType: string;
+}
+
+/** Counts and best objectives read from Redis once per scrape. */
+interface SweepSnapshot {
+  readonly sweepsByStatus: Map<SweepMetricStatus, number>;
+  readonly trialsByStatus: Map<TrialStatus, number>;
+  readonly bestObjective: Map<string, number>;
+}
+
+function histogramConfig<T extends string>(
+  registry: Registry,
+  key: 'httpRequestDurationSeconds',
+): HistogramConfiguration<T> {
+  const def = METRIC_CATALOGUE[key];
+  return {
+    name: def.name,
+    help: def.help,
+    labelNames: def.labelNames as unknown as T[],
+    buckets: [...def.buckets],
+    registers: [registry],
+  };
+}
+
+function counterConfig<T extends string>(
+  registry: Registry,
+  key: 'httpRequestsTotal' | 'metricsCollectErrorsTotal',
+): CounterConfiguration<T> {
+  const def = METRIC_CATALOGUE[key];
+  return {
+    name: def.name,
+    help: def.help,
+    labelNames: def.labelNames as unknown as T[],
+    registers: [registry],
+  };
+}
+
+function gaugeConfig<T extends string>(
+  registry: Registry,
+  key: 'queueJobs' | 'sweeps' | 'trials' | 'sweepBestObjective' | 'workersRegistered',
+  collect?: GaugeConfiguration<T>['collect'],
+): GaugeConfiguration<T> {
+  const def = METRIC_CATALOGUE[key];
+  return {
+    name: def.name,
+    help: def.help,
+    labelNames: def.labelNames as unknown as T[],
+    registers: [registry],
+    ...(collect === undefined ? {} : { collect }),
+  };
+}
+
+function toSweepStatus(value: unknown): SweepMetricStatus {
+  return typeof value === 'string' && (SWEEP_METRIC_STATUSES as readonly string[]).includes(value)
+    ? (value as SweepMetricStatus)
+    : 'unknown';
+}
+
+function toTrialStatus(value: unknown): TrialStatus | undefined {
+  return typeof value === 'string' && (TRIAL_STATUSES as readonly string[]).includes(value)
+    ? (value as TrialStatus)
+    : undefined;
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/** The sweep's objective goal: `objective.goal` or `spec.objective.goal`; minimize by default
+ * (the protocol's default objective is val_loss). */
+function goalOf(sweepState: unknown): Goal {
+  const goal =
+    field(field(sweepState, 'objective'), 'goal') ??
+    field(field(field(sweepState, 'spec'), 'objective'), 'goal');
+  return goal === 'maximize' ? 'maximize' : 'minimize';
+}
+
+async function readSweepSnapshot(
+  redis: MetricsRedis,
+  keyPrefix: string,
+  recentSweeps: number,
+): Promise<SweepSnapshot> {
+  const keys = redisKeys(keyPrefix);
+  const sweepsByStatus = new Map<SweepMetricStatus, number>(
+    SWEEP_METRIC_STATUSES.map((s) => [s, 0]),
+  );
+  const trialsByStatus = new Map<TrialStatus, number>(TRIAL_STATUSES.map((s) => [s, 0]));
+  const bestObjective = new Map<string, number>();
+  // Scored by creation time; newest first, so "recent" is the head of the list.
+  const sweepIds = (await redis.zrange(keys.sweeps, 0, '-1')).reverse();
+  if (sweepIds.length === 0) return { sweepsByStatus, trialsByStatus, bestObjective };
+  const states = await redis.mget(...sweepIds.map((id) => keys.sweep(id)));
+  // Issued together: ioredis pipelines concurrent commands on its one connection.
+  const trialHashes = await Promise.all(sweepIds.map((id) => redis.hvals(keys.sweepTrials(id))));
+  let finishedSeen = 0;
+  for (const [index, sweepId] of sweepIds.entries()) {
+    const state = parseJson(states[index] ?? null);
+    if (state === undefined) continue;
+    const status = toSweepStatus(field(state, 'status'));
+    sweepsByStatus.set(status, (sweepsByStatus.get(status) ?? 0) + 1);
+    const goal = goalOf(state);
+    let best: number | undefined;
+    for (const text of trialHashes[index] ?? []) {
+      const trial = parseJson(text);
+      const trialStatus = toTrialStatus(field(trial, 'status'));
+      if (trialStatus !== undefined)
+        trialsByStatus.set(trialStatus, (trialsByStatus.get(trialStatus) ?? 0) + 1);
+      const value = field(trial, 'objectiveValue');
+      if (
+        typeof value === 'number' &&
+        Number.isFinite(value) &&
+        (best === undefined || isBetter(goal, value, best))
+      ) {
+        best = value;
+      }
+    }
+    const finished = FINISHED_SWEEP_STATUSES.includes(status);
+    if (finished) finishedSeen += 1;
+    if (best !== undefined && (!finished || finishedSeen <= recentSweeps))
+      bestObjective.set(sweepId, best);
+  }
+  return { sweepsByStatus, trialsByStatus, bestObjective };
+}
+
+/**
+ * Builds the API's registry from the catalogue. Queue depth, sweeps and trials by status, the
+ * best objective of recent sweeps and the registered workers are read from Redis at scrape time,
+ * so every API replica reports the same numbers and nothing drifts between scrapes.
+ */
+export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
+  const keyPrefix = deps.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const recentSweeps = deps.recentSweeps ?? DEFAULT_RECENT_SWEEPS;
+  const registry = new Registry();
+  if (deps.defaultLabels !== undefined) registry.setDefaultLabels({ ...deps.defaultLabels });
+  if (deps.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const metricsCollectErrorsTotal = new Counter<'collector'>(
+    counterConfig(registry, 'metricsCollectErrorsTotal'),
+  );
+  for (const collector of ['queues', 'sweeps', 'workers'])
+    metricsCollectErrorsTotal.inc({ collector }, 0);
+
+  let snapshot: { at: number; value: Promise<SweepSnapshot | undefined> } | undefined;
+  const sweepSnapshot = (): Promise<SweepSnapshot | undefined> => {
+    const now = Date.now();
+    if (snapshot === undefined || now - snapshot.at > DEFAULT_SNAPSHOT_TTL_MS) {
+      snapshot = {
+        at: now,
+        value: readSweepSnapshot(deps.redis, keyPrefix, recentSweeps).catch(() => {
+          metricsCollectErrorsTotal.inc({ collector: 'sweeps' });
+          return undefined;
+        }),
+      };
+    }
+    return snapshot.value;
+  };
+
+  const queueJobs = new Gauge<'queue' | 'state'>(
+    gaugeConfig(registry, 'queueJobs', async function collect() {
+      const results = await Promise.allSettled(
+        deps.queues.map(async (queue) => ({
+          queue: queue.name,
+          counts: await queue.getJobCounts(...QUEUE_JOB_STATES),
+        })),
+      );
+      for (const result of results) {
+        if (result.status === 'rejected') {
+          metricsCollectErrorsTotal.inc({ collector: 'queues' });
+          continue;
+        }
+        for (const state of QUEUE_JOB_STATES) {
+          this.set({ queue: result.value.queue, state }, result.value.counts[state] ?? 0);
+        }
+      }
+    }),
+  );
+  const sweeps = new Gauge<'status'>(
+    gaugeConfig(registry, 'sweeps', async function collect() {
+      const value = await sweepSnapshot();
+      if (value === undefined) return;
+      for (const [status, count] of value.sweepsByStatus) this.set({ status }, count);
+    }),
+  );
+  const trials = new Gauge<'status'>(
+    gaugeConfig(registry, 'trials', async function collect() {
+      const value = await sweepSnapshot();
+      if (value === undefined) return;
+      for (const [status, count] of value.trialsByStatus) this.set({ status }, count);
+    }),
+  );
+  const sweepBestObjective = new Gauge<'sweep'>(
+    gaugeConfig(registry, 'sweepBestObjective', async function collect() {
+      const value = await sweepSnapshot();
+      if (value === undefined) return;
+      // Reset first: sweeps that left the bounded set must lose their series.
+      this.reset();
+      for (const [sweep, best] of value.bestObjective) this.set({ sweep }, best);
+    }),
+  );
+  const workersRegistered = new Gauge(
+    gaugeConfig(registry, 'workersRegistered', async function collect() {
+      try {
+        this.set(await deps.redis.hlen(redisKeys(keyPrefix).workers));
+      } catch {
+        metricsCollectErrorsTotal.inc({ collector: 'workers' });
+      }
+    }),
+  );
+  const httpRequestDurationSeconds = new Histogram<HttpLabels>(
+    histogramConfig(registry, 'httpRequestDurationSeconds'),
+  );
+  const httpRequestsTotal = new Counter<HttpLabels>(counterConfig(registry, 'httpRequestsTotal'));
+
+  return {
+    registry,
+    httpRequestDurationSeconds,
+    httpRequestsTotal,
+    queueJobs,
+    sweeps,
+    trials,
+    sweepBestObjective,
+    workersRegistered,
+    metricsCollectErrorsTotal,
+    observeHttpRequest({ method, route, statusCode, durationSeconds }) {
+      const labels = {
+        method,
+        route: route ?? HTTP_UNMATCHED_ROUTE,
+        status_code: String(statusCode),
+      };
+      httpRequestDurationSeconds.observe(labels, durationSeconds);
+      httpRequestsTotal.inc(labels);
+    },
+    scrape: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
+
+/**
+ * Adds an onResponse hook that records every request's duration and count by method, route
+ * template (`/v1/sweeps/:id`, not the URL) and status code. Call it before routes are added
+ * so that hooks apply to all of them (Fastify hooks apply to routes registered after them in
+ * the same encapsulation context).
+ */
+export function registerHttpMetrics(app: FastifyInstance, metrics: ApiMetrics): void {
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    metrics.observeHttpRequest({
+      method: request.method,
+      // routeOptions.url is undefined when no route matched: one `unmatched` series for all 404s.
+      route: request.routeOptions.url,
+      statusCode: reply.statusCode,
+      durationSeconds: reply.elapsedTime / 1000,
+    });
+    done();
+  });
+}
+
+/** Adds `GET /metrics` (Prometheus text format), hidden from the OpenAPI document. */
+export function registerMetricsRoute(
+  app: FastifyInstance,
+  metrics: ApiMetrics,
+  path: string = METRICS_PATH,
+): void {
+  // `hide` comes from @fastify/swagger's schema extension; FastifySchema itself does not know it.
+  const schema = { hide: true } as FastifySchema;
+  app.get(path, { schema }, async (_request, reply) => {
+    const text = await metrics.scrape();
+    return reply.header('content-type', metrics.contentType).send(text);
+  });
+}

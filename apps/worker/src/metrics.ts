@@ -1,0 +1,290 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+} from 'prom-client';
+import {
+  CHECKPOINT_KINDS,
+  DEFAULT_WORKER_METRICS_PORT,
+  METRIC_CATALOGUE,
+  METRICS_PATH,
+  TERMINAL_TRIAL_STATUSES,
+  type CheckpointKind,
+  type TrialStatus,
+} from '@setrain/protocol';
+
+/** Address the worker's metrics server binds unless told otherwise (reachable from Prometheus). */
+export const DEFAULT_METRICS_HOST = '0.0.0.0';
+
+/** tfjs' memory report (`tf.memory()`), read at scrape time. */
+export interface TfjsMemoryInfo {
+  readonly numTensors: number;
+  readonly numBytes: number;
+}
+
+/** Dependencies of the worker's metrics. */
+export interface WorkerMetricsDeps {
+  /** Stable id of this worker (e.g. its hostname); becomes the `worker` label of every series.
+   * Leave undefined to rely on Prometheus' `instance` label alone. */
+  readonly workerId?: string;
+  /** Returns `tf.memory()`; without it the tfjs gauges stay 0. */
+  readonly tfjsMemory?: () => TfjsMemoryInfo;
+  /** Also export prom-client's default process metrics (default true). */
+  readonly collectDefaultMetrics?: boolean;
+}
+
+/** Outcomes of a finished trial (the terminal trial statuses). */
+export type TrialOutcome = Extract<
+  TrialStatus,
+  'completed' | 'early-stopped' | 'failed' | 'diverged' | 'cancelled'
+>;
+
+/** The worker's metrics: a prom-client Registry plus the metric objects, built from the catalogue,
+ * and small methods that keep related metrics consistent (call those rather than the raw objects). */
+export interface WorkerMetrics {
+  readonly registry: Registry;
+  readonly engineInfo: Gauge<'engine'>;
+  readonly workerTrialsRunning: Gauge;
+  readonly trialEpochDurationSeconds: Histogram;
+  readonly trainStepDurationSeconds: Histogram;
+  readonly trainImagesTotal: Counter;
+  readonly trainImagesPerSecond: Gauge;
+  readonly trialLoss: Gauge<'sweep'>;
+  readonly trialObjective: Gauge<'sweep'>;
+  readonly trialFinalObjective: Gauge<'sweep'>;
+  readonly trialsFinishedTotal: Counter<'outcome'>;
+  readonly tfjsTensors: Gauge;
+  readonly tfjsBytes: Gauge;
+  readonly dataLoaderWaitSeconds: Histogram;
+  readonly dataCacheHitsTotal: Counter;
+  readonly dataCacheMissesTotal: Counter;
+  readonly checkpointWriteDurationSeconds: Histogram<'kind'>;
+  readonly checkpointBytes: Histogram<'kind'>;
+
+  /** The engine initEngine picked (`tensorflow`, `webgpu`, `native`, `wasm`, `cpu`). */
+  setEngine(engine: string): void;
+  /** A trial starts on this worker: running = 1, per-trial gauges cleared and labelled `sweep`. */
+  trialStarted(trial: { sweepId: string }): void;
+  /** One optimizer step finished: step duration, images, images/s. */
+  observeTrainStep(step: { seconds: number; images: number }): void;
+  /** Latest loss (after a step or epoch) and/or objective (after validation) of the running trial. */
+  setRunningTrial(values: { loss?: number; objective?: number }): void;
+  /** One epoch (train + validation + checkpoint) finished. */
+  observeEpoch(seconds: number): void;
+  /** The loop waited this long for a batch. */
+  observeDataLoaderWait(seconds: number): void;
+  /** Dataset cache lookups: `hits` served locally, `misses` fetched from S3. */
+  countCache(lookups: { hits?: number; misses?: number }): void;
+  /** A checkpoint was written to S3. */
+  observeCheckpoint(write: { kind: CheckpointKind; seconds: number; bytes: number }): void;
+  /** The trial ended (any terminal status): running = 0, outcome counted, final objective set. */
+  trialFinished(result: { outcome: TrialOutcome; objective?: number | null }): void;
+  /** The Prometheus text exposition of every metric. */
+  scrape(): Promise<string>;
+  /** Content-Type of `scrape()`'s text. */
+  readonly contentType: string;
+}
+
+type CatalogueKey = keyof typeof METRIC_CATALOGUE;
+
+function config<T extends string>(
+  registry: Registry,
+  key: CatalogueKey,
+): CounterConfiguration<T> & GaugeConfiguration<T> & HistogramConfiguration<T> {
+  const def: (typeof METRIC_CATALOGUE)[CatalogueKey] = METRIC_CATALOGUE[key];
+  return {
+    name: def.name,
+    help: def.help,
+    labelNames: def.labelNames as unknown as T[],
+    registers: [registry],
+    ...('buckets' in def ? { buckets: [...def.buckets] } : {}),
+  };
+}
+
+/**
+ * Builds the worker's registry from the catalogue. No label carries a trial or job id; `sweep`
+ * is on gauges reset whenever the trial changes, so a worker has at most one series of each.
+ */
+export function createWorkerMetrics(deps: WorkerMetricsDeps = {}): WorkerMetrics {
+  const registry = new Registry();
+  if (deps.workerId !== undefined) registry.setDefaultLabels({ worker: deps.workerId });
+  if (deps.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const engineInfo = new Gauge<'engine'>(config(registry, 'engineInfo'));
+  const workerTrialsRunning = new Gauge(config(registry, 'workerTrialsRunning'));
+  const trialEpochDurationSeconds = new Histogram(config(registry, 'trialEpochDurationSeconds'));
+  const trainStepDurationSeconds = new Histogram(config(registry, 'trainStepDurationSeconds'));
+  const trainImagesTotal = new Counter(config(registry, 'trainImagesTotal'));
+  const trainImagesPerSecond = new Gauge(config(registry, 'trainImagesPerSecond'));
+  const trialLoss = new Gauge<'sweep'>(config(registry, 'trialLoss'));
+  const trialObjective = new Gauge<'sweep'>(config(registry, 'trialObjective'));
+  const trialFinalObjective = new Gauge<'sweep'>(config(registry, 'trialFinalObjective'));
+  const trialsFinishedTotal = new Counter<'outcome'>(config(registry, 'trialsFinishedTotal'));
+  const tfjsTensors = new Gauge({
+    ...config(registry, 'tfjsTensors'),
+    collect() {
+      if (deps.tfjsMemory !== undefined) this.set(deps.tfjsMemory().numTensors);
+    },
+  });
+  const tfjsBytes = new Gauge({
+    ...config(registry, 'tfjsBytes'),
+    collect() {
+      if (deps.tfjsMemory !== undefined) this.set(deps.tfjsMemory().numBytes);
+    },
+  });
+  const dataLoaderWaitSeconds = new Histogram(config(registry, 'dataLoaderWaitSeconds'));
+  const dataCacheHitsTotal = new Counter(config(registry, 'dataCacheHitsTotal'));
+  const dataCacheMissesTotal = new Counter(config(registry, 'dataCacheMissesTotal'));
+  const checkpointWriteDurationSeconds = new Histogram<'kind'>(
+    config(registry, 'checkpointWriteDurationSeconds'),
+  );
+  const checkpointBytes = new Histogram<'kind'>(config(registry, 'checkpointBytes'));
+
+  // Zero every bounded label value up front, so rate() and absent() see series from the start.
+  for (const outcome of TERMINAL_TRIAL_STATUSES) trialsFinishedTotal.inc({ outcome }, 0);
+  for (const kind of CHECKPOINT_KINDS) {
+    checkpointWriteDurationSeconds.zero({ kind });
+    checkpointBytes.zero({ kind });
+  }
+  workerTrialsRunning.set(0);
+  trainImagesPerSecond.set(0);
+
+  let currentSweep: string | undefined;
+
+  return {
+    registry,
+    engineInfo,
+    workerTrialsRunning,
+    trialEpochDurationSeconds,
+    trainStepDurationSeconds,
+    trainImagesTotal,
+    trainImagesPerSecond,
+    trialLoss,
+    trialObjective,
+    trialFinalObjective,
+    trialsFinishedTotal,
+    tfjsTensors,
+    tfjsBytes,
+    dataLoaderWaitSeconds,
+    dataCacheHitsTotal,
+    dataCacheMissesTotal,
+    checkpointWriteDurationSeconds,
+    checkpointBytes,
+    setEngine(engine) {
+      engineInfo.reset();
+      engineInfo.set({ engine }, 1);
+    },
+    trialStarted({ sweepId }) {
+      currentSweep = sweepId;
+      trialLoss.reset();
+      trialObjective.reset();
+      workerTrialsRunning.set(1);
+    },
+    observeTrainStep({ seconds, images }) {
+      trainStepDurationSeconds.observe(seconds);
+      trainImagesTotal.inc(images);
+      if (seconds > 0) trainImagesPerSecond.set(images / seconds);
+    },
+    setRunningTrial({ loss, objective }) {
+      const labels = { sweep: currentSweep ?? 'none' };
+      if (loss !== undefined && Number.isFinite(loss)) trialLoss.set(labels, loss);
+      if (objective !== undefined && Number.isFinite(objective))
+        trialObjective.set(labels, objective);
+    },
+    observeEpoch(seconds) {
+      trialEpochDurationSeconds.observe(seconds);
+    },
+    observeDataLoaderWait(seconds) {
+      dataLoaderWaitSeconds.observe(seconds);
+    },
+    countCache({ hits = 0, misses = 0 }) {
+      if (hits > 0) dataCacheHitsTotal.inc(hits);
+      if (misses > 0) dataCacheMissesTotal.inc(misses);
+    },
+    observeCheckpoint({ kind, seconds, bytes }) {
+      checkpointWriteDurationSeconds.observe({ kind }, seconds);
+      checkpointBytes.observe({ kind }, bytes);
+    },
+    trialFinished({ outcome, objective }) {
+      trialsFinishedTotal.inc({ outcome });
+      if (objective !== undefined && objective !== null && Number.isFinite(objective)) {
+        trialFinalObjective.reset();
+        trialFinalObjective.set({ sweep: currentSweep ?? 'none' }, objective);
+      }
+      trialLoss.reset();
+      trialObjective.reset();
+      workerTrialsRunning.set(0);
+      trainImagesPerSecond.set(0);
+      currentSweep = undefined;
+    },
+    scrape: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
+
+/** Options of the worker's metrics server. */
+export interface MetricsServerOptions {
+  /** Port to listen on; 0 picks a free one. Default DEFAULT_WORKER_METRICS_PORT. */
+  readonly port?: number;
+  /** Address to bind; default DEFAULT_METRICS_HOST (all interfaces, for Prometheus). */
+  readonly host?: string;
+}
+
+/** A running metrics server. */
+export interface MetricsServer {
+  /** The port it listens on (the real one when 0 was asked for). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` (and `GET /healthz`, for container health checks) on its own port, apart
+ * from anything else the worker does. The server does not keep the process alive on its own.
+ */
+export async function startMetricsServer(
+  metrics: Pick<WorkerMetrics, 'scrape' | 'contentType'>,
+  options: MetricsServerOptions = {},
+): Promise<MetricsServer> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === METRICS_PATH) {
+      metrics.scrape().then(
+        (text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (error: unknown) =>
+          response
+            .writeHead(500, { 'content-type': 'text/plain' })
+            .end(
+              `metrics collection failed: ${error instanceof Error ? error.message : String(error)}\n`,
+            ),
+      );
+    } else if (path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else {
+      response
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end(`not found; try ${METRICS_PATH}\n`);
+    }
+  });
+  server.listen(options.port ?? DEFAULT_WORKER_METRICS_PORT, options.host ?? DEFAULT_METRICS_HOST);
+  await once(server, 'listening');
+  server.unref();
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
