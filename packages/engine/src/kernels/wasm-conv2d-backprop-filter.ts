@@ -1,0 +1,223 @@
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import {
+  backend_util,
+  BatchMatMul,
+  Conv2DBackpropFilter,
+  getKernel,
+  type BatchMatMulAttrs,
+  type Conv2DBackpropFilterAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+/**
+ * Largest im2col matrix built at once, in floats (128 MiB). Bigger batches are split into
+ * chunks whose filter gradients are summed, so a 299x299 batch of 32 stays well inside the
+ * 4 GiB wasm32 heap.
+ */
+export const MAX_IM2COL_ELEMENTS = 32 * 1024 * 1024;
+
+/**
+ * Conv2DBackpropFilter for the wasm backend, which ships without it (tensorflow/tfjs#8474).
+ *
+ * The filter gradient of an NHWC convolution is dW[kh,kw,ci,co] = sum over (b,oh,ow) of
+ * x[b, oh*sh+kh-padTop, ow*sw+kw-padLeft, ci] * dy[b,oh,ow,co]. This builds the transposed
+ * im2col matrix P[K=kh*kw*ci, M=b*oh*ow] in JS and multiplies P x dy[M, co] with the wasm
+ * backend's own BatchMatMul kernel (XNNPACK), instead of the naive Conv3DBackpropFilterV2.
+ */
+function conv2dBackpropFilterWasm(
+  args: {
+    inputs: { x: TensorInfo; dy: TensorInfo };
+    backend: BackendWasm;
+    attrs: Conv2DBackpropFilterAttrs;
+  },
+  maxIm2colElements: number,
+): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { x, dy } = inputs;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new Error(
+      `Conv2DBackpropFilter (wasm) needs float32 tensors, got ${x.dtype} and ${dy.dtype}`,
+    );
+  }
+  const channelFormat = backend_util.convertConv2DDataFormat(dataFormat);
+  if (channelFormat !== 'channelsLast') {
+    throw new Error(`Conv2DBackpropFilter (wasm) supports NHWC only, got ${dataFormat}`);
+  }
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    channelFormat,
+  );
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
+  const rows = filterHeight * filterWidth * inChannels;
+  const columnsPerImage = outHeight * outWidth;
+  const imagesPerChunk = Math.max(
+    1,
+    Math.min(batchSize, Math.floor(maxIm2colElements / Math.max(1, rows * columnsPerImage))),
+  );
+  const matMul = wasmBatchMatMul();
+
+  let result: TensorInfo | undefined;
+  let accumulated: Float32Array | undefined;
+  for (let firstImage = 0; firstImage < batchSize; firstImage += imagesPerChunk) {
+    const images = Math.min(imagesPerChunk, batchSize - firstImage);
+    const columns = images * columnsPerImage;
+    const patches = backend.makeOutput([1, rows, columns], 'float32');
+    // Views into the wasm heap are taken after every allocation: growing the heap detaches them.
+    fillTransposedIm2col(
+      backend.typedArrayFromHeap(patches) as Float32Array,
+      backend.typedArrayFromHeap(x) as Float32Array,
+      { firstImage, images, inHeight, inWidth, inChannels, outHeight, outWidth },
+      {
+        filterHeight,
+        filterWidth,
+        strideHeight,
+        strideWidth,
+        padTop: padInfo.top,
+        padLeft: padInfo.left,
+      },
+    );
+    let gradient: TensorInfo;
+    if (images === batchSize) {
+      // dy already is [M, co] in memory; a TensorInfo with another shape shares its data.
+      const dy3d: TensorInfo = {
+        dataId: dy.dataId,
+        shape: [1, columns, outChannels],
+        dtype: 'float32',
+      };
+      gradient = matMul(patches, dy3d, backend);
+    } else {
+      const dyChunk = backend.makeOutput([1, columns, outChannels], 'float32');
+      const start = firstImage * columnsPerImage * outChannels;
+      (backend.typedArrayFromHeap(dyChunk) as Float32Array).set(
+        (backend.typedArrayFromHeap(dy) as Float32Array).subarray(
+          start,
+          start + columns * outChannels,
+        ),
+      );
+      gradient = matMul(patches, dyChunk, backend);
+      backend.disposeData(dyChunk.dataId);
+    }
+    backend.disposeData(patches.dataId);
+    if (images === batchSize) {
+      result = gradient;
+    } else {
+      const values = backend.typedArrayFromHeap(gradient) as Float32Array;
+      if (accumulated === undefined) accumulated = Float32Array.from(values);
+      else
+        for (let i = 0; i < values.length; i++)
+          accumulated[i] = (accumulated[i] ?? 0) + (values[i] ?? 0);
+      backend.disposeData(gradient.dataId);
+    }
+  }
+  if (result === undefined) {
+    result = backend.makeOutput([...filterShape], 'float32');
+    (backend.typedArrayFromHeap(result) as Float32Array).set(accumulated ?? new Float32Array(0));
+  }
+  return { dataId: result.dataId, shape: [...filterShape], dtype: 'float32' };
+}
+
+interface Im2colInput {
+  firstImage: number;
+  images: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+interface Im2colWindow {
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** Writes P[k, m] with k = (kh*fw + kw)*ci + c and m = (b*oh + y)*ow + x; zero where padded. */
+function fillTransposedIm2col(
+  patches: Float32Array,
+  x: Float32Array,
+  input: Im2colInput,
+  window: Im2colWindow,
+): void {
+  const { firstImage, images, inHeight, inWidth, inChannels, outHeight, outWidth } = input;
+  const { filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft } = window;
+  const imageSize = inHeight * inWidth * inChannels;
+  const rowStride = inWidth * inChannels;
+  const pixelStride = strideWidth * inChannels;
+  let out = 0;
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      // Output columns whose input column lies inside the image, for this kw.
+      const owStart = Math.max(0, Math.ceil((padLeft - kw) / strideWidth));
+      const owEnd = Math.min(outWidth, Math.floor((inWidth - 1 + padLeft - kw) / strideWidth) + 1);
+      for (let c = 0; c < inChannels; c++) {
+        for (let b = 0; b < images; b++) {
+          const imageBase = (firstImage + b) * imageSize + c;
+          for (let oh = 0; oh < outHeight; oh++) {
+            const ih = oh * strideHeight + kh - padTop;
+            if (ih < 0 || ih >= inHeight || owEnd <= owStart) {
+              patches.fill(0, out, out + outWidth);
+              out += outWidth;
+              continue;
+            }
+            if (owStart > 0) patches.fill(0, out, out + owStart);
+            let src =
+              imageBase + ih * rowStride + (owStart * strideWidth + kw - padLeft) * inChannels;
+            for (let ow = owStart; ow < owEnd; ow++) {
+              patches[out + ow] = x[src] ?? 0;
+              src += pixelStride;
+            }
+            if (owEnd < outWidth) patches.fill(0, out + owEnd, out + outWidth);
+            out += outWidth;
+          }
+        }
+      }
+    }
+  }
+}
+
+type MatMul = (a: TensorInfo, b: TensorInfo, backend: BackendWasm) => TensorInfo;
+
+/** The wasm backend's BatchMatMul kernel, called directly (no tape, no engine bookkeeping). */
+function wasmBatchMatMul(): MatMul {
+  const kernel = getKernel(BatchMatMul, 'wasm');
+  if (kernel === undefined) throw new Error('the wasm backend has no BatchMatMul kernel');
+  const attrs: BatchMatMulAttrs = { transposeA: false, transposeB: false };
+  return (a, b, backend) =>
+    kernel.kernelFunc({
+      inputs: { a, b },
+      backend,
+      attrs: attrs as unknown as NamedAttrMap,
+    }) as TensorInfo;
+}
+
+/**
+ * The kernel's registration. `maxIm2colElements` bounds the im2col matrix (tests lower it to
+ * exercise the chunked path); register after @tensorflow/tfjs-backend-wasm is imported.
+ */
+export function createWasmConv2dBackpropFilterConfig(
+  maxIm2colElements: number = MAX_IM2COL_ELEMENTS,
+): KernelConfig {
+  const kernelFunc = (args: Parameters<typeof conv2dBackpropFilterWasm>[0]): TensorInfo =>
+    conv2dBackpropFilterWasm(args, maxIm2colElements);
+  return {
+    kernelName: Conv2DBackpropFilter,
+    backendName: 'wasm',
+    // KernelFunc types backend as KernelBackend; this kernel only ever runs on BackendWasm.
+    kernelFunc: kernelFunc as unknown as KernelFunc,
+  };
+}

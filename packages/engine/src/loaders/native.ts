@@ -1,0 +1,45 @@
+import { EngineError } from '../engine-error.js';
+import { errorMessage, importOptional } from '../optional-import.js';
+import type { EngineLoadContext, EngineLoader, LoadedEngine } from '../types.js';
+
+/** Workspace package with the oneDNN addon. Not a dependency: it may be absent or unbuilt. */
+export const NATIVE_ENGINE_PACKAGE = '@setrain/engine-native';
+
+/** The part of @setrain/engine-native this package relies on. */
+type LoadNativeBackend = (options: { threads?: number }) => Promise<{ description: string }>;
+
+/** oneDNN kernels in a Node addon (@setrain/engine-native); registers the tfjs backend 'native'. */
+export const nativeLoader: EngineLoader = {
+  name: 'native',
+  async load(context: EngineLoadContext): Promise<LoadedEngine> {
+    let loaded: Record<string, unknown> | undefined;
+    try {
+      loaded = await importOptional(NATIVE_ENGINE_PACKAGE);
+    } catch (error) {
+      throw new EngineError(
+        'ENGINE_UNAVAILABLE',
+        `${NATIVE_ENGINE_PACKAGE} failed to load: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+    if (loaded === undefined) {
+      throw new EngineError('ENGINE_UNAVAILABLE', `${NATIVE_ENGINE_PACKAGE} is not installed`);
+    }
+    if (typeof loaded.loadNativeBackend !== 'function') {
+      throw new EngineError(
+        'ENGINE_UNAVAILABLE',
+        `${NATIVE_ENGINE_PACKAGE} does not export loadNativeBackend()`,
+      );
+    }
+    const loadNativeBackend = loaded.loadNativeBackend as LoadNativeBackend;
+    try {
+      const options = context.threads === undefined ? {} : { threads: context.threads };
+      const { description } = await loadNativeBackend(options);
+      return context.threads === undefined
+        ? { description }
+        : { description, threads: context.threads };
+    } catch (error) {
+      throw new EngineError('ENGINE_UNAVAILABLE', errorMessage(error), { cause: error });
+    }
+  },
+};
