@@ -1,6 +1,9 @@
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, type S3Config } from '@setrain/storage';
-import S3rver from 's3rver';
+import { fileURLToPath } from 'node:url';
+import { ServiceStartError } from './service-start-error.js';
+import { rejectOnExit, startServiceProcess, type ServiceProcess } from './service-process.js';
+import { waitFor } from './wait-for.js';
 import { tempDir } from './temp-dir.js';
 import { uniqueName } from './unique-name.js';
 
@@ -9,8 +12,8 @@ export const S3RVER_ACCESS_KEY_ID = 'S3RVER';
 export const S3RVER_SECRET_ACCESS_KEY = 'S3RVER';
 
 export interface StartS3Options {
-  /** Log every request to stdout (s3rver's own logger). Default false. */
-  readonly verbose?: boolean;
+  /** How long to wait for s3rver to listen; default 15 s. */
+  readonly startTimeoutMs?: number;
 }
 
 export interface S3Server {
@@ -21,6 +24,8 @@ export interface S3Server {
   readonly config: S3Config;
   /** A client built from `config`, destroyed by stop(). */
   readonly client: S3Client;
+  /** The s3rver child process (its output() helps when a request fails with a 500). */
+  readonly process: ServiceProcess;
   /** The directory s3rver stores objects in (a temp dir, removed by stop()). */
   readonly dir: string;
   /** Creates a bucket (default: a fresh unique name) and returns its name. */
@@ -29,20 +34,47 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
+const S3RVER_MAIN = fileURLToPath(new URL('./s3rver-main.mjs', import.meta.url));
+const LISTENING_PATTERN = /S3RVER_LISTENING (\d+)/;
+export const DEFAULT_S3_START_TIMEOUT_MS = 15_000;
+
 /**
- * Starts s3rver in this process on a free port of 127.0.0.1, storing objects in a temp dir.
- * Give each test its own bucket: `await s3.createBucket()`.
+ * Starts s3rver on a port of 127.0.0.1 chosen by the OS, storing objects in a temp dir. Give each
+ * test its own bucket: `await s3.createBucket()`.
+ *
+ * s3rver runs in a child Node process with `--openssl-legacy-provider`: it encrypts ListObjectsV2
+ * continuation tokens with DES, which OpenSSL 3 (Node >= 17) only offers through that provider, so
+ * in this process every truncated listing would fail with a 500. A separate process also keeps S3
+ * answering while a test blocks its own event loop (e.g. a tfjs training step).
  */
 export async function startS3(options: StartS3Options = {}): Promise<S3Server> {
   const dir = await tempDir('s3');
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0, // the OS picks; no race with other processes
-    directory: dir.path,
-    silent: options.verbose !== true,
-  });
-  const address = await server.run();
-  const endpoint = `http://127.0.0.1:${address.port}`;
+  const service = startServiceProcess('s3rver', process.execPath, [
+    '--openssl-legacy-provider',
+    S3RVER_MAIN,
+    dir.path,
+  ]);
+  let port: number;
+  try {
+    port = await Promise.race([
+      waitFor(() => Number(LISTENING_PATTERN.exec(service.output())?.[1]) || undefined, {
+        what: 's3rver to listen',
+        timeoutMs: options.startTimeoutMs ?? DEFAULT_S3_START_TIMEOUT_MS,
+        intervalMs: 20,
+      }),
+      rejectOnExit(service),
+    ]);
+  } catch (error) {
+    await service.stop();
+    await dir.cleanup();
+    throw new ServiceStartError(
+      's3rver',
+      error instanceof Error ? error.message : String(error),
+      service.output(),
+      { cause: error },
+    );
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
   const config: S3Config = {
     endpoint,
     region: 'us-east-1',
@@ -57,10 +89,11 @@ export async function startS3(options: StartS3Options = {}): Promise<S3Server> {
   let stopping: Promise<void> | undefined;
   return {
     endpoint,
-    port: address.port,
+    port,
     config,
     client,
     dir: dir.path,
+    process: service,
     async createBucket(name = uniqueName('bucket')): Promise<string> {
       await client.send(new CreateBucketCommand({ Bucket: name }));
       return name;
@@ -68,7 +101,7 @@ export async function startS3(options: StartS3Options = {}): Promise<S3Server> {
     stop(): Promise<void> {
       stopping ??= (async () => {
         client.destroy();
-        await server.close();
+        await service.stop();
         await dir.cleanup();
       })();
       return stopping;

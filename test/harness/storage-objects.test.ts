@@ -1,0 +1,234 @@
+// @setrain/storage against a real S3 server (s3rver). These live beside the harness because the
+// storage package's tsconfig (rootDir src) cannot include test/harness.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { type S3Client } from '@aws-sdk/client-s3';
+import {
+  ChecksumMismatchError,
+  createS3Client,
+  deletePrefix,
+  downloadToFile,
+  getJson,
+  getObjectBytes,
+  getObjectText,
+  headObject,
+  listKeys,
+  listObjects,
+  presignGetUrl,
+  putObject,
+  S3BucketNotFoundError,
+  S3ObjectJsonInvalidError,
+  S3ObjectNotFoundError,
+  sha256Hex,
+  uploadFile,
+  uploadLarge,
+  MIN_PART_SIZE_BYTES,
+} from '@setrain/storage';
+import { startS3, tempDir, type S3Server, type TempDir } from './index.js';
+
+let s3: S3Server;
+let files: TempDir;
+before(async () => {
+  s3 = await startS3();
+  files = await tempDir('storage-objects');
+});
+after(async () => {
+  await s3.stop();
+  await files.cleanup();
+});
+
+/** A client on the same server that records the name of every command it sends. */
+function recordingClient(): { client: S3Client; commands: string[] } {
+  const client = createS3Client(s3.config);
+  const commands: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      commands.push(context.commandName ?? '?');
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordCommands' },
+  );
+  after(() => client.destroy());
+  return { client, commands };
+}
+
+/** Deterministic pseudo-random bytes (xorshift32), so multipart parts differ from each other. */
+function patternBytes(size: number, seed = 1): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let state = seed;
+  for (let i = 0; i < size; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    bytes[i] = state & 0xff;
+  }
+  return bytes;
+}
+
+test('putObject stores bytes with content type and sha256 metadata; get/head read them back', async () => {
+  const bucket = await s3.createBucket();
+  const put = await putObject(s3.client, bucket, 'a/b.json', '{"x": 1}', {
+    contentType: 'application/json',
+    metadata: { purpose: 'test' },
+  });
+  assert.equal(put.sha256, sha256Hex('{"x": 1}'));
+  assert.equal(put.size, 8);
+  assert.match(put.etag, /^[0-9a-f]{32}$/); // unquoted
+  const head = await headObject(s3.client, bucket, 'a/b.json');
+  assert.equal(head?.sha256, put.sha256);
+  assert.equal(head?.etag, put.etag);
+  assert.equal(head?.contentType, 'application/json');
+  assert.equal(head?.metadata['purpose'], 'test');
+  assert.equal(head?.size, 8);
+  const bytes = await getObjectBytes(s3.client, bucket, 'a/b.json');
+  assert.equal(Buffer.from(bytes.bytes).toString(), '{"x": 1}');
+  assert.equal((await getObjectText(s3.client, bucket, 'a/b.json')).text, '{"x": 1}');
+  const json = await getJson(s3.client, bucket, 'a/b.json', {
+    parse: (value) => value as { x: number },
+  });
+  assert.equal(json.value.x, 1);
+  assert.equal(json.etag, put.etag);
+});
+
+test('missing objects and buckets raise typed errors naming them; headObject gives undefined', async () => {
+  const bucket = await s3.createBucket();
+  assert.equal(await headObject(s3.client, bucket, 'nope'), undefined);
+  await assert.rejects(
+    getObjectBytes(s3.client, bucket, 'nope/x.bin'),
+    (error: unknown) =>
+      error instanceof S3ObjectNotFoundError &&
+      error.code === 'S3_OBJECT_NOT_FOUND' &&
+      error.message === `S3 object not found: s3://${bucket}/nope/x.bin`,
+  );
+  await assert.rejects(
+    getObjectBytes(s3.client, 'no-such-bucket-setrain', 'x'),
+    (error: unknown) =>
+      error instanceof S3BucketNotFoundError && /no-such-bucket-setrain/.test(error.message),
+  );
+  await putObject(s3.client, bucket, 'bad.json', '{oops');
+  await assert.rejects(
+    getJson(s3.client, bucket, 'bad.json'),
+    (error: unknown) =>
+      error instanceof S3ObjectJsonInvalidError &&
+      error.message.startsWith(`s3://${bucket}/bad.json is not valid JSON`),
+  );
+});
+
+test('putObject refuses bytes that do not match a given sha256', async () => {
+  const bucket = await s3.createBucket();
+  await assert.rejects(
+    putObject(s3.client, bucket, 'x', 'abc', { sha256: '0'.repeat(64) }),
+    ChecksumMismatchError,
+  );
+  assert.equal(await headObject(s3.client, bucket, 'x'), undefined);
+});
+
+test('uploadLarge goes multipart above the part size and the bytes round-trip', async () => {
+  const bucket = await s3.createBucket();
+  const body = patternBytes(2 * MIN_PART_SIZE_BYTES + 12_345);
+  const progress: number[] = [];
+  const { client, commands } = recordingClient();
+  const put = await uploadLarge(client, bucket, 'big/weights.bin', body, {
+    partSizeBytes: MIN_PART_SIZE_BYTES,
+    onProgress: (loaded) => progress.push(loaded),
+  });
+  assert.deepEqual(commands.sort(), [
+    'CompleteMultipartUploadCommand',
+    'CreateMultipartUploadCommand',
+    'UploadPartCommand',
+    'UploadPartCommand',
+    'UploadPartCommand',
+  ]);
+  assert.equal(put.sha256, sha256Hex(body));
+  assert.equal(progress.at(-1), body.byteLength);
+  const head = await headObject(s3.client, bucket, 'big/weights.bin');
+  assert.equal(head?.sha256, sha256Hex(body));
+  const got = await getObjectBytes(s3.client, bucket, 'big/weights.bin');
+  assert.equal(got.bytes.byteLength, body.byteLength);
+  assert.ok(Buffer.from(got.bytes).equals(Buffer.from(body)));
+});
+
+test('streams upload multipart, hashed on the way; a given sha256 is stored and checked', async () => {
+  const bucket = await s3.createBucket();
+  const body = patternBytes(MIN_PART_SIZE_BYTES + 1000, 7);
+  const chunks = Array.from({ length: 11 }, (_, i) =>
+    body.subarray(Math.floor((i * body.length) / 11), Math.floor(((i + 1) * body.length) / 11)),
+  );
+  const put = await putObject(s3.client, bucket, 'stream.bin', Readable.from(chunks), {
+    sha256: sha256Hex(body),
+  });
+  assert.equal(put.sha256, sha256Hex(body));
+  assert.equal(put.size, body.byteLength);
+  assert.equal((await headObject(s3.client, bucket, 'stream.bin'))?.sha256, sha256Hex(body));
+  // A wrong sha256 for a stream is caught after the upload, and the object is removed.
+  await assert.rejects(
+    putObject(s3.client, bucket, 'wrong.bin', Readable.from([Buffer.from('abc')]), {
+      sha256: '1'.repeat(64),
+    }),
+    ChecksumMismatchError,
+  );
+  assert.equal(await headObject(s3.client, bucket, 'wrong.bin'), undefined);
+});
+
+test('uploadFile and downloadToFile round-trip a file and verify its sha256', async () => {
+  const bucket = await s3.createBucket();
+  const source = join(files.path, 'src.bin');
+  const body = patternBytes(MIN_PART_SIZE_BYTES + 3, 3);
+  await writeFile(source, body);
+  const { client, commands } = recordingClient();
+  await uploadFile(client, bucket, 'f/src.bin', source, { partSizeBytes: MIN_PART_SIZE_BYTES });
+  assert.equal(commands.filter((name) => name === 'UploadPartCommand').length, 2);
+  const target = join(files.path, 'dst.bin');
+  const download = await downloadToFile(s3.client, bucket, 'f/src.bin', target);
+  assert.equal(download.verified, true);
+  assert.equal(download.sha256, createHash('sha256').update(body).digest('hex'));
+  assert.ok((await readFile(target)).equals(Buffer.from(body)));
+  // An object whose metadata lies about its sha256 fails verification and leaves no file behind.
+  await putObject(s3.client, bucket, 'plain.txt', 'hello');
+  await assert.rejects(
+    downloadToFile(s3.client, bucket, 'plain.txt', join(files.path, 'bad.txt'), {
+      expectedSha256: 'f'.repeat(64),
+    }),
+    (error: unknown) =>
+      error instanceof ChecksumMismatchError && error.uri === `s3://${bucket}/plain.txt`,
+  );
+  await assert.rejects(readFile(join(files.path, 'bad.txt')), { code: 'ENOENT' });
+  await assert.rejects(readFile(join(files.path, 'bad.txt.partial')), { code: 'ENOENT' });
+});
+
+test('listObjects pages through a prefix; deletePrefix removes only that prefix', async () => {
+  const bucket = await s3.createBucket();
+  const keys = Array.from({ length: 23 }, (_, i) => `runs/r1/${String(i).padStart(3, '0')}.txt`);
+  await Promise.all(keys.map((key) => putObject(s3.client, bucket, key, key)));
+  await putObject(s3.client, bucket, 'runs/r2/keep.txt', 'keep');
+  const listed: string[] = [];
+  for await (const object of listObjects(s3.client, bucket, 'runs/r1/', { pageSize: 5 })) {
+    listed.push(object.key);
+    assert.equal(object.size, object.key.length);
+  }
+  assert.deepEqual(listed, keys);
+  assert.equal(await deletePrefix(s3.client, bucket, 'runs/r1/'), 23);
+  assert.deepEqual(await listKeys(s3.client, bucket, 'runs/'), ['runs/r2/keep.txt']);
+  await assert.rejects(deletePrefix(s3.client, bucket, ''), /allowEntireBucket/);
+});
+
+test('presignGetUrl gives a URL that plain fetch can download', async () => {
+  const bucket = await s3.createBucket();
+  await putObject(s3.client, bucket, 'best/model.json', '{"ok":true}');
+  const url = await presignGetUrl(s3.client, bucket, 'best/model.json', {
+    expiresInSeconds: 60,
+    downloadFileName: 'model.json',
+  });
+  assert.match(url, /X-Amz-Signature=/);
+  const response = await fetch(url);
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), '{"ok":true}');
+  await assert.rejects(
+    presignGetUrl(s3.client, bucket, 'x', { expiresInSeconds: 8 * 24 * 3600 }),
+    RangeError,
+  );
+});
