@@ -23,3 +23,10 @@ export {
   seBottleneckUnits,
 } from './se-inception-v3.js';
 export { countParams, type ParamCount, type SeInceptionV3ParamCounts } from './count-params.js';
+export {
+  EXPORTED_KERAS_VERSION,
+  exportKerasWeights,
+  importKerasWeights,
+  type ImportKerasWeightsOptions,
+  type KerasWeightsImportReport,
+} from './keras-weights.js';
