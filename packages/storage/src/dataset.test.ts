@@ -12,7 +12,9 @@ function issuesOf(run: () => unknown): { line?: number; message: string }[] {
   } catch (error) {
     assert.ok(error instanceof DatasetInvalidError, String(error));
     assert.equal(error.code, 'DATASET_INVALID');
-    return error.issues.map(({ line, message }) => (line === undefined ? { message } : { line, message }));
+    return error.issues.map(({ line, message }) =>
+      line === undefined ? { message } : { line, message },
+    );
   }
   assert.fail('expected DatasetInvalidError');
 }
@@ -83,20 +85,27 @@ test('the error message names the object and line, and caps the list', () => {
 });
 
 test('an empty manifest is invalid', () => {
-  assert.deepEqual(issuesOf(() => parseManifest('\n\n', CLASSES, SOURCE)), [
-    { message: 'the manifest is empty (no entries)' },
-  ]);
+  assert.deepEqual(
+    issuesOf(() => parseManifest('\n\n', CLASSES, SOURCE)),
+    [{ message: 'the manifest is empty (no entries)' }],
+  );
 });
 
 test('parseClassesJson wants a non-empty array of unique non-empty strings', () => {
   assert.deepEqual(parseClassesJson('["a","b"]', 'classes.json'), ['a', 'b']);
   assert.match(issuesOf(() => parseClassesJson('{', 'c'))[0]?.message ?? '', /^bad JSON/);
   assert.match(issuesOf(() => parseClassesJson('{"a":1}', 'c'))[0]?.message ?? '', /JSON array/);
-  assert.deepEqual(issuesOf(() => parseClassesJson('[]', 'c')), [{ message: 'lists no classes' }]);
-  assert.deepEqual(issuesOf(() => parseClassesJson('["a","a",""]', 'c')), [
-    { message: 'class "a" is listed twice' },
-    { message: 'entry 2 is ""; class names must be non-empty strings' },
-  ]);
+  assert.deepEqual(
+    issuesOf(() => parseClassesJson('[]', 'c')),
+    [{ message: 'lists no classes' }],
+  );
+  assert.deepEqual(
+    issuesOf(() => parseClassesJson('["a","a",""]', 'c')),
+    [
+      { message: 'class "a" is listed twice' },
+      { message: 'entry 2 is ""; class names must be non-empty strings' },
+    ],
+  );
 });
 
 test('formatManifest round-trips through parseManifest', () => {

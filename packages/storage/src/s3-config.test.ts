@@ -18,7 +18,10 @@ test('toS3ClientConfig defaults for S3-compatible servers', () => {
 });
 
 test('toS3ClientConfig for AWS: virtual-hosted style, default credential chain', () => {
-  const config = toS3ClientConfig({ region: 'eu-west-1', requestChecksumCalculation: 'WHEN_SUPPORTED' });
+  const config = toS3ClientConfig({
+    region: 'eu-west-1',
+    requestChecksumCalculation: 'WHEN_SUPPORTED',
+  });
   assert.equal(config.forcePathStyle, false);
   assert.equal(config.region, 'eu-west-1');
   assert.equal(config.credentials, undefined);

@@ -12,7 +12,10 @@ test('parseS3UriOrThrow splits bucket and key', () => {
     bucket: 'my.bucket',
     key: '',
   });
-  assert.deepEqual(parseS3UriOrThrow('s3://abc', { allowEmptyKey: true }), { bucket: 'abc', key: '' });
+  assert.deepEqual(parseS3UriOrThrow('s3://abc', { allowEmptyKey: true }), {
+    bucket: 'abc',
+    key: '',
+  });
 });
 
 test('parseS3UriOrThrow says what is wrong with a bad URI', () => {

@@ -8,7 +8,10 @@ const ABC_SHA256 = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f200
 test('sha256 of bytes, strings and streams agree with the FIPS 180-2 "abc" vector', async () => {
   assert.equal(sha256Hex('abc'), ABC_SHA256);
   assert.equal(sha256Hex(new TextEncoder().encode('abc')), ABC_SHA256);
-  assert.equal(await sha256HexOfStream(Readable.from([Buffer.from('a'), Buffer.from('bc')])), ABC_SHA256);
+  assert.equal(
+    await sha256HexOfStream(Readable.from([Buffer.from('a'), Buffer.from('bc')])),
+    ABC_SHA256,
+  );
   assert.ok(isSha256Hex(ABC_SHA256));
   assert.ok(!isSha256Hex(ABC_SHA256.toUpperCase()));
   assert.ok(!isSha256Hex('abc'));
