@@ -194,7 +194,10 @@ async function readSweepSnapshot(
     const status = toSweepStatus(field(state, 'status'));
     sweepsByStatus.set(status, (sweepsByStatus.get(status) ?? 0) + 1);
     const goal = goalOf(state);
-    let best: number | undefined;
+    // The controller's own record of the best trial, when it keeps one; trials fill the gaps.
+    const recorded = field(field(state, 'best'), 'objectiveValue');
+    let best: number | undefined =
+      typeof recorded === 'number' && Number.isFinite(recorded) ? recorded : undefined;
     for (const text of trialHashes[index] ?? []) {
       const trial = parseJson(text);
       const trialStatus = toTrialStatus(field(trial, 'status'));

@@ -46,6 +46,38 @@ export type TrialOutcome = Extract<
   'completed' | 'early-stopped' | 'failed' | 'diverged' | 'cancelled'
 >;
 
+/**
+ * A measurement as plain data, for code that runs apart from the registry: the trial process
+ * (which trains) sends these over IPC and the worker process (which serves /metrics) passes them
+ * to {@link WorkerMetrics.apply}.
+ */
+export type WorkerMetricEvent =
+  | { readonly kind: 'engine'; readonly engine: string }
+  /** One optimizer step; `dataWaitSeconds` is how long it waited for its batch. */
+  | {
+      readonly kind: 'step';
+      readonly seconds: number;
+      readonly images: number;
+      readonly loss?: number;
+      readonly dataWaitSeconds?: number;
+    }
+  /** One epoch finished (train, validation, checkpoint); `objective` is its validation value. */
+  | {
+      readonly kind: 'epoch';
+      readonly seconds: number;
+      readonly loss?: number;
+      readonly objective?: number;
+    }
+  | { readonly kind: 'data-wait'; readonly seconds: number }
+  | { readonly kind: 'cache'; readonly hits?: number; readonly misses?: number }
+  | {
+      readonly kind: 'checkpoint';
+      readonly checkpoint: CheckpointKind;
+      readonly seconds: number;
+      readonly bytes: number;
+    }
+  | { readonly kind: 'tfjs-memory'; readonly numTensors: number; readonly numBytes: number };
+
 /** The worker's metrics: a prom-client Registry plus the metric objects, built from the catalogue,
  * and small methods that keep related metrics consistent (call those rather than the raw objects). */
 export interface WorkerMetrics {
@@ -86,6 +118,13 @@ export interface WorkerMetrics {
   observeCheckpoint(write: { kind: CheckpointKind; seconds: number; bytes: number }): void;
   /** The trial ended (any terminal status): running = 0, outcome counted, final objective set. */
   trialFinished(result: { outcome: TrialOutcome; objective?: number | null }): void;
+  /** The trial leaves this worker without ending (given back on shutdown, or failed with a retry
+   * left): running = 0, no outcome counted. */
+  trialReleased(): void;
+  /** tfjs memory as the training process last reported it (when tfjs runs in another process). */
+  setTfjsMemory(memory: TfjsMemoryInfo): void;
+  /** Records a measurement sent as data (see {@link WorkerMetricEvent}). */
+  apply(event: WorkerMetricEvent): void;
   /** The Prometheus text exposition of every metric. */
   scrape(): Promise<string>;
   /** Content-Type of `scrape()`'s text. */
@@ -158,7 +197,7 @@ export function createWorkerMetrics(deps: WorkerMetricsDeps = {}): WorkerMetrics
 
   let currentSweep: string | undefined;
 
-  return {
+  const metrics: WorkerMetrics = {
     registry,
     engineInfo,
     workerTrialsRunning,
@@ -218,15 +257,56 @@ export function createWorkerMetrics(deps: WorkerMetricsDeps = {}): WorkerMetrics
         trialFinalObjective.reset();
         trialFinalObjective.set({ sweep: currentSweep ?? 'none' }, objective);
       }
+      metrics.trialReleased();
+    },
+    trialReleased() {
       trialLoss.reset();
       trialObjective.reset();
       workerTrialsRunning.set(0);
       trainImagesPerSecond.set(0);
       currentSweep = undefined;
     },
+    setTfjsMemory({ numTensors, numBytes }) {
+      tfjsTensors.set(numTensors);
+      tfjsBytes.set(numBytes);
+    },
+    apply(event) {
+      switch (event.kind) {
+        case 'engine':
+          metrics.setEngine(event.engine);
+          break;
+        case 'step':
+          metrics.observeTrainStep(event);
+          if (event.dataWaitSeconds !== undefined)
+            metrics.observeDataLoaderWait(event.dataWaitSeconds);
+          if (event.loss !== undefined) metrics.setRunningTrial({ loss: event.loss });
+          break;
+        case 'epoch':
+          metrics.observeEpoch(event.seconds);
+          metrics.setRunningTrial(event);
+          break;
+        case 'data-wait':
+          metrics.observeDataLoaderWait(event.seconds);
+          break;
+        case 'cache':
+          metrics.countCache(event);
+          break;
+        case 'checkpoint':
+          metrics.observeCheckpoint({
+            kind: event.checkpoint,
+            seconds: event.seconds,
+            bytes: event.bytes,
+          });
+          break;
+        case 'tfjs-memory':
+          metrics.setTfjsMemory(event);
+          break;
+      }
+    },
     scrape: () => registry.metrics(),
     contentType: registry.contentType,
   };
+  return metrics;
 }
 
 /** Options of the worker's metrics server. */

@@ -52,7 +52,6 @@ export const QUEUE_WAITING_STATES: readonly QueueJobState[] = ['waiting', 'prior
 
 /** Sweep statuses the API reports; a sweep state in Redis with another status counts as `unknown`. */
 export const SWEEP_METRIC_STATUSES = [
-  'pending',
   'running',
   'completed',
   'failed',
