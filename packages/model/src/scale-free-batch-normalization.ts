@@ -23,7 +23,7 @@ export interface ScaleFreeBatchNormalizationArgs {
  * BatchNormalization with `scale: false` (beta, moving_mean, moving_variance; no gamma), the layout of
  * Keras InceptionV3 and its .h5 weights. tfjs-layers' own BatchNormalization crashes in training when
  * `scale` is false (it reads the missing gamma; tensorflow/tfjs#2868), so this layer implements both
- * paths itself and never creates a gamma weight.
+ * paths itself with a constant gamma of ones that is never a weight.
  */
 export class ScaleFreeBatchNormalization extends layers.Layer {
   /** Registered under this name, so model.json files that contain it load back after importing
@@ -88,19 +88,22 @@ export class ScaleFreeBatchNormalization extends layers.Layer {
       if (x == null || beta == null || movingMean == null || movingVariance == null) {
         throw new Error(`${this.name} was called before it was built`);
       }
+      // A constant gamma of ones: core's FusedBatchNorm saves its inputs for the backward pass and
+      // fails on a missing scale, so gradients (training or not) need one. It is not a weight.
+      const ones = tf.onesLike(beta.read());
       if (kwargs['training'] !== true) {
         return tf.batchNorm(
           x,
           movingMean.read(),
           movingVariance.read(),
           beta.read(),
-          undefined,
+          ones,
           this.epsilon,
         );
       }
       const reductionAxes = x.shape.slice(0, -1).map((_, i) => i);
       const { mean, variance } = tf.moments(x, reductionAxes);
-      const normalized = tf.batchNorm(x, mean, variance, beta.read(), undefined, this.epsilon);
+      const normalized = tf.batchNorm(x, mean, variance, beta.read(), ones, this.epsilon);
       // Like Keras, the moving variance follows the unbiased batch variance.
       const count = reductionAxes.reduce((n, axis) => n * (x.shape[axis] ?? 1), 1);
       const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
