@@ -4,4 +4,13 @@ export * from './distributions.js';
 export * from './types.js';
 export { GridSampler } from './grid-sampler.js';
 export { RandomSampler } from './random-sampler.js';
+export { SobolSampler } from './sobol-sampler.js';
+export {
+  DEFAULT_TPE_CANDIDATES,
+  DEFAULT_TPE_GAMMA,
+  DEFAULT_TPE_PRIOR_WEIGHT,
+  DEFAULT_TPE_STARTUP_TRIALS,
+  TpeSampler,
+} from './tpe-sampler.js';
+export { SOBOL_MAX_DIMENSIONS, SobolSequence, type SobolOptions } from './sobol-sequence.js';
 export { createSampler, gridSize, plannedTrialCount } from './sampler.js';

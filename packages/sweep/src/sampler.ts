@@ -3,6 +3,8 @@ import { DEFAULT_RANDOM_MAX_TRIALS } from '@setrain/protocol';
 import { SweepError } from './errors.js';
 import { GridSampler, gridSize } from './grid-sampler.js';
 import { RandomSampler } from './random-sampler.js';
+import { SobolSampler } from './sobol-sampler.js';
+import { TpeSampler } from './tpe-sampler.js';
 import {
   SAMPLER_STRATEGIES,
   type Sampler,
@@ -24,6 +26,10 @@ export function createSampler(search: SearchSpace, options: SamplerOptions): Sam
       return new GridSampler(search);
     case 'random':
       return new RandomSampler(search, options.seed);
+    case 'sobol':
+      return new SobolSampler(search, options.seed);
+    case 'tpe':
+      return new TpeSampler(search, options.seed, options.goal, search.tpe);
     default:
       throw new SweepError(
         'UNKNOWN_STRATEGY',

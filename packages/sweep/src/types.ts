@@ -1,7 +1,7 @@
 import type { Distribution, Goal, ParamSet, TrialStatus } from '@setrain/protocol';
 
 /** Every strategy `createSampler` knows. The protocol's STRATEGIES is a subset until it adds these. */
-export const SAMPLER_STRATEGIES = ['grid', 'random'] as const;
+export const SAMPLER_STRATEGIES = ['grid', 'random', 'sobol', 'tpe'] as const;
 export type SamplerStrategy = (typeof SAMPLER_STRATEGIES)[number];
 
 /** Options of the tree-structured Parzen estimator (all optional; defaults in tpe-sampler.ts). */
