@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 
 import { initEngine } from './init-engine.js';
+import { registerWasmKernels } from './kernels/register-wasm-kernels.js';
 import { createWasmConv2dBackpropFilterConfig } from './kernels/wasm-conv2d-backprop-filter.js';
+import { createWasmConv2dBackpropInputConfig } from './kernels/wasm-conv2d-backprop-input.js';
 import type { BackendName } from './engine-names.js';
 
 /** Input (non-square, so height/width mix-ups show) and channel counts shared by every case. */
@@ -152,19 +154,26 @@ for (const engine of ENGINES_UNDER_TEST) {
   });
 }
 
-describe('wasm Conv2DBackpropFilter in batch chunks', () => {
+describe('wasm convolution gradient kernels in batch chunks', () => {
   after(() => {
     tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
-    tf.registerKernel(createWasmConv2dBackpropFilterConfig());
+    registerWasmKernels();
   });
-  test('gradients summed over chunks of one image match cpu', async () => {
+  test('gradients computed one image at a time match cpu', async () => {
     await initEngine({ backend: 'wasm' });
-    tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
-    // One image's im2col matrix is 27 x 90 for 3x3 stride 1 same: a limit of 1 forces one image per chunk.
-    tf.registerKernel(createWasmConv2dBackpropFilterConfig(1));
+    // A limit of one element forces one image per chunk.
+    for (const config of [
+      createWasmConv2dBackpropFilterConfig(1),
+      createWasmConv2dBackpropInputConfig(1),
+    ]) {
+      tf.unregisterKernel(config.kernelName, 'wasm');
+      tf.registerKernel(config);
+    }
     for (const convCase of CASES.filter((c) => c.kernel[0] === 3 || c.kernel[1] === 7)) {
       const got = await convGradients(convCase, inputs.get(convCase.name)!);
-      assertClose(got.dfilter, reference.get(convCase.name)!.dfilter, `${convCase.name} dfilter`);
+      const want = reference.get(convCase.name)!;
+      assertClose(got.dx, want.dx, `${convCase.name} dx`);
+      assertClose(got.dfilter, want.dfilter, `${convCase.name} dfilter`);
     }
   });
 });

@@ -1,23 +1,14 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   backend_util,
-  BatchMatMul,
   Conv2DBackpropFilter,
-  getKernel,
-  type BatchMatMulAttrs,
   type Conv2DBackpropFilterAttrs,
   type KernelConfig,
   type KernelFunc,
-  type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-/**
- * Largest im2col matrix built at once, in floats (128 MiB). Bigger batches are split into
- * chunks whose filter gradients are summed, so a 299x299 batch of 32 stays well inside the
- * 4 GiB wasm32 heap.
- */
-export const MAX_IM2COL_ELEMENTS = 32 * 1024 * 1024;
+import { imagesPerChunk, MAX_IM2COL_ELEMENTS, wasmMatMul } from './wasm-matmul.js';
 
 /**
  * Conv2DBackpropFilter for the wasm backend, which ships without it (tensorflow/tfjs#8474).
@@ -61,16 +52,13 @@ function conv2dBackpropFilterWasm(
   const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
   const rows = filterHeight * filterWidth * inChannels;
   const columnsPerImage = outHeight * outWidth;
-  const imagesPerChunk = Math.max(
-    1,
-    Math.min(batchSize, Math.floor(maxIm2colElements / Math.max(1, rows * columnsPerImage))),
-  );
-  const matMul = wasmBatchMatMul();
+  const chunk = imagesPerChunk(batchSize, rows * columnsPerImage, maxIm2colElements);
+  const matMul = wasmMatMul(false);
 
   let result: TensorInfo | undefined;
   let accumulated: Float32Array | undefined;
-  for (let firstImage = 0; firstImage < batchSize; firstImage += imagesPerChunk) {
-    const images = Math.min(imagesPerChunk, batchSize - firstImage);
+  for (let firstImage = 0; firstImage < batchSize; firstImage += chunk) {
+    const images = Math.min(chunk, batchSize - firstImage);
     const columns = images * columnsPerImage;
     const patches = backend.makeOutput([1, rows, columns], 'float32');
     // Views into the wasm heap are taken after every allocation: growing the heap detaches them.
@@ -188,21 +176,6 @@ function fillTransposedIm2col(
       }
     }
   }
-}
-
-type MatMul = (a: TensorInfo, b: TensorInfo, backend: BackendWasm) => TensorInfo;
-
-/** The wasm backend's BatchMatMul kernel, called directly (no tape, no engine bookkeeping). */
-function wasmBatchMatMul(): MatMul {
-  const kernel = getKernel(BatchMatMul, 'wasm');
-  if (kernel === undefined) throw new Error('the wasm backend has no BatchMatMul kernel');
-  const attrs: BatchMatMulAttrs = { transposeA: false, transposeB: false };
-  return (a, b, backend) =>
-    kernel.kernelFunc({
-      inputs: { a, b },
-      backend,
-      attrs: attrs as unknown as NamedAttrMap,
-    }) as TensorInfo;
 }
 
 /**

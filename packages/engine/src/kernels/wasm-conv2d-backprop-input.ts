@@ -1,0 +1,185 @@
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import {
+  backend_util,
+  Conv2DBackpropInput,
+  type Conv2DBackpropInputAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+import { imagesPerChunk, MAX_IM2COL_ELEMENTS, wasmMatMul } from './wasm-matmul.js';
+
+/**
+ * Conv2DBackpropInput for the wasm backend, replacing its direct loop (which took about 40% of
+ * an SE-Inception v3 training step, more than the forward convolutions).
+ *
+ * The input gradient is col2im(dy[M, co] x W[K, co]^T): XNNPACK computes the patch gradients
+ * D[M, K] (K = kh*kw*ci) and JS adds each patch row back onto the input positions it came from.
+ */
+function conv2dBackpropInputWasm(
+  args: {
+    inputs: { dy: TensorInfo; filter: TensorInfo };
+    backend: BackendWasm;
+    attrs: Conv2DBackpropInputAttrs;
+  },
+  maxIm2colElements: number,
+): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs;
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') {
+    throw new Error(
+      `Conv2DBackpropInput (wasm) needs float32 tensors, got ${dy.dtype} and ${filter.dtype}`,
+    );
+  }
+  const channelFormat = backend_util.convertConv2DDataFormat(dataFormat);
+  if (channelFormat !== 'channelsLast') {
+    throw new Error(`Conv2DBackpropInput (wasm) supports NHWC only, got ${dataFormat}`);
+  }
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    channelFormat,
+  );
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
+  const patchSize = filterHeight * filterWidth * inChannels;
+  const patchesPerImage = outHeight * outWidth;
+  const chunk = imagesPerChunk(batchSize, patchSize * patchesPerImage, maxIm2colElements);
+  const matMul = wasmMatMul(false);
+  // W[kh, kw, ci, co] is W[K, co] in memory; XNNPACK wants the right operand as [co, K] here.
+  const filter3d = backend.makeOutput([1, outChannels, patchSize], 'float32');
+  transpose(
+    backend.typedArrayFromHeap(filter) as Float32Array,
+    backend.typedArrayFromHeap(filter3d) as Float32Array,
+    patchSize,
+    outChannels,
+  );
+
+  const dx = backend.makeOutput([...inputShape], 'float32');
+  for (let firstImage = 0; firstImage < batchSize; firstImage += chunk) {
+    const images = Math.min(chunk, batchSize - firstImage);
+    const patches = images * patchesPerImage;
+    let patchGradients: TensorInfo;
+    if (images === batchSize) {
+      const dy3d: TensorInfo = {
+        dataId: dy.dataId,
+        shape: [1, patches, outChannels],
+        dtype: 'float32',
+      };
+      patchGradients = matMul(dy3d, filter3d, backend);
+    } else {
+      const dyChunk = backend.makeOutput([1, patches, outChannels], 'float32');
+      const start = firstImage * patchesPerImage * outChannels;
+      (backend.typedArrayFromHeap(dyChunk) as Float32Array).set(
+        (backend.typedArrayFromHeap(dy) as Float32Array).subarray(
+          start,
+          start + patches * outChannels,
+        ),
+      );
+      patchGradients = matMul(dyChunk, filter3d, backend);
+      backend.disposeData(dyChunk.dataId);
+    }
+    // Views are taken after the last allocation: growing the wasm heap detaches older ones.
+    addCol2im(
+      backend.typedArrayFromHeap(dx) as Float32Array,
+      backend.typedArrayFromHeap(patchGradients) as Float32Array,
+      { firstImage, images, inHeight, inWidth, inChannels, outHeight, outWidth },
+      {
+        filterHeight,
+        filterWidth,
+        strideHeight,
+        strideWidth,
+        padTop: padInfo.top,
+        padLeft: padInfo.left,
+      },
+    );
+    backend.disposeData(patchGradients.dataId);
+  }
+  backend.disposeData(filter3d.dataId);
+  return dx;
+}
+
+/** to[c, r] = from[r, c] for a rows x columns matrix. */
+function transpose(from: Float32Array, to: Float32Array, rows: number, columns: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < columns; c++) to[c * rows + r] = from[r * columns + c] ?? 0;
+  }
+}
+
+interface Col2imShape {
+  firstImage: number;
+  images: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+interface Col2imWindow {
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** Sets dx for the chunk's images to the sum of the patch gradients D[m, k] covering each pixel. */
+function addCol2im(
+  dx: Float32Array,
+  patchGradients: Float32Array,
+  shape: Col2imShape,
+  window: Col2imWindow,
+): void {
+  const { firstImage, images, inHeight, inWidth, inChannels, outHeight, outWidth } = shape;
+  const { filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft } = window;
+  const imageSize = inHeight * inWidth * inChannels;
+  const patchSize = filterHeight * filterWidth * inChannels;
+  dx.fill(0, firstImage * imageSize, (firstImage + images) * imageSize);
+  let row = 0;
+  for (let b = 0; b < images; b++) {
+    const imageBase = (firstImage + b) * imageSize;
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++, row += patchSize) {
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const ih = oh * strideHeight + kh - padTop;
+          if (ih < 0 || ih >= inHeight) continue;
+          for (let kw = 0; kw < filterWidth; kw++) {
+            const iw = ow * strideWidth + kw - padLeft;
+            if (iw < 0 || iw >= inWidth) continue;
+            const to = imageBase + (ih * inWidth + iw) * inChannels;
+            const from = row + (kh * filterWidth + kw) * inChannels;
+            for (let c = 0; c < inChannels; c++) {
+              dx[to + c] = (dx[to + c] ?? 0) + (patchGradients[from + c] ?? 0);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The kernel's registration. `maxIm2colElements` bounds the patch-gradient matrix (tests lower
+ * it to exercise the chunked path); register after @tensorflow/tfjs-backend-wasm is imported.
+ */
+export function createWasmConv2dBackpropInputConfig(
+  maxIm2colElements: number = MAX_IM2COL_ELEMENTS,
+): KernelConfig {
+  const kernelFunc = (args: Parameters<typeof conv2dBackpropInputWasm>[0]): TensorInfo =>
+    conv2dBackpropInputWasm(args, maxIm2colElements);
+  return {
+    kernelName: Conv2DBackpropInput,
+    backendName: 'wasm',
+    // KernelFunc types backend as KernelBackend; this kernel only ever runs on BackendWasm.
+    kernelFunc: kernelFunc as unknown as KernelFunc,
+  };
+}
