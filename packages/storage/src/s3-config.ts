@@ -7,10 +7,11 @@ export type ChecksumMode = (typeof CHECKSUM_MODES)[number];
 
 export const DEFAULT_S3_REGION = 'us-east-1';
 /**
- * SDK >= 3.729 adds CRC32 checksums to every upload by default ('WHEN_SUPPORTED'), and streams of
- * unknown length are then sent as `aws-chunked` with a trailing checksum. MinIO releases before
- * 2025, s3rver and several other S3-compatible servers do not understand that, so the default here
- * is the pre-3.729 behaviour; AWS S3 accepts both.
+ * SDK >= 3.729 adds CRC32 checksums to every upload and validates them on downloads by default
+ * ('WHEN_SUPPORTED'). Several S3-compatible servers reject the new headers (e.g. Cloudflare R2
+ * answers 501, aws/aws-sdk-js-v3#6810), so the default here is the pre-3.729 behaviour, which AWS
+ * accepts too. Integrity is still covered by the sha256 metadata this package writes and checks.
+ * s3rver 3.7.1 accepts every request this package sends in both modes (tested).
  */
 export const DEFAULT_CHECKSUM_MODE: ChecksumMode = 'WHEN_REQUIRED';
 export const DEFAULT_S3_MAX_ATTEMPTS = 3;
