@@ -14,3 +14,7 @@ export {
 } from './tpe-sampler.js';
 export { SOBOL_MAX_DIMENSIONS, SobolSequence, type SobolOptions } from './sobol-sequence.js';
 export { createSampler, gridSize, plannedTrialCount } from './sampler.js';
+export * from './scheduler-types.js';
+export { AshaScheduler } from './asha-scheduler.js';
+export { MedianStoppingScheduler } from './median-stopping-scheduler.js';
+export { createScheduler } from './scheduler.js';
