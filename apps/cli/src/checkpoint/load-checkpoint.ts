@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { FINAL_FILES, type TrialRecord } from '@setrain/protocol';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+// Registers the model package's custom layers (scale-free BatchNormalization, preprocessing) so
+// model.json deserialises.
+import '@setrain/model';
+
+import { CliError, EXIT_CODES } from '../errors.js';
+
+/** A checkpoint folder as written by `setrain fetch-best`. */
+export interface LoadedCheckpoint {
+  model: tfl.LayersModel;
+  classes: string[];
+  /** Side of the square input the model expects. */
+  inputSize: number;
+  /** sigmoid: independent labels (multi-label); softmax: one label per image. */
+  headActivation: 'sigmoid' | 'softmax';
+  trial: TrialRecord | undefined;
+}
+
+interface ModelJson {
+  modelTopology: object;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+}
+
+async function readJson<T>(path: string, what: string): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new CliError(
+      `${what} ${path} is missing; is this a folder written by "setrain fetch-best"?`,
+      EXIT_CODES.usage,
+    );
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new CliError(
+      `${what} ${path} is not valid JSON: ${(err as Error).message}`,
+      EXIT_CODES.usage,
+    );
+  }
+}
+
+/** Loads model.json + weights, classes.json and (if present) trial.json from a checkpoint folder. */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const modelJson = await readJson<ModelJson>(join(dir, FINAL_FILES.modelJson), 'model file');
+  const classes = await readJson<unknown>(join(dir, FINAL_FILES.classes), 'classes file');
+  if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'string')) {
+    throw new CliError(
+      `classes file ${join(dir, FINAL_FILES.classes)} must be a JSON array of class names`,
+      EXIT_CODES.usage,
+    );
+  }
+  const trial = await readJson<TrialRecord>(join(dir, 'trial.json'), 'trial record').catch(
+    () => undefined,
+  );
+  const weightSpecs = modelJson.weightsManifest.flatMap((group) => group.weights);
+  const buffers: Buffer[] = [];
+  for (const group of modelJson.weightsManifest) {
+    for (const path of group.paths) {
+      try {
+        buffers.push(await readFile(join(dir, path)));
+      } catch {
+        throw new CliError(
+          `weights file ${join(dir, path)} named by model.json is missing`,
+          EXIT_CODES.usage,
+        );
+      }
+    }
+  }
+  const weightData = Buffer.concat(buffers);
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs,
+        weightData: weightData.buffer.slice(
+          weightData.byteOffset,
+          weightData.byteOffset + weightData.byteLength,
+        ),
+      }),
+    );
+  } catch (err) {
+    throw new CliError(
+      `cannot load the model in ${dir}: ${(err as Error).message}`,
+      EXIT_CODES.usage,
+    );
+  }
+  const inputShape = model.inputs[0]?.shape;
+  const inputSize = inputShape?.[1];
+  if (typeof inputSize !== 'number') {
+    throw new CliError(`the model in ${dir} has no fixed input size`, EXIT_CODES.usage);
+  }
+  const outputUnits = model.outputs[0]?.shape.at(-1);
+  if (outputUnits !== classes.length) {
+    throw new CliError(
+      `the model in ${dir} has ${String(outputUnits)} outputs but classes.json names ${classes.length} classes`,
+      EXIT_CODES.usage,
+    );
+  }
+  const headActivation = trial?.model.headActivation ?? 'sigmoid';
+  return { model, classes: classes, inputSize, headActivation, trial };
+}
