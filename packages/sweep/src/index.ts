@@ -18,3 +18,4 @@ export * from './scheduler-types.js';
 export { AshaScheduler } from './asha-scheduler.js';
 export { MedianStoppingScheduler } from './median-stopping-scheduler.js';
 export { createScheduler } from './scheduler.js';
+export { preview, type PreviewEntry, type PreviewOptions, type PreviewSpec } from './preview.js';
