@@ -39,7 +39,7 @@ test('uniqueName gives distinct DNS-valid names of at most 63 characters', () =>
     assert.match(name, /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/);
   }
   assert.ok(uniqueName('x'.repeat(100)).length <= 63);
-  assert.match(uniqueQueuePrefix('api'), /^bull-api-/);
+  assert.match(uniqueQueuePrefix('api'), /^\{bull-api-[a-z0-9-]+\}$/);
 });
 
 test('freePort returns a bindable port; tempDir cleans up', async () => {

@@ -17,7 +17,10 @@ export function uniqueName(prefix: string): string {
   return `${head}-${suffix}`;
 }
 
-/** A BullMQ `prefix` for one test, so tests sharing a Redis never see each other's queues. */
+/**
+ * A BullMQ `prefix` for one test, so tests sharing a Redis never see each other's queues. It is a
+ * Redis Cluster hash tag (`{...}`) like the production prefix, so flows behave the same.
+ */
 export function uniqueQueuePrefix(label = 'test'): string {
-  return uniqueName(`bull-${label}`);
+  return `{${uniqueName(`bull-${label}`)}}`;
 }
