@@ -1,1 +1,9 @@
-export {};
+export * from './app.js';
+export * from './auth.js';
+export * from './config.js';
+export * from './config-error.js';
+export * from './dataset-check.js';
+export * from './errors.js';
+export * from './sweep-controller.js';
+export * from './sweep-record.js';
+export * from './sweep-store.js';

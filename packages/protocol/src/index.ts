@@ -10,3 +10,4 @@ export * from './training.js';
 export * from './trial.js';
 export * from './resolve-trial.js';
 export * from './metrics.js';
+export * from './api.js';

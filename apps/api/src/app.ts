@@ -1,0 +1,247 @@
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+
+import { type S3Client } from '@aws-sdk/client-s3';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { SpecError, TRIALS_QUEUE, type TrialPayload, type TrialResult } from '@setrain/protocol';
+import { Queue, QueueEvents } from 'bullmq';
+import fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type RawServerDefault,
+} from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { type Redis } from 'ioredis';
+
+import { ApiKeyVerifier } from './auth.js';
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_PRESIGN_EXPIRES_SECONDS } from './config.js';
+import { ApiError } from './errors.js';
+import { isRedisUnavailable } from './redis-errors.js';
+import { registerBestRoutes } from './routes/best.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerSweepRoutes } from './routes/sweeps.js';
+import { registerTrialRoutes } from './routes/trials.js';
+import { SweepController } from './sweep-controller.js';
+import { SweepStore } from './sweep-store.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without an API key (health, readiness, docs, metrics). */
+    public?: boolean;
+  }
+}
+
+/** Content types a spec may be sent as besides JSON (text/plain is Fastify's own parser). */
+export const SPEC_TEXT_CONTENT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+export const API_VERSION = '0.1.0';
+
+/** What buildApp needs. Connections are the caller's: closing the app does not close them. */
+export interface AppDeps {
+  /**
+   * Command connection, configured to fail fast (`maxRetriesPerRequest` small,
+   * `enableOfflineQueue: false`) so a Redis outage answers 503 instead of hanging requests.
+   */
+  readonly redis: Redis;
+  readonly s3: S3Client;
+  /** Prefix of every Redis key, BullMQ's included (default '{setrain}'). */
+  readonly keyPrefix: string;
+  /** Bucket of runs/<sweepId>/...; trials write their artifacts there. */
+  readonly artifactsBucket: string;
+  /** Bearer keys accepted on every /v1 route. */
+  readonly apiKeys: readonly string[];
+  /** Largest request body; default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+  /** Period of the controller's reconcile loop; default 5000 ms. */
+  readonly reconcileIntervalMs?: number;
+  /** Lifetime of presigned artifact URLs; default 3600 s. */
+  readonly presignExpiresSeconds?: number;
+  /** BullMQ attempts per trial job; default 3. */
+  readonly jobAttempts?: number;
+  /** First backoff delay between attempts; default 10 s. */
+  readonly jobBackoffMs?: number;
+  /** Fastify logger options; default off (tests). main.ts passes `{ level }`. */
+  readonly logger?: FastifyServerOptions['logger'];
+  /**
+   * Optional Prometheus registry hook: registers `/metrics` and request metrics. Passed in by
+   * main.ts when the observability module is present.
+   */
+  readonly registerMetrics?: (app: ApiApp) => void | Promise<void>;
+}
+
+export type ApiApp = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/** What route modules share. */
+export interface RouteContext {
+  readonly store: SweepStore;
+  readonly controller: SweepController;
+  readonly s3: S3Client;
+  readonly artifactsBucket: string;
+  readonly presignExpiresSeconds: number;
+}
+
+/** Builds the API (routes, auth, error mapping, OpenAPI) and its sweep controller; not listening. */
+export async function buildApp(deps: AppDeps): Promise<ApiApp> {
+  const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const app = fastify({
+    logger: deps.logger ?? false,
+    bodyLimit,
+    // Errors carry no stack to clients; the error handler logs them.
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.addContentTypeParser(
+    SPEC_TEXT_CONTENT_TYPES,
+    { parseAs: 'string', bodyLimit },
+    (_request, body, done) => done(null, body),
+  );
+
+  const store = new SweepStore(deps.redis, deps.keyPrefix);
+  const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, {
+    connection: deps.redis,
+    prefix: deps.keyPrefix,
+  });
+  // QueueEvents blocks on XREAD: it needs a connection of its own that waits instead of failing.
+  const eventsConnection = deps.redis.duplicate({
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+  });
+  const queueEvents = new QueueEvents(TRIALS_QUEUE, {
+    connection: eventsConnection,
+    prefix: deps.keyPrefix,
+    autorun: false,
+  });
+  queueEvents.on('error', (error) => app.log.warn({ err: error }, 'queue events error'));
+  queue.on('error', (error) => app.log.warn({ err: error }, 'queue error'));
+  const controller = new SweepController({
+    store,
+    queue,
+    queueEvents,
+    s3: deps.s3,
+    artifactsBucket: deps.artifactsBucket,
+    logger: app.log,
+    ...(deps.reconcileIntervalMs !== undefined
+      ? { reconcileIntervalMs: deps.reconcileIntervalMs }
+      : {}),
+    ...(deps.jobAttempts !== undefined ? { jobAttempts: deps.jobAttempts } : {}),
+    ...(deps.jobBackoffMs !== undefined ? { jobBackoffMs: deps.jobBackoffMs } : {}),
+  });
+  const context: RouteContext = {
+    store,
+    controller,
+    s3: deps.s3,
+    artifactsBucket: deps.artifactsBucket,
+    presignExpiresSeconds: deps.presignExpiresSeconds ?? DEFAULT_PRESIGN_EXPIRES_SECONDS,
+  };
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'setrain API',
+        description: 'Submit and watch SE-Inception v3 training jobs and hyperparameter sweeps.',
+        version: API_VERSION,
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  const verifier = new ApiKeyVerifier(deps.apiKeys);
+  app.addHook('onRequest', (request, _reply, done) => {
+    const open = request.routeOptions.config.public === true || request.url.startsWith('/docs');
+    done(
+      open || verifier.verifyHeader(request.headers.authorization)
+        ? undefined
+        : new ApiError('UNAUTHORIZED'),
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const apiError = toApiError(error, request.id, bodyLimit);
+    if (apiError.code === 'INTERNAL' || apiError.status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+    }
+    return reply.code(apiError.status).send(apiError.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ApiError('NOT_FOUND', { method: request.method, url: request.url });
+    return reply.code(error.status).send(error.toBody());
+  });
+
+  registerHealthRoutes(app, context);
+  registerSweepRoutes(app, context);
+  registerTrialRoutes(app, context);
+  registerBestRoutes(app, context);
+  if (deps.registerMetrics !== undefined) await deps.registerMetrics(app);
+
+  app.addHook('onReady', (done) => {
+    void queueEvents
+      .run()
+      .catch((error: unknown) => app.log.warn({ err: error }, 'queue events stopped'));
+    controller.start();
+    done();
+  });
+  app.addHook('onClose', async () => {
+    await controller.close();
+    await queueEvents.close();
+    await queue.close();
+    eventsConnection.disconnect();
+  });
+  return app;
+}
+
+/** Maps anything thrown in a request to a catalogued API error. */
+function toApiError(error: FastifyError, requestId: string, bodyLimit: number): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof SpecError) {
+    return new ApiError('SPEC_INVALID', { detail: error.message }, error.issues);
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const where = error.validationContext ?? 'request';
+    const issues = error.validation.map((v) => ({
+      path: v.instancePath.replace(/^\//, '').replace(/\//g, '.'),
+      message: v.message ?? 'invalid',
+    }));
+    return new ApiError(
+      'REQUEST_INVALID',
+      {
+        detail: `${where}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+      },
+      issues,
+    );
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('BODY_TOO_LARGE', { limit: bodyLimit });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: 'given' });
+    default:
+      break;
+  }
+  if (isRedisUnavailable(error))
+    return new ApiError('REDIS_UNAVAILABLE', {}, undefined, { cause: error });
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    // Fastify's own 4xx (bad JSON, empty body, ...): its message says what is wrong.
+    return new ApiError('BODY_INVALID', { detail: error.message });
+  }
+  return new ApiError('INTERNAL', { requestId }, undefined, { cause: error });
+}

@@ -1,0 +1,68 @@
+import { type S3Client } from '@aws-sdk/client-s3';
+import { datasetKeys, datasetPrefixOfManifest, formatS3Uri, parseS3Uri } from '@setrain/protocol';
+import {
+  DatasetInvalidError,
+  formatDatasetIssue,
+  getObjectText,
+  headObject,
+  parseClassesJson,
+  S3BucketNotFoundError,
+  S3ObjectNotFoundError,
+} from '@setrain/storage';
+
+import { ApiError } from './errors.js';
+
+/** The spec field every dataset problem is reported under. */
+export const DATASET_FIELD = 'dataset';
+
+function datasetError(uri: string, detail: string, messages: readonly string[]): ApiError {
+  return new ApiError(
+    'DATASET_INVALID',
+    { dataset: uri, detail },
+    messages.map((message) => ({ path: DATASET_FIELD, message })),
+  );
+}
+
+/**
+ * Checks at submit time that a dataset exists and names its classes: the manifest must exist
+ * (HEAD: a large manifest is not read here; workers validate every line) and classes.json next to
+ * it must parse. Throws ApiError DATASET_INVALID naming the object, or S3_UNAVAILABLE.
+ */
+export async function checkDataset(s3: S3Client, manifestUri: string): Promise<void> {
+  const location = parseS3Uri(manifestUri);
+  if (location === undefined) {
+    throw datasetError(manifestUri, 'not an s3:// URI', [`${manifestUri} is not an s3:// URI`]);
+  }
+  const classesKey = datasetKeys(datasetPrefixOfManifest(location.key)).classes;
+  const classesUri = formatS3Uri({ bucket: location.bucket, key: classesKey });
+  try {
+    const manifest = await headObject(s3, location.bucket, location.key);
+    if (manifest === undefined) {
+      throw datasetError(manifestUri, 'the manifest does not exist', [
+        `manifest ${manifestUri} does not exist`,
+      ]);
+    }
+    const classes = await getObjectText(s3, location.bucket, classesKey);
+    parseClassesJson(classes.text, classesUri);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    if (error instanceof S3BucketNotFoundError) {
+      throw datasetError(manifestUri, `bucket ${location.bucket} does not exist`, [
+        `bucket ${location.bucket} does not exist`,
+      ]);
+    }
+    if (error instanceof S3ObjectNotFoundError) {
+      throw datasetError(manifestUri, 'classes.json is missing', [
+        `${classesUri} does not exist (it must sit next to the manifest)`,
+      ]);
+    }
+    if (error instanceof DatasetInvalidError) {
+      throw datasetError(
+        manifestUri,
+        'classes.json is invalid',
+        error.issues.map((issue) => formatDatasetIssue(issue)),
+      );
+    }
+    throw new ApiError('S3_UNAVAILABLE', {}, undefined, { cause: error });
+  }
+}

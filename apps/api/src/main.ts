@@ -1,0 +1,46 @@
+import { createS3Client } from '@setrain/storage';
+import { Redis } from 'ioredis';
+
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+
+/** Commands fail after this many reconnect-retries, so requests answer 503 instead of hanging. */
+const API_REDIS_MAX_RETRIES_PER_REQUEST = 1;
+
+// Wiring only: config -> dependencies -> app -> listen; SIGTERM/SIGINT close everything.
+const config = loadConfig();
+const redis = new Redis(config.redisUrl, {
+  maxRetriesPerRequest: API_REDIS_MAX_RETRIES_PER_REQUEST,
+  enableOfflineQueue: false,
+  lazyConnect: true,
+});
+await redis.connect();
+const s3 = createS3Client(config.s3);
+const app = await buildApp({
+  redis,
+  s3,
+  keyPrefix: config.keyPrefix,
+  artifactsBucket: config.artifactsBucket,
+  apiKeys: config.apiKeys,
+  bodyLimitBytes: config.bodyLimitBytes,
+  reconcileIntervalMs: config.reconcileIntervalMs,
+  presignExpiresSeconds: config.presignExpiresSeconds,
+  logger: { level: config.logLevel },
+});
+
+let closing = false;
+async function shutdown(signal: string): Promise<void> {
+  if (closing) return;
+  closing = true;
+  app.log.info({ signal }, 'shutting down');
+  try {
+    await app.close();
+  } finally {
+    redis.disconnect();
+    s3.destroy();
+  }
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
+
+await app.listen({ port: config.port, host: config.host });

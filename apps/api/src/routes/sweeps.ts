@@ -1,0 +1,176 @@
+import {
+  apiErrorBodySchema,
+  cancelSweepBodySchema,
+  createSweepResponseSchema,
+  jobToSweepSpec,
+  listSweepsQuerySchema,
+  listSweepsResponseSchema,
+  parseJobSpec,
+  parseSpecText,
+  parseSweepSpec,
+  sweepDetailSchema,
+  type SweepKind,
+  type SweepSpec,
+} from '@setrain/protocol';
+import { type FastifySchemaCompiler } from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+import { type ApiApp, type RouteContext } from '../app.js';
+import { checkDataset } from '../dataset-check.js';
+import { ApiError } from '../errors.js';
+import { type SweepRecord } from '../sweep-record.js';
+import { toSweepDetail, toSweepSummary } from '../views.js';
+import { COMMON_ERROR_RESPONSES } from './error-responses.js';
+
+export const DEFAULT_CANCEL_REASON = 'cancelled by request';
+
+const sweepIdParams = z.object({ id: z.string().max(100) });
+
+/** Spec bodies are parsed by parseSweepSpec/parseJobSpec (issues with field paths); the schema
+ * below only documents them. Other parts go through the zod validator as usual. */
+function specBodyValidator<S>(
+  route: Parameters<FastifySchemaCompiler<S>>[0],
+): ReturnType<FastifySchemaCompiler<S>> {
+  if (route.httpPart === 'body') return (data: unknown) => ({ value: data });
+  // Every other part's schema is a zod schema, as with the app-wide compiler.
+  return validatorCompiler(route as unknown as Parameters<typeof validatorCompiler>[0]);
+}
+
+const specBodySchema = z
+  .union([z.record(z.string(), z.unknown()), z.string()])
+  .describe(
+    'A sweep (or job) spec: a JSON object, or YAML/JSON text sent as application/yaml, text/yaml or text/plain. Fields: see the sweep spec schema in packages/protocol.',
+  );
+
+/** A spec body as an object: JSON already parsed by Fastify, or YAML/JSON text. */
+function specInput(body: unknown): unknown {
+  return typeof body === 'string' ? parseSpecText(body) : body;
+}
+
+/** Loads a sweep or answers 404. */
+export async function loadSweep(context: RouteContext, sweepId: string): Promise<SweepRecord> {
+  const record = await context.store.getSweep(sweepId);
+  if (record === undefined) throw new ApiError('SWEEP_NOT_FOUND', { sweepId });
+  return record;
+}
+
+async function submit(context: RouteContext, spec: SweepSpec, kind: SweepKind) {
+  await checkDataset(context.s3, spec.dataset);
+  let record: SweepRecord;
+  try {
+    record = await context.controller.createSweep({ spec, kind });
+  } catch (error) {
+    // Only S3 is touched before Redis in createSweep; Redis errors map in the error handler.
+    if (isS3Error(error)) throw new ApiError('S3_UNAVAILABLE', {}, undefined, { cause: error });
+    throw error;
+  }
+  return toSweepDetail(record, await context.store.getTrials(record.id));
+}
+
+function isS3Error(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    ('$metadata' in error || (error instanceof Error && /S3|NoSuchBucket/.test(error.name)))
+  );
+}
+
+/** `/v1/sweeps...` and `/v1/jobs`. */
+export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
+  app.post(
+    '/v1/sweeps',
+    {
+      validatorCompiler: specBodyValidator,
+      schema: {
+        tags: ['sweeps'],
+        summary: 'Submit a hyperparameter sweep',
+        body: specBodySchema,
+        response: { 201: createSweepResponseSchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const spec = parseSweepSpec(specInput(request.body));
+      return reply.code(201).send(await submit(context, spec, 'sweep'));
+    },
+  );
+
+  app.post(
+    '/v1/jobs',
+    {
+      validatorCompiler: specBodyValidator,
+      schema: {
+        tags: ['sweeps'],
+        summary: 'Submit one training run (a sweep of one trial)',
+        body: specBodySchema,
+        response: { 201: createSweepResponseSchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const spec = jobToSweepSpec(parseJobSpec(specInput(request.body)));
+      return reply.code(201).send(await submit(context, spec, 'job'));
+    },
+  );
+
+  app.get(
+    '/v1/sweeps',
+    {
+      schema: {
+        tags: ['sweeps'],
+        summary: 'List sweeps, newest first',
+        querystring: listSweepsQuerySchema,
+        response: { 200: listSweepsResponseSchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const { limit, offset } = request.query;
+      const { ids, total } = await context.store.listSweeps(offset, limit);
+      const sweeps = [];
+      for (const id of ids) {
+        const record = await context.store.getSweep(id);
+        if (record === undefined) continue;
+        sweeps.push(toSweepSummary(record, await context.store.getTrials(id)));
+      }
+      const next = offset + ids.length;
+      return { sweeps, total, ...(next < total ? { nextOffset: next } : {}) };
+    },
+  );
+
+  app.get(
+    '/v1/sweeps/:id',
+    {
+      schema: {
+        tags: ['sweeps'],
+        summary: 'A sweep: status, counts, best trial so far, every trial',
+        params: sweepIdParams,
+        response: { 200: sweepDetailSchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const record = await loadSweep(context, request.params.id);
+      return toSweepDetail(record, await context.store.getTrials(record.id));
+    },
+  );
+
+  app.post(
+    '/v1/sweeps/:id/cancel',
+    {
+      schema: {
+        tags: ['sweeps'],
+        summary: 'Cancel a running sweep: queued trials are removed, running ones stopped',
+        params: sweepIdParams,
+        body: cancelSweepBodySchema,
+        response: { 200: sweepDetailSchema, 409: apiErrorBodySchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const record = await loadSweep(context, request.params.id);
+      if (record.status !== 'running') {
+        throw new ApiError('SWEEP_FINISHED', { sweepId: record.id, status: record.status });
+      }
+      const reason = request.body?.reason ?? DEFAULT_CANCEL_REASON;
+      const after = (await context.controller.cancel(record.id, reason)) ?? record;
+      return toSweepDetail(after, await context.store.getTrials(record.id));
+    },
+  );
+}

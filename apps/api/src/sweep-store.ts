@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+
+import {
+  epochMetricsSchema,
+  redisKeys,
+  trialStateSchema,
+  type ControlMessage,
+  type EpochMetrics,
+  type TrialState,
+} from '@setrain/protocol';
+import { type Redis } from 'ioredis';
+
+import { sweepRecordSchema, type SweepRecord } from './sweep-record.js';
+
+/** A trial state together with the exact JSON it was read from (for compare-and-set). */
+export interface StoredTrial {
+  readonly state: TrialState;
+  readonly raw: string;
+}
+
+// Sets a hash field only if it still holds the JSON the caller read ('' = absent), so a controller
+// never overwrites a state a worker wrote in between.
+const CAS_HSET = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if (current == false and ARGV[2] == '') or current == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return 1
+end
+return 0`;
+
+const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/**
+ * Sweep and trial state in Redis. Every key is under the configured prefix (one cluster slot).
+ * The store holds no state of its own: any API replica sees the same sweeps.
+ */
+export class SweepStore {
+  readonly keys: ReturnType<typeof redisKeys>;
+  /** Set of sweeps the reconcile loop still has to look after (running, or trials still ending). */
+  readonly activeSweepsKey: string;
+
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {
+    this.keys = redisKeys(prefix);
+    this.activeSweepsKey = `${prefix}:sweeps:active`;
+  }
+
+  /** Stores a new sweep, lists it, and marks it active, in one transaction. */
+  async createSweep(record: SweepRecord): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.keys.sweep(record.id), JSON.stringify(record))
+      .zadd(this.keys.sweeps, Date.parse(record.createdAt), record.id)
+      .sadd(this.activeSweepsKey, record.id)
+      .exec();
+  }
+
+  async getSweep(sweepId: string): Promise<SweepRecord | undefined> {
+    const raw = await this.redis.get(this.keys.sweep(sweepId));
+    return raw === null ? undefined : sweepRecordSchema.parse(JSON.parse(raw));
+  }
+
+  async putSweep(record: SweepRecord): Promise<void> {
+    await this.redis.set(this.keys.sweep(record.id), JSON.stringify(record));
+  }
+
+  /** Sweeps newest first. */
+  async listSweeps(offset: number, limit: number): Promise<{ ids: string[]; total: number }> {
+    const [ids, total] = await Promise.all([
+      this.redis.zrevrange(this.keys.sweeps, offset, offset + limit - 1),
+      this.redis.zcard(this.keys.sweeps),
+    ]);
+    return { ids, total };
+  }
+
+  async activeSweepIds(): Promise<string[]> {
+    return this.redis.smembers(this.activeSweepsKey);
+  }
+
+  async markInactive(sweepId: string): Promise<void> {
+    await this.redis.srem(this.activeSweepsKey, sweepId);
+  }
+
+  /** The sweep's trials with the JSON each was read from, by trial number. */
+  async getStoredTrials(sweepId: string): Promise<StoredTrial[]> {
+    const all = await this.redis.hgetall(this.keys.sweepTrials(sweepId));
+    const trials: StoredTrial[] = [];
+    for (const raw of Object.values(all)) {
+      trials.push({ raw, state: trialStateSchema.parse(JSON.parse(raw)) });
+    }
+    return trials.sort((a, b) => a.state.trialNumber - b.state.trialNumber);
+  }
+
+  async getTrials(sweepId: string): Promise<TrialState[]> {
+    return (await this.getStoredTrials(sweepId)).map((t) => t.state);
+  }
+
+  async getTrial(sweepId: string, trialId: string): Promise<TrialState | undefined> {
+    const raw = await this.redis.hget(this.keys.sweepTrials(sweepId), trialId);
+    return raw === null ? undefined : trialStateSchema.parse(JSON.parse(raw));
+  }
+
+  /**
+   * Writes `state` only if the stored JSON is still `expectedRaw` (undefined: the trial must not
+   * exist yet). Returns false when someone else (a worker) wrote it in between.
+   */
+  async compareAndSetTrial(
+    sweepId: string,
+    state: TrialState,
+    expectedRaw: string | undefined,
+  ): Promise<boolean> {
+    const result = await this.redis.eval(
+      CAS_HSET,
+      1,
+      this.keys.sweepTrials(sweepId),
+      state.trialId,
+      expectedRaw ?? '',
+      JSON.stringify(state),
+    );
+    return result === 1;
+  }
+
+  /** The trial's metrics per finished epoch (the worker appends them). */
+  async getEpochs(trialId: string): Promise<EpochMetrics[]> {
+    const raws = await this.redis.lrange(this.keys.trialEpochs(trialId), 0, -1);
+    return raws.map((raw) => epochMetricsSchema.parse(JSON.parse(raw)));
+  }
+
+  /** Takes the sweep's lock for `ttlMs`; returns the token to release it with, or undefined if held. */
+  async acquireLock(sweepId: string, ttlMs: number): Promise<string | undefined> {
+    const token = randomBytes(12).toString('hex');
+    const ok = await this.redis.set(this.keys.sweepLock(sweepId), token, 'PX', ttlMs, 'NX');
+    return ok === 'OK' ? token : undefined;
+  }
+
+  async releaseLock(sweepId: string, token: string): Promise<void> {
+    await this.redis.eval(RELEASE_LOCK, 1, this.keys.sweepLock(sweepId), token);
+  }
+
+  /** Publishes a control message to every worker. Returns how many subscribers received it. */
+  async publishControl(message: ControlMessage): Promise<number> {
+    return this.redis.publish(this.keys.controlChannel, JSON.stringify(message));
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.redis.ping()) === 'PONG';
+  }
+}

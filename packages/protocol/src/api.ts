@@ -1,0 +1,200 @@
+/**
+ * Request and response bodies of the HTTP API (`apps/api`), shared with its clients (the CLI, tests).
+ * The API validates and serialises with exactly these schemas, and its OpenAPI document at
+ * `/docs/json` is generated from them.
+ */
+import { z } from 'zod';
+
+import { sweepIdSchema, trialIdSchema } from './ids.js';
+import { type SweepSpec } from './sweep-spec.js';
+import { epochMetricsSchema, paramSetSchema, TRIAL_STATUSES } from './trial.js';
+import { GOALS, METRIC_NAMES } from './training.js';
+
+/** Where a sweep is in its life. `running` until every planned trial ended or it was stopped. */
+export const SWEEP_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
+export type SweepStatus = (typeof SWEEP_STATUSES)[number];
+export const sweepStatusSchema = z.enum(SWEEP_STATUSES);
+
+/** `job` = a one-trial sweep submitted through `POST /v1/jobs`. */
+export const SWEEP_KINDS = ['sweep', 'job'] as const;
+export type SweepKind = (typeof SWEEP_KINDS)[number];
+
+/** Stable codes of every error the API answers with (see the API's error catalogue). */
+export const API_ERROR_CODES = [
+  'BODY_INVALID',
+  'REQUEST_INVALID',
+  'SPEC_INVALID',
+  'DATASET_INVALID',
+  'UNAUTHORIZED',
+  'NOT_FOUND',
+  'SWEEP_NOT_FOUND',
+  'TRIAL_NOT_FOUND',
+  'ARTIFACT_NOT_FOUND',
+  'NO_BEST_TRIAL',
+  'SWEEP_FINISHED',
+  'BODY_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'REDIS_UNAVAILABLE',
+  'S3_UNAVAILABLE',
+  'NOT_READY',
+  'INTERNAL',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+/** One problem with a request: which field (`search.parameters.dropout.max`, `dataset`) and what. */
+export const apiIssueSchema = z.object({ path: z.string(), message: z.string() });
+export type ApiIssue = z.infer<typeof apiIssueSchema>;
+
+/** Every error response: `{ "error": { "code": "SPEC_INVALID", "message": "...", "issues": [...] } }`. */
+export const apiErrorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(API_ERROR_CODES),
+    message: z.string(),
+    issues: z.array(apiIssueSchema).optional(),
+  }),
+});
+export type ApiErrorBody = z.infer<typeof apiErrorBodySchema>;
+
+/** Trials of a sweep by status (every status present, zeros included), plus `total`. */
+const count = z.number().int().min(0);
+export const trialCountsSchema = z.object({
+  queued: count,
+  running: count,
+  completed: count,
+  'early-stopped': count,
+  failed: count,
+  diverged: count,
+  cancelled: count,
+  total: count,
+}) satisfies z.ZodObject<Record<(typeof TRIAL_STATUSES)[number] | 'total', z.ZodNumber>>;
+export type TrialCounts = z.infer<typeof trialCountsSchema>;
+
+/** The best trial so far under the sweep's objective. */
+export const bestTrialSummarySchema = z.object({
+  trialId: trialIdSchema,
+  params: paramSetSchema,
+  objectiveValue: z.number(),
+});
+export type BestTrialSummary = z.infer<typeof bestTrialSummarySchema>;
+
+/** A sweep as listed by `GET /v1/sweeps`. */
+export const sweepSummarySchema = z.object({
+  id: sweepIdSchema,
+  kind: z.enum(SWEEP_KINDS),
+  name: z.string().optional(),
+  status: sweepStatusSchema,
+  /** Why it ended as it did (cancel reason, too many failed trials). */
+  reason: z.string().optional(),
+  createdAt: z.string(),
+  finishedAt: z.string().optional(),
+  /** Trials the sweep will run in all (shrinks if the search space runs out). */
+  plannedTrials: z.number().int().min(0),
+  /** Trials created so far (queued or further). */
+  startedTrials: z.number().int().min(0),
+  counts: trialCountsSchema,
+  objective: z.object({ metric: z.enum(METRIC_NAMES), goal: z.enum(GOALS) }),
+  best: bestTrialSummarySchema.nullable(),
+});
+export type SweepSummary = z.infer<typeof sweepSummarySchema>;
+
+/** A trial as shown inside a sweep. */
+export const trialSummarySchema = z.object({
+  trialId: trialIdSchema,
+  trialNumber: z.number().int().min(1),
+  status: z.enum(TRIAL_STATUSES),
+  reason: z.string().optional(),
+  params: paramSetSchema,
+  epochsCompleted: z.number().int().min(0),
+  /** Metrics of the latest finished epoch. */
+  latest: epochMetricsSchema.optional(),
+  /** The objective's best value over the trial's epochs (set when the trial ended). */
+  objectiveValue: z.number().nullable(),
+  queuedAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
+export type TrialSummary = z.infer<typeof trialSummarySchema>;
+
+/** `GET /v1/sweeps/:id`. */
+export const sweepDetailSchema = sweepSummarySchema.extend({
+  /** The validated spec with every default filled in (see sweepSpecSchema for its fields). */
+  spec: z.custom<SweepSpec>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+    'must be a sweep spec object',
+  ),
+  trials: z.array(trialSummarySchema),
+});
+export type SweepDetail = z.infer<typeof sweepDetailSchema>;
+
+/** `POST /v1/sweeps` and `POST /v1/jobs` answer 201 with the new sweep and its first trials. */
+export const createSweepResponseSchema = sweepDetailSchema;
+export type CreateSweepResponse = SweepDetail;
+
+/** `GET /v1/sweeps` query: newest first, `offset`/`limit` paging. */
+export const DEFAULT_SWEEP_PAGE_SIZE = 20;
+export const MAX_SWEEP_PAGE_SIZE = 100;
+export const listSweepsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_SWEEP_PAGE_SIZE).default(DEFAULT_SWEEP_PAGE_SIZE),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+export type ListSweepsQuery = z.infer<typeof listSweepsQuerySchema>;
+
+export const listSweepsResponseSchema = z.object({
+  sweeps: z.array(sweepSummarySchema),
+  /** Sweeps in all. */
+  total: z.number().int().min(0),
+  /** Offset of the next page; absent on the last page. */
+  nextOffset: z.number().int().min(0).optional(),
+});
+export type ListSweepsResponse = z.infer<typeof listSweepsResponseSchema>;
+
+/** `POST /v1/sweeps/:id/cancel` body (optional). */
+export const cancelSweepBodySchema = z
+  .strictObject({ reason: z.string().min(1).max(500).optional() })
+  .nullish();
+
+/** `GET /v1/trials/:id`: the trial's live state and its metrics per finished epoch. */
+export const trialDetailSchema = trialSummarySchema.extend({
+  sweepId: sweepIdSchema,
+  attempts: z.number().int().min(0),
+  workerId: z.string().optional(),
+  /** S3 key of trial.json once written. */
+  trialJson: z.string().optional(),
+  epochs: z.array(epochMetricsSchema),
+});
+export type TrialDetail = z.infer<typeof trialDetailSchema>;
+
+/** One artifact of the best trial: where it is, and a presigned GET URL for it. */
+export const bestArtifactSchema = z.object({
+  /** `s3://bucket/runs/<sweepId>/trials/<trialId>/final/model.json` */
+  uri: z.string(),
+  key: z.string(),
+  bytes: z.number().int().min(0),
+  sha256: z.string().optional(),
+  url: z.string(),
+});
+export type BestArtifact = z.infer<typeof bestArtifactSchema>;
+
+/** `GET /v1/sweeps/:id/best`. */
+export const bestTrialResponseSchema = z.object({
+  sweepId: sweepIdSchema,
+  trialId: trialIdSchema,
+  params: paramSetSchema,
+  objective: z.object({ metric: z.enum(METRIC_NAMES), goal: z.enum(GOALS) }),
+  objectiveValue: z.number(),
+  bestEpoch: z.number().int().nullable(),
+  /** trial.json (the durable record of the trial). */
+  trialJson: bestArtifactSchema,
+  /** Every object under the trial's final/ directory. */
+  artifacts: z.array(bestArtifactSchema),
+  /** Seconds the presigned URLs stay valid. */
+  urlExpiresInSeconds: z.number().int().min(1),
+});
+export type BestTrialResponse = z.infer<typeof bestTrialResponseSchema>;
+
+/** `GET /readyz`. */
+export const readinessSchema = z.object({
+  ready: z.boolean(),
+  checks: z.object({ redis: z.boolean(), s3: z.boolean() }),
+});
+export type Readiness = z.infer<typeof readinessSchema>;

@@ -1,0 +1,622 @@
+// The HTTP API and its sweep controller against a real redis-server and s3rver: validation and
+// auth errors, trials enqueued from the grid, a hand-driven BullMQ worker finishing a sweep, a
+// controller restart mid-sweep, cancel, best-trial download, and the OpenAPI document.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pipeline } from 'node:stream/promises';
+
+import { buildApp, type ApiApp } from '@setrain/api';
+import {
+  apiErrorBodySchema,
+  bestTrialResponseSchema,
+  listSweepsResponseSchema,
+  redisKeys,
+  runKeys,
+  sweepDetailSchema,
+  trialDetailSchema,
+  TRIALS_QUEUE,
+  controlMessageSchema,
+  type SweepDetail,
+  type TrialPayload,
+  type TrialRecord,
+  type TrialResult,
+} from '@setrain/protocol';
+import { getJson, putObject, writeDataset } from '@setrain/storage';
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import tar from 'tar-stream';
+
+import {
+  startRedis,
+  startS3,
+  uniqueName,
+  waitFor,
+  type RedisServer,
+  type S3Server,
+} from './harness/index.js';
+
+const API_KEY = 'test-key-0123456789abcdef';
+const AUTH = { authorization: `Bearer ${API_KEY}` };
+
+let redisServer: RedisServer;
+let s3: S3Server;
+
+before(async () => {
+  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+});
+after(async () => {
+  await Promise.all([redisServer.stop(), s3.stop()]);
+});
+
+/** One test's world: its own key prefix, bucket, dataset, and the connections to close. */
+interface World {
+  readonly prefix: string;
+  readonly bucket: string;
+  readonly dataset: string;
+  readonly redis: Redis;
+  readonly queue: Queue<TrialPayload, TrialResult>;
+  readonly closers: (() => Promise<unknown>)[];
+  app(): Promise<ApiApp>;
+  worker(processor: (job: Job<TrialPayload>) => Promise<TrialResult>): Worker;
+  close(): Promise<void>;
+}
+
+async function world(): Promise<World> {
+  const prefix = `{${uniqueName('api')}}`;
+  const bucket = await s3.createBucket();
+  await writeDataset(s3.client, bucket, 'datasets/shapes', {
+    classes: ['circle', 'square'],
+    entries: [
+      { key: 'images/1.png', labels: ['circle'] },
+      { key: 'images/2.png', labels: ['square'] },
+    ],
+  });
+  const redis = new Redis(redisServer.url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  });
+  await redis.connect();
+  const closers: (() => Promise<unknown>)[] = [];
+  const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection: redis, prefix });
+  const w: World = {
+    prefix,
+    bucket,
+    dataset: `s3://${bucket}/datasets/shapes/manifest.jsonl`,
+    redis,
+    queue,
+    closers,
+    async app() {
+      const app = await buildApp({
+        redis,
+        s3: s3.client,
+        keyPrefix: prefix,
+        artifactsBucket: bucket,
+        apiKeys: ['another-key-0123456789', API_KEY],
+        reconcileIntervalMs: 200,
+        jobAttempts: 1,
+      });
+      await app.ready();
+      closers.push(() => app.close());
+      return app;
+    },
+    worker(processor) {
+      const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+      const worker = new Worker<TrialPayload, TrialResult>(TRIALS_QUEUE, processor, {
+        connection,
+        prefix,
+        concurrency: 1,
+      });
+      closers.push(async () => {
+        await worker.close();
+        connection.disconnect();
+      });
+      return worker;
+    },
+    async close() {
+      for (const close of closers.reverse()) await close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+  return w;
+}
+
+function gridSpec(w: World, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'grid test',
+    dataset: w.dataset,
+    training: { epochs: 1, batchSize: 2 },
+    search: {
+      strategy: 'grid',
+      parameters: { dropout: [0.1, 0.2, 0.3], seRatio: [8, 16] },
+    },
+    objective: { metric: 'val_loss', goal: 'minimize' },
+    maxTrials: 4,
+    parallelism: 2,
+    maxFailedTrials: 1,
+    ...extra,
+  };
+}
+
+async function createSweep(app: ApiApp, spec: unknown): Promise<SweepDetail> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/sweeps',
+    headers: AUTH,
+    payload: spec as object,
+  });
+  assert.equal(response.statusCode, 201, response.body);
+  return sweepDetailSchema.parse(response.json());
+}
+
+async function getSweep(app: ApiApp, id: string): Promise<SweepDetail> {
+  const response = await app.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: AUTH });
+  assert.equal(response.statusCode, 200, response.body);
+  return sweepDetailSchema.parse(response.json());
+}
+
+function errorOf(body: string) {
+  return apiErrorBodySchema.parse(JSON.parse(body)).error;
+}
+
+/** A worker's end of a trial: final/ objects and trial.json in S3, then the TrialResult. */
+async function finishTrial(
+  bucket: string,
+  payload: TrialPayload,
+  objectiveValue: number,
+): Promise<TrialResult> {
+  const keys = runKeys(payload.sweepId).trial(payload.trialId);
+  const model = await putObject(
+    s3.client,
+    bucket,
+    `${keys.final}model.json`,
+    `{"trial":"${payload.trialId}"}`,
+  );
+  const weights = await putObject(
+    s3.client,
+    bucket,
+    `${keys.final}weights.bin`,
+    new Uint8Array(300).fill(payload.trialNumber),
+  );
+  const record: TrialRecord = {
+    trialId: payload.trialId,
+    sweepId: payload.sweepId,
+    trialNumber: payload.trialNumber,
+    status: 'completed',
+    params: payload.params,
+    model: payload.model,
+    training: payload.training,
+    objective: payload.objective,
+    objectiveValue,
+    bestEpoch: 1,
+    epochs: [],
+    provenance: { dataset: payload.dataset, seed: payload.training.seed, packageVersion: 'test' },
+    artifacts: [model, weights].map((a) => ({ key: a.key, bytes: a.size, sha256: a.sha256 })),
+  };
+  await putObject(s3.client, bucket, keys.trialJson, JSON.stringify(record));
+  return {
+    trialId: payload.trialId,
+    status: 'completed',
+    objectiveValue,
+    bestEpoch: 1,
+    epochsCompleted: 1,
+    trialJson: keys.trialJson,
+  };
+}
+
+test('bad specs answer 400 naming the field; unknown keys answer 401', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const post = (payload: string | object, contentType = 'application/json', headers = AUTH) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/sweeps',
+        headers: { ...headers, 'content-type': contentType },
+        payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      });
+
+    const yaml = await post('dataset: [unclosed\nmaxTrials: 2\n', 'application/yaml');
+    assert.equal(yaml.statusCode, 400, yaml.body);
+    assert.equal(errorOf(yaml.body).code, 'SPEC_INVALID');
+    assert.match(errorOf(yaml.body).message, /YAML/);
+
+    const unknown = await post({ ...gridSpec(w), bogus: 1 });
+    assert.equal(unknown.statusCode, 400);
+    assert.equal(errorOf(unknown.body).code, 'SPEC_INVALID');
+    assert.ok(errorOf(unknown.body).issues?.some((i) => /"bogus"/.test(i.message)));
+
+    const range = await post({ ...gridSpec(w), parallelism: 0 });
+    assert.equal(range.statusCode, 400);
+    assert.deepEqual(
+      errorOf(range.body).issues?.map((i) => i.path),
+      ['parallelism'],
+    );
+
+    const badParam = await post(gridSpec(w, { search: { parameters: { dropout: [1.5] } } }));
+    assert.equal(badParam.statusCode, 400);
+    assert.equal(errorOf(badParam.body).issues?.[0]?.path, 'search.parameters.dropout.values[0]');
+
+    const missing = `s3://${w.bucket}/datasets/nothing/manifest.jsonl`;
+    const dataset = await post({ ...gridSpec(w), dataset: missing });
+    assert.equal(dataset.statusCode, 400, dataset.body);
+    const datasetError = errorOf(dataset.body);
+    assert.equal(datasetError.code, 'DATASET_INVALID');
+    assert.equal(datasetError.issues?.[0]?.path, 'dataset');
+    assert.ok(datasetError.issues?.[0]?.message.includes(missing));
+
+    const badJson = await post('{"dataset": ', 'application/json');
+    assert.equal(badJson.statusCode, 400);
+    assert.equal(errorOf(badJson.body).code, 'BODY_INVALID');
+
+    const xml = await post('<spec/>', 'application/xml');
+    assert.equal(xml.statusCode, 415);
+    assert.equal(errorOf(xml.body).code, 'UNSUPPORTED_MEDIA_TYPE');
+
+    const query = await app.inject({ method: 'GET', url: '/v1/sweeps?limit=0', headers: AUTH });
+    assert.equal(query.statusCode, 400);
+    assert.equal(errorOf(query.body).code, 'REQUEST_INVALID');
+    assert.equal(errorOf(query.body).issues?.[0]?.path, 'limit');
+
+    const noKey = await post(gridSpec(w), 'application/json', {} as typeof AUTH);
+    assert.equal(noKey.statusCode, 401);
+    assert.equal(errorOf(noKey.body).code, 'UNAUTHORIZED');
+    const wrongKey = await post(gridSpec(w), 'application/json', {
+      authorization: 'Bearer nope-nope-nope-nope',
+    });
+    assert.equal(wrongKey.statusCode, 401);
+    const get = await app.inject({ method: 'GET', url: '/v1/sweeps' });
+    assert.equal(get.statusCode, 401);
+
+    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    assert.equal(health.statusCode, 200);
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(ready.statusCode, 200, ready.body);
+    assert.deepEqual(ready.json(), { ready: true, checks: { redis: true, s3: true } });
+
+    const notFound = await app.inject({
+      method: 'GET',
+      url: '/v1/sweeps/sw-doesnotexist',
+      headers: AUTH,
+    });
+    assert.equal(notFound.statusCode, 404);
+    assert.equal(errorOf(notFound.body).code, 'SWEEP_NOT_FOUND');
+    const noTrial = await app.inject({
+      method: 'GET',
+      url: '/v1/trials/sw-doesnotexist.1',
+      headers: AUTH,
+    });
+    assert.equal(errorOf(noTrial.body).code, 'TRIAL_NOT_FOUND');
+  } finally {
+    await w.close();
+  }
+});
+
+test('a sweep enqueues grid trials up to parallelism and a worker drives it to completion', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    // YAML text body.
+    const yamlSpec = [
+      `dataset: ${w.dataset}`,
+      'training: { epochs: 1 }',
+      'search:',
+      '  strategy: grid',
+      '  parameters: { dropout: [0.1, 0.2, 0.3], seRatio: [8, 16] }',
+      'maxTrials: 4',
+      'parallelism: 2',
+      'maxFailedTrials: 1',
+    ].join('\n');
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/sweeps',
+      headers: { ...AUTH, 'content-type': 'application/yaml' },
+      payload: yamlSpec,
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const sweep = sweepDetailSchema.parse(created.json());
+    assert.equal(sweep.status, 'running');
+    assert.equal(sweep.plannedTrials, 4);
+    assert.deepEqual(
+      sweep.trials.map((t) => [t.trialId, t.status, t.params]),
+      [
+        [`${sweep.id}.1`, 'queued', { dropout: 0.1, seRatio: 8 }],
+        [`${sweep.id}.2`, 'queued', { dropout: 0.1, seRatio: 16 }],
+      ],
+    );
+    const waiting = await w.queue.getWaiting();
+    assert.deepEqual(waiting.map((j) => j.id).sort(), [`${sweep.id}.1`, `${sweep.id}.2`]);
+    const job1 = waiting.find((j) => j.id === `${sweep.id}.1`);
+    assert.equal(job1?.data.model.dropout, 0.1);
+    assert.equal(job1?.data.model.seRatio, 8);
+    assert.equal(job1?.data.artifactsBucket, w.bucket);
+    const sweepJson = await getJson<{ status: string }>(
+      s3.client,
+      w.bucket,
+      runKeys(sweep.id).sweepJson,
+    );
+    assert.equal(sweepJson.value.status, 'running');
+
+    // Trial 3 fails (allowed: maxFailedTrials 1); objective = seRatio * dropout, minimised.
+    w.worker(async (job) => {
+      await sleep(20);
+      if (job.data.trialNumber === 3) throw new Error('out of memory (test)');
+      const value = Number(job.data.params['seRatio']) * Number(job.data.params['dropout']);
+      return finishTrial(w.bucket, job.data, value);
+    });
+    const done = await waitFor(
+      async () => {
+        const s = await getSweep(app, sweep.id);
+        return s.status !== 'running' ? s : undefined;
+      },
+      { what: 'the sweep to end', timeoutMs: 20_000 },
+    );
+    assert.equal(done.status, 'completed');
+    assert.equal(done.counts.total, 4);
+    assert.equal(done.counts.completed, 3);
+    assert.equal(done.counts.failed, 1);
+    assert.equal(done.trials.find((t) => t.trialNumber === 3)?.reason, 'out of memory (test)');
+    assert.deepEqual(done.best, {
+      trialId: `${sweep.id}.1`,
+      params: { dropout: 0.1, seRatio: 8 },
+      objectiveValue: 0.8,
+    });
+    const jobs = await w.queue.getJobs(['completed', 'failed']);
+    assert.equal(jobs.length, 4);
+    const finalJson = await waitFor(
+      async () => {
+        const r = await getJson<{ status: string }>(
+          s3.client,
+          w.bucket,
+          runKeys(sweep.id).sweepJson,
+        );
+        return r.value.status === 'completed' ? r.value : undefined;
+      },
+      { what: 'the final sweep.json' },
+    );
+    assert.equal(finalJson.status, 'completed');
+
+    // Listing.
+    const list = listSweepsResponseSchema.parse(
+      (await app.inject({ method: 'GET', url: '/v1/sweeps?limit=10', headers: AUTH })).json(),
+    );
+    assert.deepEqual(
+      list.sweeps.map((s) => [s.id, s.status]),
+      [[sweep.id, 'completed']],
+    );
+
+    // Trial detail with epochs (written by workers).
+    await w.redis.rpush(
+      redisKeys(w.prefix).trialEpochs(`${sweep.id}.1`),
+      JSON.stringify({
+        epoch: 1,
+        loss: 1,
+        accuracy: 0.5,
+        val_loss: 0.8,
+        val_accuracy: 0.5,
+        durationMs: 10,
+        imagesPerSec: 3,
+      }),
+    );
+    const trial = trialDetailSchema.parse(
+      (await app.inject({ method: 'GET', url: `/v1/trials/${sweep.id}.1`, headers: AUTH })).json(),
+    );
+    assert.equal(trial.status, 'completed');
+    assert.equal(trial.epochs.length, 1);
+
+    // Best: presigned URLs and a tar stream of trial.json + final/.
+    const best = bestTrialResponseSchema.parse(
+      (
+        await app.inject({ method: 'GET', url: `/v1/sweeps/${sweep.id}/best`, headers: AUTH })
+      ).json(),
+    );
+    assert.equal(best.trialId, `${sweep.id}.1`);
+    assert.deepEqual(
+      best.artifacts.map((a) => a.key.split('/').pop()),
+      ['model.json', 'weights.bin'],
+    );
+    assert.ok(
+      best.artifacts.every((a) => a.uri.startsWith(`s3://${w.bucket}/`) && a.sha256 !== undefined),
+    );
+    const presigned = await fetch(best.artifacts[1]?.url ?? '');
+    assert.equal((await presigned.arrayBuffer()).byteLength, 300);
+
+    const download = await app.inject({
+      method: 'GET',
+      url: `/v1/sweeps/${sweep.id}/best/download`,
+      headers: AUTH,
+      payloadAsStream: true,
+    });
+    assert.equal(download.statusCode, 200);
+    assert.equal(download.headers['content-type'], 'application/x-tar');
+    const entries = new Map<string, Buffer>();
+    const extract = tar.extract();
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: unknown) => {
+        chunks.push(chunk as Buffer);
+      });
+      stream.on('end', () => {
+        entries.set(header.name, Buffer.concat(chunks));
+        next();
+      });
+    });
+    await pipeline(download.stream(), extract);
+    const t1 = `${sweep.id}.1`;
+    assert.deepEqual(
+      [...entries.keys()],
+      [`${t1}/trial.json`, `${t1}/final/model.json`, `${t1}/final/weights.bin`],
+    );
+    assert.equal(entries.get(`${t1}/final/weights.bin`)?.length, 300);
+    const trialJson = JSON.parse(
+      entries.get(`${t1}/trial.json`)?.toString() ?? '{}',
+    ) as TrialRecord;
+    assert.equal(trialJson.trialId, t1);
+
+    // Cancelling an ended sweep is a conflict.
+    const cancel = await app.inject({
+      method: 'POST',
+      url: `/v1/sweeps/${sweep.id}/cancel`,
+      headers: AUTH,
+    });
+    assert.equal(cancel.statusCode, 409, cancel.body);
+    assert.equal(errorOf(cancel.body).code, 'SWEEP_FINISHED');
+  } finally {
+    await w.close();
+  }
+});
+
+test('too many failed trials fail the sweep; /best answers 409 without a finished trial', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const sweep = await createSweep(app, gridSpec(w, { maxFailedTrials: 0, parallelism: 1 }));
+    const noBest = await app.inject({
+      method: 'GET',
+      url: `/v1/sweeps/${sweep.id}/best`,
+      headers: AUTH,
+    });
+    assert.equal(noBest.statusCode, 409);
+    assert.equal(errorOf(noBest.body).code, 'NO_BEST_TRIAL');
+    w.worker(() => Promise.reject(new Error('loss diverged to NaN at epoch 1')));
+    const done = await waitFor(
+      async () => {
+        const s = await getSweep(app, sweep.id);
+        return s.status !== 'running' ? s : undefined;
+      },
+      { what: 'the sweep to fail', timeoutMs: 20_000 },
+    );
+    assert.equal(done.status, 'failed');
+    assert.equal(done.counts.diverged, 1);
+    assert.equal(done.counts.total, 1);
+  } finally {
+    await w.close();
+  }
+});
+
+test('a restarted controller finishes a sweep in flight with exactly maxTrials trials', async () => {
+  const w = await world();
+  try {
+    const first = await w.app();
+    const sweep = await createSweep(first, gridSpec(w));
+    await first.close();
+    // With no controller running, a worker finishes the two queued trials.
+    w.worker(async (job) => finishTrial(w.bucket, job.data, job.data.trialNumber));
+    await waitFor(async () => (await w.queue.getCompletedCount()) === 2, {
+      what: 'two completed jobs',
+    });
+    const second = await w.app();
+    const done = await waitFor(
+      async () => {
+        const s = await getSweep(second, sweep.id);
+        return s.status !== 'running' ? s : undefined;
+      },
+      { what: 'the sweep to end after the restart', timeoutMs: 20_000 },
+    );
+    assert.equal(done.status, 'completed', JSON.stringify(done.trials));
+    assert.deepEqual(
+      done.trials.map((t) => [t.trialNumber, t.status]),
+      [
+        [1, 'completed'],
+        [2, 'completed'],
+        [3, 'completed'],
+        [4, 'completed'],
+      ],
+      JSON.stringify(done.trials),
+    );
+    assert.equal((await w.queue.getJobs(['completed', 'failed', 'waiting', 'active'])).length, 4);
+    assert.equal(done.best?.trialId, `${sweep.id}.1`);
+  } finally {
+    await w.close();
+  }
+});
+
+test('cancel removes queued trials and tells workers to stop running ones', async () => {
+  const w = await world();
+  const subscriber = new Redis(redisServer.url);
+  try {
+    const app = await w.app();
+    const channel = redisKeys(w.prefix).controlChannel;
+    await subscriber.subscribe(channel);
+    const messages: unknown[] = [];
+    let release: (reason: string) => void = () => undefined;
+    const cancelled = new Promise<string>((resolve) => (release = resolve));
+    subscriber.on('message', (_channel, text) => {
+      const message = controlMessageSchema.parse(JSON.parse(text));
+      messages.push(message);
+      release(message.reason);
+    });
+    const sweep = await createSweep(app, gridSpec(w, { parallelism: 2 }));
+    // The worker holds trial 1 until the cancel message arrives; trial 2 stays waiting.
+    w.worker(async () => {
+      const reason = await cancelled;
+      throw new Error(`cancelled: ${reason}`);
+    });
+    await waitFor(async () => (await w.queue.getActiveCount()) === 1, { what: 'trial 1 to start' });
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/sweeps/${sweep.id}/cancel`,
+      headers: AUTH,
+      payload: { reason: 'enough' },
+    });
+    assert.equal(response.statusCode, 200, response.body);
+    const after = sweepDetailSchema.parse(response.json());
+    assert.equal(after.status, 'cancelled');
+    assert.equal(after.trials.find((t) => t.trialNumber === 2)?.status, 'cancelled');
+    assert.equal(await w.queue.getWaitingCount(), 0);
+    const done = await waitFor(
+      async () => {
+        const s = await getSweep(app, sweep.id);
+        return s.counts.cancelled === 2 ? s : undefined;
+      },
+      { what: 'both trials cancelled' },
+    );
+    assert.equal(done.counts.total, 2);
+    assert.deepEqual(messages, [{ type: 'cancel', trialIds: [`${sweep.id}.1`], reason: 'enough' }]);
+  } finally {
+    subscriber.disconnect();
+    await w.close();
+  }
+});
+
+test('a job is a one-trial sweep; /docs/json lists the routes', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: AUTH,
+      payload: { dataset: w.dataset, training: { epochs: 2, learningRate: 0.01 } },
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    const job = sweepDetailSchema.parse(response.json());
+    assert.equal(job.kind, 'job');
+    assert.match(job.id, /^job-/);
+    assert.equal(job.plannedTrials, 1);
+    const [queued] = await w.queue.getWaiting();
+    assert.equal(queued?.id, `${job.id}.1`);
+    assert.equal(queued?.data.training.learningRate, 0.01);
+
+    const docs = await app.inject({ method: 'GET', url: '/docs/json' });
+    assert.equal(docs.statusCode, 200);
+    const paths = Object.keys(docs.json<{ paths: Record<string, unknown> }>().paths).sort();
+    for (const path of [
+      '/v1/sweeps',
+      '/v1/sweeps/{id}',
+      '/v1/sweeps/{id}/cancel',
+      '/v1/sweeps/{id}/best',
+      '/v1/sweeps/{id}/best/download',
+      '/v1/jobs',
+      '/v1/trials/{id}',
+      '/healthz',
+      '/readyz',
+    ]) {
+      assert.ok(paths.includes(path), `${path} missing from ${paths.join(', ')}`);
+    }
+  } finally {
+    await w.close();
+  }
+});
