@@ -66,8 +66,9 @@ function installExitHooks(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       for (const child of running) killGroup(child, 'SIGTERM');
-      // The listener replaced the default action; re-raise so the process still dies by signal.
-      process.kill(process.pid, signal);
+      // Our listener suppressed the default action. If nobody else handles the signal (a demo
+      // script may shut down gracefully), re-raise it so the process still dies by it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });
   }
 }
