@@ -17,5 +17,10 @@ export { createSampler, gridSize, plannedTrialCount } from './sampler.js';
 export * from './scheduler-types.js';
 export { AshaScheduler } from './asha-scheduler.js';
 export { MedianStoppingScheduler } from './median-stopping-scheduler.js';
-export { createScheduler } from './scheduler.js';
+export {
+  createScheduler,
+  createSchedulerForSpec,
+  maxTrialEpochs,
+  type EarlyStoppingSpec,
+} from './scheduler.js';
 export { preview, type PreviewEntry, type PreviewOptions, type PreviewSpec } from './preview.js';
