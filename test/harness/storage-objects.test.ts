@@ -198,6 +198,12 @@ test('uploadFile and downloadToFile round-trip a file and verify its sha256', as
   );
   await assert.rejects(readFile(join(files.path, 'bad.txt')), { code: 'ENOENT' });
   await assert.rejects(readFile(join(files.path, 'bad.txt.partial')), { code: 'ENOENT' });
+  // An unwritable target fails with the file system's error, and the client stays usable.
+  await assert.rejects(
+    downloadToFile(s3.client, bucket, 'plain.txt', join(files.path, 'no-dir', 'x.txt')),
+    { code: 'ENOENT' },
+  );
+  assert.equal((await getObjectText(s3.client, bucket, 'plain.txt')).text, 'hello');
 });
 
 test('listObjects pages through a prefix; deletePrefix removes only that prefix', async () => {

@@ -562,6 +562,7 @@ export async function downloadToFile(
     await rename(partialPath, path);
     return { path, size, sha256, etag: info.etag, verified: expected !== undefined };
   } catch (error) {
+    body.destroy(); // release the connection when the file could not be opened
     await rm(partialPath, { force: true });
     throw error;
   }
