@@ -255,6 +255,10 @@ test('bad specs answer 400 naming the field; unknown keys answer 401', async () 
     assert.equal(xml.statusCode, 415);
     assert.equal(errorOf(xml.body).code, 'UNSUPPORTED_MEDIA_TYPE');
 
+    const huge = await post({ ...gridSpec(w), name: 'x'.repeat(2 * 1024 * 1024) });
+    assert.equal(huge.statusCode, 413);
+    assert.equal(errorOf(huge.body).code, 'BODY_TOO_LARGE');
+
     const query = await app.inject({ method: 'GET', url: '/v1/sweeps?limit=0', headers: AUTH });
     assert.equal(query.statusCode, 400);
     assert.equal(errorOf(query.body).code, 'REQUEST_INVALID');
@@ -269,6 +273,10 @@ test('bad specs answer 400 naming the field; unknown keys answer 401', async () 
     assert.equal(wrongKey.statusCode, 401);
     const get = await app.inject({ method: 'GET', url: '/v1/sweeps' });
     assert.equal(get.statusCode, 401);
+
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(metrics.statusCode, 200);
+    assert.match(metrics.body, /http_request/);
 
     const health = await app.inject({ method: 'GET', url: '/healthz' });
     assert.equal(health.statusCode, 200);
@@ -507,7 +515,9 @@ test('a restarted controller finishes a sweep in flight with exactly maxTrials t
     await waitFor(async () => (await w.queue.getCompletedCount()) === 2, {
       what: 'two completed jobs',
     });
+    // Two replicas now advance the same sweep at once.
     const second = await w.app();
+    await w.app();
     const done = await waitFor(
       async () => {
         const s = await getSweep(second, sweep.id);

@@ -3,7 +3,13 @@ import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { type S3Client } from '@aws-sdk/client-s3';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { SpecError, TRIALS_QUEUE, type TrialPayload, type TrialResult } from '@setrain/protocol';
+import {
+  METRICS_PATH,
+  SpecError,
+  TRIALS_QUEUE,
+  type TrialPayload,
+  type TrialResult,
+} from '@setrain/protocol';
 import { Queue, QueueEvents } from 'bullmq';
 import fastify, {
   type FastifyBaseLogger,
@@ -22,6 +28,7 @@ import {
 import { type Redis } from 'ioredis';
 
 import { ApiKeyVerifier } from './auth.js';
+import { createApiMetrics, registerHttpMetrics, registerMetricsRoute } from './metrics.js';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_PRESIGN_EXPIRES_SECONDS } from './config.js';
 import { ApiError } from './errors.js';
 import { isRedisUnavailable } from './redis-errors.js';
@@ -69,11 +76,8 @@ export interface AppDeps {
   readonly jobBackoffMs?: number;
   /** Fastify logger options; default off (tests). main.ts passes `{ level }`. */
   readonly logger?: FastifyServerOptions['logger'];
-  /**
-   * Optional Prometheus registry hook: registers `/metrics` and request metrics. Passed in by
-   * main.ts when the observability module is present.
-   */
-  readonly registerMetrics?: (app: ApiApp) => void | Promise<void>;
+  /** Serve Prometheus metrics at /metrics (no key needed) and time every request; default true. */
+  readonly metrics?: boolean;
 }
 
 export type ApiApp = FastifyInstance<
@@ -167,7 +171,10 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
 
   const verifier = new ApiKeyVerifier(deps.apiKeys);
   app.addHook('onRequest', (request, _reply, done) => {
-    const open = request.routeOptions.config.public === true || request.url.startsWith('/docs');
+    const open =
+      request.routeOptions.config.public === true ||
+      request.url.startsWith('/docs') ||
+      request.url === METRICS_PATH;
     done(
       open || verifier.verifyHeader(request.headers.authorization)
         ? undefined
@@ -176,7 +183,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const apiError = toApiError(error, request.id, bodyLimit);
+    const apiError = toApiError(error, request.id, bodyLimit, request.headers['content-type']);
     if (apiError.code === 'INTERNAL' || apiError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     }
@@ -187,11 +194,20 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     return reply.code(error.status).send(error.toBody());
   });
 
+  if (deps.metrics ?? true) {
+    const metrics = createApiMetrics({
+      queues: [queue],
+      redis: deps.redis,
+      keyPrefix: deps.keyPrefix,
+    });
+    // Before the routes: Fastify hooks apply to routes registered after them.
+    registerHttpMetrics(app, metrics);
+    registerMetricsRoute(app, metrics);
+  }
   registerHealthRoutes(app, context);
   registerSweepRoutes(app, context);
   registerTrialRoutes(app, context);
   registerBestRoutes(app, context);
-  if (deps.registerMetrics !== undefined) await deps.registerMetrics(app);
 
   app.addHook('onReady', (done) => {
     void queueEvents
@@ -210,7 +226,12 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
 }
 
 /** Maps anything thrown in a request to a catalogued API error. */
-function toApiError(error: FastifyError, requestId: string, bodyLimit: number): ApiError {
+function toApiError(
+  error: FastifyError,
+  requestId: string,
+  bodyLimit: number,
+  contentType: string | undefined,
+): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof SpecError) {
     return new ApiError('SPEC_INVALID', { detail: error.message }, error.issues);
@@ -233,7 +254,7 @@ function toApiError(error: FastifyError, requestId: string, bodyLimit: number): 
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError('BODY_TOO_LARGE', { limit: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: 'given' });
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: contentType ?? '(none)' });
     default:
       break;
   }

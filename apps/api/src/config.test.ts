@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { ConfigError } from './config-error.js';
+import { DEFAULT_BODY_LIMIT_BYTES, loadConfig } from './config.js';
+
+const BASE = {
+  SETRAIN_API_KEYS: 'first-key-0123456789, second-key-0123456789',
+  SETRAIN_ARTIFACTS_BUCKET: 'setrain-artifacts',
+};
+
+test('config parses keys, defaults and S3 settings, and is frozen', () => {
+  const config = loadConfig({
+    ...BASE,
+    PORT: '9000',
+    S3_ENDPOINT: 'http://127.0.0.1:9001',
+    S3_FORCE_PATH_STYLE: 'true',
+  });
+  assert.deepEqual(config.apiKeys, ['first-key-0123456789', 'second-key-0123456789']);
+  assert.equal(config.port, 9000);
+  assert.equal(config.keyPrefix, '{setrain}');
+  assert.equal(config.bodyLimitBytes, DEFAULT_BODY_LIMIT_BYTES);
+  assert.deepEqual(config.s3, { endpoint: 'http://127.0.0.1:9001', forcePathStyle: true });
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.apiKeys));
+});
+
+test('config errors name every bad variable', () => {
+  assert.throws(
+    () => loadConfig({ SETRAIN_API_KEYS: ' , ', PORT: 'x', S3_FORCE_PATH_STYLE: 'yes' }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      const variables = error.issues.map((i) => i.variable).sort();
+      assert.deepEqual(variables, [
+        'PORT',
+        'S3_FORCE_PATH_STYLE',
+        'SETRAIN_API_KEYS',
+        'SETRAIN_ARTIFACTS_BUCKET',
+      ]);
+      assert.match(error.message, /SETRAIN_API_KEYS must list at least one API key/);
+      return true;
+    },
+  );
+  assert.throws(() => loadConfig({ ...BASE, SETRAIN_API_KEYS: 'short' }), /at least 16 characters/);
+});
