@@ -65,6 +65,16 @@ export class Prng {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
+  /** A generator in the given raw state (reference test vectors; not for seeding). */
+  static fromState(s0: number, s1: number, s2: number, s3: number): Prng {
+    const rng = new Prng(0);
+    rng.s0 = s0 >>> 0;
+    rng.s1 = s1 >>> 0;
+    rng.s2 = s2 >>> 0;
+    rng.s3 = s3 >>> 0;
+    return rng;
+  }
+
   /** The next uniform uint32. */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
