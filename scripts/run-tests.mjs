@@ -35,6 +35,15 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ['--conditions=source', '--import', 'tsx', '--test', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  {
+    cwd: root,
+    stdio: 'inherit',
+    // The AWS SDK's notice that its 2027 releases need Node 22 would repeat in every test process.
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...process.env,
+      NODE_ENV: 'test',
+    },
+  },
 );
 process.exit(result.status ?? 1);
