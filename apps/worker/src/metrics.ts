@@ -41,7 +41,7 @@ export interface WorkerMetricsDeps {
 }
 
 /** Outcomes of a finished trial (the terminal trial statuses). */
-export type TrialOutcome = Extract<
+export type TrialFinishOutcome = Extract<
   TrialStatus,
   'completed' | 'early-stopped' | 'failed' | 'diverged' | 'cancelled'
 >;
@@ -117,7 +117,7 @@ export interface WorkerMetrics {
   /** A checkpoint was written to S3. */
   observeCheckpoint(write: { kind: CheckpointKind; seconds: number; bytes: number }): void;
   /** The trial ended (any terminal status): running = 0, outcome counted, final objective set. */
-  trialFinished(result: { outcome: TrialOutcome; objective?: number | null }): void;
+  trialFinished(result: { outcome: TrialFinishOutcome; objective?: number | null }): void;
   /** The trial leaves this worker without ending (given back on shutdown, or failed with a retry
    * left): running = 0, no outcome counted. */
   trialReleased(): void;
