@@ -6,6 +6,8 @@ import { loadConfig } from './config.js';
 
 /** Commands fail after this many reconnect-retries, so requests answer 503 instead of hanging. */
 const API_REDIS_MAX_RETRIES_PER_REQUEST = 1;
+/** A shutdown that takes longer (e.g. Redis gone, so BullMQ cannot close cleanly) is forced. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 // Wiring only: config -> dependencies -> app -> listen; SIGTERM/SIGINT close everything.
 const config = loadConfig();
@@ -33,6 +35,10 @@ async function shutdown(signal: string): Promise<void> {
   if (closing) return;
   closing = true;
   app.log.info({ signal }, 'shutting down');
+  setTimeout(() => {
+    app.log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
+    process.exit(1);
+  }, SHUTDOWN_TIMEOUT_MS).unref();
   try {
     await app.close();
   } finally {
