@@ -1,1 +1,246 @@
-export {};
+// Training-step throughput of SE-Inception v3 on each tfjs engine present.
+//
+//   npm run bench:engine -- [--size 75] [--batch 8] [--steps 5] [--warmup 1] [--repeat 1]
+//                           [--engines tensorflow,webgpu,native,wasm] [--classes 10] [--threads N]
+//
+// Every (engine, repeat) runs in its own child process, so backends never share a heap or a
+// tfjs engine; repeats are interleaved (a,b,a,b) so machine noise hits every engine alike.
+// Prints one JSON line per engine run, and one per engine that could not run, with the reason.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { BACKEND_NAMES, EngineError, initEngine, type BackendName } from '@setrain/engine';
+import { buildSeInceptionV3 } from '@setrain/model';
+import * as tf from '@tensorflow/tfjs-core';
+// The layers package registers every op's gradient (tfjs-core's Node bundle does not).
+import '@tensorflow/tfjs-layers';
+
+/** Engines run when --engines is not given: cpu is left out (about 50x slower than wasm). */
+const DEFAULT_BENCH_ENGINES: readonly BackendName[] = ['tensorflow', 'webgpu', 'native', 'wasm'];
+const DEFAULT_SIZE = 75;
+const DEFAULT_BATCH = 8;
+const DEFAULT_STEPS = 3;
+const DEFAULT_WARMUP = 1;
+const DEFAULT_REPEAT = 1;
+const DEFAULT_CLASSES = 10;
+/** Prefix of the one stdout line a child reports on; everything else it prints is passed through. */
+const RESULT_PREFIX = 'BENCH_RESULT ';
+
+interface BenchOptions {
+  size: number;
+  batch: number;
+  steps: number;
+  warmup: number;
+  repeat: number;
+  classes: number;
+  /** Passed to initEngine (engines that cannot use it report what they ran with). */
+  threads: number | undefined;
+  engines: BackendName[];
+}
+
+interface BenchResult {
+  engine: BackendName;
+  size: number;
+  batch: number;
+  steps: number;
+  imgPerSec: number;
+  msPerStep: number;
+  peakRssMB: number;
+  numTensorsAfter: number;
+  description: string;
+  threads?: number;
+}
+
+interface BenchSkip {
+  engine: BackendName;
+  skipped: true;
+  reason: string;
+}
+
+function parseOptions(argv: string[]): { options: BenchOptions; child: BackendName | undefined } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      size: { type: 'string' },
+      batch: { type: 'string' },
+      steps: { type: 'string' },
+      warmup: { type: 'string' },
+      repeat: { type: 'string' },
+      classes: { type: 'string' },
+      engines: { type: 'string' },
+      threads: { type: 'string' },
+      child: { type: 'string' },
+    },
+    strict: true,
+  });
+  const int = (name: string, text: string | undefined, fallback: number, min: number): number => {
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min) {
+      throw new Error(`--${name} must be an integer >= ${min}, got ${text}`);
+    }
+    return value;
+  };
+  const engine = (name: string): BackendName => {
+    if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
+    throw new Error(`unknown engine ${JSON.stringify(name)}; allowed: ${BACKEND_NAMES.join(', ')}`);
+  };
+  const engines =
+    values.engines === undefined
+      ? [...DEFAULT_BENCH_ENGINES]
+      : values.engines
+          .split(',')
+          .filter((name) => name !== '')
+          .map(engine);
+  return {
+    options: {
+      size: int('size', values.size, DEFAULT_SIZE, 75),
+      batch: int('batch', values.batch, DEFAULT_BATCH, 1),
+      steps: int('steps', values.steps, DEFAULT_STEPS, 1),
+      warmup: int('warmup', values.warmup, DEFAULT_WARMUP, 0),
+      repeat: int('repeat', values.repeat, DEFAULT_REPEAT, 1),
+      classes: int('classes', values.classes, DEFAULT_CLASSES, 1),
+      threads: values.threads === undefined ? undefined : int('threads', values.threads, 1, 1),
+      engines,
+    },
+    child: values.child === undefined ? undefined : engine(values.child),
+  };
+}
+
+/** Child: one engine, one model, warm-up then timed training steps. */
+async function runChild(
+  engine: BackendName,
+  options: BenchOptions,
+): Promise<BenchResult | BenchSkip> {
+  let description: string;
+  let threads: number | undefined;
+  try {
+    const info = await initEngine(
+      options.threads === undefined
+        ? { backend: engine }
+        : { backend: engine, threads: options.threads },
+    );
+    description = info.description;
+    threads = info.threads;
+  } catch (error) {
+    if (error instanceof EngineError) return { engine, skipped: true, reason: error.message };
+    throw error;
+  }
+  let peakRss = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  }, 50);
+  const model = buildSeInceptionV3({
+    inputSize: options.size,
+    numClasses: options.classes,
+    seed: 1,
+  });
+  const optimizer = tf.train.adam(1e-4);
+  model.compile({ optimizer, loss: 'binaryCrossentropy' });
+  const x = tf.randomUniform([options.batch, options.size, options.size, 3], 0, 255, 'float32', 7);
+  const y = tf.tidy(() =>
+    tf.cast(
+      tf.greater(tf.randomUniform([options.batch, options.classes], 0, 1, 'float32', 8), 0.5),
+      'float32',
+    ),
+  );
+  const step = async (): Promise<void> => {
+    // trainOnBatch reads the loss back, so each step ends when the backend has finished it.
+    await model.trainOnBatch(x, y);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  };
+  for (let i = 0; i < options.warmup; i++) await step();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < options.steps; i++) await step();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  clearInterval(sampler);
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+  const result: BenchResult = {
+    engine,
+    size: options.size,
+    batch: options.batch,
+    steps: options.steps,
+    imgPerSec: round((options.batch * options.steps) / seconds, 3),
+    msPerStep: round((seconds * 1000) / options.steps, 1),
+    peakRssMB: round(peakRss / 2 ** 20, 0),
+    numTensorsAfter: tf.memory().numTensors,
+    description,
+  };
+  if (threads !== undefined) result.threads = threads;
+  return result;
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** Parent: one child process per (repeat, engine), interleaved, one JSON line each. */
+async function runParent(options: BenchOptions, argv: string[]): Promise<void> {
+  const script = fileURLToPath(import.meta.url);
+  let failed = false;
+  for (let repeat = 0; repeat < options.repeat; repeat++) {
+    for (const engine of options.engines) {
+      const line = await runInChild(script, [...argv, '--child', engine]);
+      if (line === undefined) {
+        failed = true;
+        console.log(
+          JSON.stringify({
+            engine,
+            skipped: true,
+            reason: 'benchmark process failed (see stderr)',
+          }),
+        );
+      } else {
+        console.log(line);
+      }
+    }
+  }
+  if (!options.engines.includes('cpu')) {
+    console.log(
+      JSON.stringify({
+        engine: 'cpu',
+        skipped: true,
+        reason: 'not run by default (pure JS, about 50x slower than wasm); pass --engines cpu',
+      }),
+    );
+  }
+  if (failed) process.exitCode = 1;
+}
+
+function runInChild(script: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    // Same loader flags as this process (--conditions=source --import tsx).
+    const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      let result: string | undefined;
+      for (const line of stdout.split('\n')) {
+        if (line.startsWith(RESULT_PREFIX)) result = line.slice(RESULT_PREFIX.length);
+        else if (line.trim() !== '') process.stderr.write(`${line}\n`);
+      }
+      resolve(result);
+    });
+  });
+}
+
+const argv = process.argv.slice(2);
+const { options, child } = parseOptions(argv);
+if (child === undefined) {
+  await runParent(options, argv);
+} else {
+  const result = await runChild(child, options);
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  // Dawn and the wasm runtime may hold handles; the result is out, so leave now.
+  process.exit(0);
+}

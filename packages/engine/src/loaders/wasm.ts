@@ -1,7 +1,9 @@
+import { env } from '@tensorflow/tfjs-core';
+
 import { registerWasmKernels } from '../kernels/register-wasm-kernels.js';
 import type { EngineLoader, LoadedEngine } from '../types.js';
 
-const DESCRIPTION = '@tensorflow/tfjs-backend-wasm (XNNPACK) + setrain Conv2DBackpropFilter';
+const DESCRIPTION = '@tensorflow/tfjs-backend-wasm (XNNPACK) + setrain conv gradient kernels';
 
 /**
  * @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD) plus the kernels it lacks for training.
@@ -16,6 +18,11 @@ export const wasmLoader: EngineLoader = {
   },
   async afterSelect(loaded: LoadedEngine): Promise<LoadedEngine> {
     const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
-    return { ...loaded, threads: getThreadsCount() };
+    // The wasm backend registers this flag; it decides which binary was loaded.
+    const simd = (await env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+    return {
+      description: `${loaded.description}, ${simd ? 'SIMD' : 'no SIMD'}`,
+      threads: getThreadsCount(),
+    };
   },
 };
