@@ -11,8 +11,10 @@ import {
 import { objectiveSchema, trainingSpecSchema } from './training.js';
 
 /** Search strategies. grid enumerates every combination of `values`/`constant`/`int_uniform`
- * parameters; random samples every distribution independently from the sweep's seed. */
-export const STRATEGIES = ['grid', 'random'] as const;
+ * parameters; random samples every distribution independently from the sweep's seed; sobol
+ * spreads trials evenly over the space (scrambled low-discrepancy points); tpe samples at random
+ * first, then concentrates on the regions of the best finished trials. */
+export const STRATEGIES = ['grid', 'random', 'sobol', 'tpe'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const DEFAULT_PARALLELISM = 1;
@@ -33,13 +35,36 @@ const nameSchema = z
   .max(120)
   .regex(/^[\w .:/-]+$/, 'may hold letters, digits, spaces and _ . : / - only');
 
+/** TPE options; defaults live in @setrain/sweep (DEFAULT_TPE_*). */
+export const tpeOptionsSchema = z.strictObject({
+  /** Trials 1..startupTrials are sampled at random before TPE takes over (default 10). */
+  startupTrials: z.number().int().min(0).max(MAX_TRIALS_LIMIT).optional(),
+  /** Candidates drawn per parameter; the one with the best l(x)/g(x) wins (default 24). */
+  candidates: z.number().int().min(1).max(1000).optional(),
+  /** Fraction of finished trials that form the good group (default 0.25). */
+  gamma: z.number().gt(0).lt(1).optional(),
+  /** Weight of the spec's distribution in each Parzen estimator (default 1). */
+  priorWeight: z.number().positive().max(1000).optional(),
+  /** Count queued/running trials as the worst finished value (default true). */
+  constantLiar: z.boolean().optional(),
+});
+export type TpeOptionsSpec = z.infer<typeof tpeOptionsSchema>;
+
 const searchSchema = z
   .strictObject({
     strategy: z.enum(STRATEGIES).default('grid'),
     parameters: z.record(z.string(), distributionSchema).default({}),
+    tpe: tpeOptionsSchema.optional(),
   })
   .default({ strategy: 'grid', parameters: {} })
   .superRefine((search, ctx) => {
+    if (search.tpe !== undefined && search.strategy !== 'tpe') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tpe'],
+        message: `tpe options need strategy tpe; strategy is ${search.strategy}`,
+      });
+    }
     for (const [name, dist] of Object.entries(search.parameters)) {
       if (!isSearchableParam(name)) {
         ctx.addIssue({
@@ -69,6 +94,35 @@ const searchSchema = z
     }
   });
 
+export const EARLY_STOPPING_TYPES = ['median', 'asha'] as const;
+export type EarlyStoppingType = (typeof EARLY_STOPPING_TYPES)[number];
+
+/** Early-stopping rules; defaults live in @setrain/sweep (DEFAULT_MEDIAN_*, DEFAULT_ASHA_*). */
+export const earlyStoppingSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('median'),
+    /** No trial is stopped before it has run this many epochs (default 1). */
+    minEpochs: z.number().int().min(1).max(10_000).optional(),
+    /** Decide only once this many other trials have reached the epoch (default 3). */
+    minTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
+  }),
+  z
+    .strictObject({
+      type: z.literal('asha'),
+      /** First rung's epoch; rung k is at minEpochs * reductionFactor^k (default 1). */
+      minEpochs: z.number().int().min(1).max(10_000).optional(),
+      /** Keep the top 1/reductionFactor at each rung (default 3). */
+      reductionFactor: z.number().int().min(2).max(100).optional(),
+      /** Full budget; rungs lie below it (default: the most epochs a trial can run). */
+      maxEpochs: z.number().int().min(2).max(10_000).optional(),
+    })
+    .refine((d) => d.maxEpochs === undefined || d.maxEpochs > (d.minEpochs ?? 1), {
+      message: 'maxEpochs must exceed minEpochs',
+      path: ['maxEpochs'],
+    }),
+]);
+export type EarlyStopping = z.infer<typeof earlyStoppingSchema>;
+
 /** A hyperparameter sweep, as submitted in YAML or JSON. Unknown fields are errors. */
 export const sweepSpecSchema = z.strictObject({
   name: nameSchema.optional(),
@@ -77,12 +131,14 @@ export const sweepSpecSchema = z.strictObject({
   training: trainingSpecSchema,
   search: searchSchema,
   objective: objectiveSchema,
-  /** Trials to run in all. grid: at most the grid's size (default: all of it); random: default 10. */
+  /** Trials to run in all. grid: at most the grid's size (default: all of it); others: default 10. */
   maxTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
   /** Trials running at once. */
   parallelism: z.number().int().min(1).max(256).default(DEFAULT_PARALLELISM),
   /** The sweep fails once this many trials have failed. */
   maxFailedTrials: z.number().int().min(0).max(MAX_TRIALS_LIMIT).default(DEFAULT_MAX_FAILED_TRIALS),
+  /** Stop unpromising trials early; without it every trial runs its full budget. */
+  earlyStopping: earlyStoppingSchema.optional(),
 });
 export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
 export type SweepSpec = z.output<typeof sweepSpecSchema>;
