@@ -19,10 +19,13 @@ import {
 } from './testing/keras-weights-fixture.js';
 
 let model: LayersModel;
+/** A file in the official layout for `model`, shared by the tests that need a complete one. */
+let official: { bytes: Uint8Array; tensors: Map<string, Float32Array> };
 
 before(async () => {
   await tf.setBackend('cpu');
   model = buildSeInceptionV3({ numClasses: 10, inputSize: 75 });
+  official = await writeOfficialLayoutWeights(model, { layerNameChunks: 3 });
 });
 
 after(() => {
@@ -63,7 +66,7 @@ function assertKerasWeightsError(pattern: RegExp) {
 }
 
 test('imports all 376 backbone tensors from a file in the official notop layout', async () => {
-  const { bytes, tensors } = await writeOfficialLayoutWeights(model, { layerNameChunks: 3 });
+  const { bytes, tensors } = official;
   assert.equal(tensors.size, 376);
   const headBefore = await modelTensors(model);
   const numTensors = tf.memory().numTensors;
@@ -85,7 +88,7 @@ test('imports all 376 backbone tensors from a file in the official notop layout'
 
 test('imports from a path as well as from bytes', async () => {
   const other = buildSeInceptionV3({ numClasses: 2, inputSize: 75, seed: 9 });
-  const { bytes, tensors } = await writeOfficialLayoutWeights(other);
+  const { bytes, tensors } = official;
   const path = join(tmpdir(), `setrain-test-${randomUUID()}.h5`);
   await writeFile(path, bytes);
   try {
@@ -144,9 +147,8 @@ test('a shape mismatch is an error that names the tensor and both shapes', async
 });
 
 test('head layers are required with requireAllLayers; unknown file layers are errors', async () => {
-  const { bytes } = await writeOfficialLayoutWeights(model);
   await assert.rejects(
-    importKerasWeights(model, bytes, { requireAllLayers: true }),
+    importKerasWeights(model, official.bytes, { requireAllLayers: true }),
     assertKerasWeightsError(/no weights for layer se_top_reduce/),
   );
   const everyBlock = buildSeInceptionV3({

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
 import { type LayersModel, type LayerVariable } from '@tensorflow/tfjs-layers';
-import h5wasm, { type File as H5File, type Group as H5Group } from 'h5wasm/node';
+import type h5wasmModule from 'h5wasm/node';
+import { type File as H5File, type Group as H5Group } from 'h5wasm/node';
 
 import { isInceptionV3WeightLayer } from './inception-v3.js';
 import { KerasWeightsError } from './keras-weights-error.js';
@@ -42,13 +43,16 @@ interface KerasTensor {
   values: Float32Array;
 }
 
-let h5Ready: Promise<unknown> | undefined;
+type H5Wasm = typeof h5wasmModule;
+let h5Loading: Promise<H5Wasm> | undefined;
 
-/** Loads the HDF5 wasm module once. */
-async function loadH5(): Promise<typeof h5wasm> {
-  h5Ready ??= h5wasm.ready;
-  await h5Ready;
-  return h5wasm;
+/** Loads the HDF5 wasm module on first use, so importing this package stays cheap. */
+function loadH5(): Promise<H5Wasm> {
+  h5Loading ??= import('h5wasm/node').then(async ({ default: h5wasm }) => {
+    await h5wasm.ready;
+    return h5wasm;
+  });
+  return h5Loading;
 }
 
 /** Keras' short weight name: `conv2d_1/kernel:0` -> `kernel`. */
@@ -96,7 +100,7 @@ function toFloat32(value: unknown, where: string): Float32Array {
 }
 
 /** Reads every layer's weights from an open Keras weights file, in the file's order. */
-function readKerasLayers(file: H5File): Map<string, KerasTensor[]> {
+function readKerasLayers(h5wasm: H5Wasm, file: H5File): Map<string, KerasTensor[]> {
   const layerNames = attributeStrings(file, 'layer_names');
   if (layerNames == null) {
     throw new KerasWeightsError(
@@ -161,7 +165,7 @@ export async function importKerasWeights(
   const fileLayers = await withFileOnDisk(h5, (path) => {
     const file = new h5lib.File(path, 'r');
     try {
-      return readKerasLayers(file);
+      return readKerasLayers(h5lib, file);
     } finally {
       file.close();
     }

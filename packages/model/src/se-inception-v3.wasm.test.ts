@@ -3,7 +3,9 @@ import { before, test } from 'node:test';
 
 import { initEngine } from '@setrain/engine';
 import * as tf from '@tensorflow/tfjs-core';
+import { loadLayersModel } from '@tensorflow/tfjs-layers';
 
+import { countParams } from './count-params.js';
 import { buildSeInceptionV3 } from './se-inception-v3.js';
 
 before(async () => {
@@ -75,4 +77,40 @@ test('a 299 px forward pass of the full model on the wasm engine', () => {
   probabilities.dispose();
   assert.equal(tf.memory().numTensors, numTensors);
   model.dispose();
+});
+
+test('the every-block model predicts at 75 px and round-trips through model.json', async () => {
+  const numTensors = tf.memory().numTensors;
+  const model = buildSeInceptionV3({
+    numClasses: 5,
+    inputSize: 75,
+    headActivation: 'softmax',
+    seed: 3,
+  });
+  const pixels = tf.randomUniform([2, 75, 75, 3], 0, 255, 'float32', 11);
+  const predicted = model.predict(pixels) as tf.Tensor;
+  assert.deepEqual(predicted.shape, [2, 5]);
+  const rows = (await predicted.array()) as number[][];
+  for (const row of rows) assert.ok(Math.abs(row.reduce((s, p) => s + p, 0) - 1) < 1e-5);
+
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler((artifacts) => {
+      saved = artifacts;
+      return Promise.resolve({
+        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' },
+      });
+    }),
+  );
+  assert.ok(saved);
+  assert.match(JSON.stringify(saved.modelTopology), /ScaleFreeBatchNormalization/);
+  const loaded = await loadLayersModel(tf.io.fromMemory(saved));
+  const again = loaded.predict(pixels) as tf.Tensor;
+  assert.deepEqual(await again.data(), await predicted.data());
+  assert.equal(countParams(loaded).total, countParams(model).total);
+
+  tf.dispose([pixels, predicted, again]);
+  model.dispose();
+  loaded.dispose();
+  assert.equal(tf.memory().numTensors, numTensors);
 });
