@@ -100,6 +100,20 @@ test('a training call moves the statistics by (1 - momentum) toward the batch me
   tf.dispose([x, out, mean, variance, normalized.mean, normalized.variance]);
 });
 
+test('a frozen layer (trainable = false) uses and keeps its moving statistics in training', () => {
+  const bn = new ScaleFreeBatchNormalization({ name: 'bn' });
+  const x = tf.randomNormal([2, 3, 3, 4], 1, 2, 'float32', 6);
+  const inference = bn.apply(x) as tf.Tensor;
+  bn.trainable = false;
+  const frozenTraining = bn.apply(x, { training: true }) as tf.Tensor;
+  assert.equal(maxAbs(tf.sub(frozenTraining, inference)), 0);
+  const [, movingMean, movingVariance] = bn.getWeights();
+  assert.ok(movingMean && movingVariance);
+  assert.equal(maxAbs(movingMean), 0);
+  assert.equal(maxAbs(tf.sub(movingVariance, 1)), 0);
+  tf.dispose([x, inference, frozenTraining]);
+});
+
 test('inference matches tfjs BatchNormalization with gamma = 1 and the same statistics', () => {
   const ours = new ScaleFreeBatchNormalization({ name: 'ours', epsilon: 0.001 });
   const reference = layers.batchNormalization({ name: 'reference', epsilon: 0.001 });

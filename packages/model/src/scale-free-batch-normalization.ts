@@ -91,7 +91,9 @@ export class ScaleFreeBatchNormalization extends layers.Layer {
       // A constant gamma of ones: core's FusedBatchNorm saves its inputs for the backward pass and
       // fails on a missing scale, so gradients (training or not) need one. It is not a weight.
       const ones = tf.onesLike(beta.read());
-      if (kwargs['training'] !== true) {
+      // A frozen layer (trainable = false) normalizes with its moving statistics and leaves them
+      // alone, as Keras 2 does since TF 2.0: what fine-tuning on a frozen ImageNet backbone needs.
+      if (kwargs['training'] !== true || !this.trainable) {
         return tf.batchNorm(
           x,
           movingMean.read(),
