@@ -239,6 +239,13 @@ test('bad specs answer 400 naming the field; unknown keys answer 401', async () 
     assert.equal(badParam.statusCode, 400);
     assert.equal(errorOf(badParam.body).issues?.[0]?.path, 'search.parameters.dropout.values[0]');
 
+    const noBucket = await post({
+      ...gridSpec(w),
+      dataset: 's3://no-such-bucket/d/manifest.jsonl',
+    });
+    assert.equal(noBucket.statusCode, 400, noBucket.body);
+    assert.match(errorOf(noBucket.body).issues?.[0]?.message ?? '', /no-such-bucket/);
+
     const missing = `s3://${w.bucket}/datasets/nothing/manifest.jsonl`;
     const dataset = await post({ ...gridSpec(w), dataset: missing });
     assert.equal(dataset.statusCode, 400, dataset.body);
@@ -612,6 +619,13 @@ test('a job is a one-trial sweep; /docs/json lists the routes', async () => {
 
     const docs = await app.inject({ method: 'GET', url: '/docs/json' });
     assert.equal(docs.statusCode, 200);
+    const document = docs.json<{
+      paths: Record<string, { post?: { requestBody?: { content?: Record<string, unknown> } } }>;
+    }>();
+    assert.ok(
+      JSON.stringify(document.paths['/v1/sweeps']?.post?.requestBody).includes('maxFailedTrials'),
+      'the sweep body schema is documented',
+    );
     const paths = Object.keys(docs.json<{ paths: Record<string, unknown> }>().paths).sort();
     for (const path of [
       '/v1/sweeps',

@@ -2,6 +2,7 @@ import {
   apiErrorBodySchema,
   cancelSweepBodySchema,
   createSweepResponseSchema,
+  jobSpecSchema,
   jobToSweepSpec,
   listSweepsQuerySchema,
   listSweepsResponseSchema,
@@ -9,6 +10,7 @@ import {
   parseSpecText,
   parseSweepSpec,
   sweepDetailSchema,
+  sweepSpecSchema,
   type SweepKind,
   type SweepSpec,
 } from '@setrain/protocol';
@@ -37,11 +39,15 @@ function specBodyValidator<S>(
   return validatorCompiler(route as unknown as Parameters<typeof validatorCompiler>[0]);
 }
 
-const specBodySchema = z
-  .union([z.record(z.string(), z.unknown()), z.string()])
-  .describe(
-    'A sweep (or job) spec: a JSON object, or YAML/JSON text sent as application/yaml, text/yaml or text/plain. Fields: see the sweep spec schema in packages/protocol.',
-  );
+/** What spec bodies may be sent as (YAML parsers are added in app.ts). */
+const SPEC_CONTENT_TYPES = ['application/json', 'application/yaml', 'text/yaml', 'text/plain'];
+const TEXT_NOTE =
+  'Send it as a JSON object, or as YAML/JSON text with content type application/yaml, text/yaml or text/plain. Unknown fields are errors; every problem is reported with its field path.';
+/** Documentation of the spec bodies (validation is parseSweepSpec/parseJobSpec, see above). */
+const sweepBodySchema = z
+  .union([sweepSpecSchema, z.string()])
+  .describe(`A sweep spec. ${TEXT_NOTE}`);
+const jobBodySchema = z.union([jobSpecSchema, z.string()]).describe(`A job spec. ${TEXT_NOTE}`);
 
 /** A spec body as an object: JSON already parsed by Fastify, or YAML/JSON text. */
 function specInput(body: unknown): unknown {
@@ -85,7 +91,8 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
       schema: {
         tags: ['sweeps'],
         summary: 'Submit a hyperparameter sweep',
-        body: specBodySchema,
+        consumes: SPEC_CONTENT_TYPES,
+        body: sweepBodySchema,
         response: { 201: createSweepResponseSchema, ...COMMON_ERROR_RESPONSES },
       },
     },
@@ -102,7 +109,8 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
       schema: {
         tags: ['sweeps'],
         summary: 'Submit one training run (a sweep of one trial)',
-        body: specBodySchema,
+        consumes: SPEC_CONTENT_TYPES,
+        body: jobBodySchema,
         response: { 201: createSweepResponseSchema, ...COMMON_ERROR_RESPONSES },
       },
     },
