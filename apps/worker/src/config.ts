@@ -1,0 +1,128 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+import { ENGINE_NAMES, type EngineName } from '@setrain/engine';
+import { DEFAULT_KEY_PREFIX } from '@setrain/protocol';
+import type { S3Config } from '@setrain/storage';
+import { z } from 'zod';
+
+import { LOG_LEVELS, type LogLevel } from './logger.js';
+import { WorkerError } from './worker-error.js';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** BullMQ's default lock: the parent process renews it every lockDuration / 2 while a trial runs. */
+export const DEFAULT_LOCK_DURATION_MS = 30_000;
+export const DEFAULT_STALLED_INTERVAL_MS = 30_000;
+/** A job whose worker died is put back this many times before it fails (BullMQ's default is 1). */
+export const DEFAULT_MAX_STALLED_COUNT = 2;
+/** Images downloaded at once into the cache. */
+export const DEFAULT_DOWNLOAD_CONCURRENCY = 8;
+/** Port of the Prometheus /metrics endpoint; 0 disables it. */
+export const DEFAULT_METRICS_PORT = 9464;
+export const DEFAULT_CACHE_DIR = join(tmpdir(), 'setrain-cache');
+
+const optionalNonEmpty = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0'], { error: 'must be one of true, false, 1, 0' })
+  .transform((v) => v === 'true' || v === '1');
+
+const envSchema = z.object({
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default(DEFAULT_REDIS_URL),
+  SETRAIN_KEY_PREFIX: z.string().min(1).default(DEFAULT_KEY_PREFIX),
+  S3_ENDPOINT: optionalNonEmpty,
+  S3_REGION: optionalNonEmpty,
+  S3_FORCE_PATH_STYLE: booleanString.optional(),
+  S3_ACCESS_KEY_ID: optionalNonEmpty,
+  S3_SECRET_ACCESS_KEY: optionalNonEmpty,
+  SETRAIN_ENGINE: z
+    .enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')}` })
+    .default('auto'),
+  SETRAIN_WORKER_ID: optionalNonEmpty,
+  SETRAIN_CACHE_DIR: optionalNonEmpty,
+  SETRAIN_DOWNLOAD_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(DEFAULT_DOWNLOAD_CONCURRENCY),
+  SETRAIN_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(DEFAULT_LOCK_DURATION_MS),
+  SETRAIN_STALLED_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .default(DEFAULT_STALLED_INTERVAL_MS),
+  SETRAIN_MAX_STALLED_COUNT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100)
+    .default(DEFAULT_MAX_STALLED_COUNT),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+    .default('info'),
+});
+
+/** The worker's configuration, read once from the environment by {@link loadWorkerConfig}. */
+export interface WorkerConfig {
+  readonly redisUrl: string;
+  /** Prefix of BullMQ's and setrain's Redis keys; must match the API's. */
+  readonly keyPrefix: string;
+  readonly s3: S3Config;
+  /** tfjs engine to train on (`auto` picks the best present). */
+  readonly engine: EngineName;
+  /** Names this worker in trial state, trial.json provenance and logs. Default `<hostname>-<pid>`. */
+  readonly workerId: string;
+  /** Content-addressed image cache shared by every trial on this machine. */
+  readonly cacheDir: string;
+  readonly downloadConcurrency: number;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly maxStalledCount: number;
+  readonly metricsPort: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Parses the worker's environment; throws WorkerError WORKER_CONFIG_INVALID naming each bad variable. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map(
+      (issue) => `${String(issue.path[0] ?? '')}: ${issue.message}`,
+    );
+    throw new WorkerError(
+      'WORKER_CONFIG_INVALID',
+      `invalid worker configuration: ${problems.join('; ')}`,
+    );
+  }
+  const e = result.data;
+  const s3: S3Config = Object.freeze({
+    ...(e.S3_ENDPOINT !== undefined ? { endpoint: e.S3_ENDPOINT } : {}),
+    ...(e.S3_REGION !== undefined ? { region: e.S3_REGION } : {}),
+    ...(e.S3_FORCE_PATH_STYLE !== undefined ? { forcePathStyle: e.S3_FORCE_PATH_STYLE } : {}),
+    ...(e.S3_ACCESS_KEY_ID !== undefined ? { accessKeyId: e.S3_ACCESS_KEY_ID } : {}),
+    ...(e.S3_SECRET_ACCESS_KEY !== undefined ? { secretAccessKey: e.S3_SECRET_ACCESS_KEY } : {}),
+  });
+  return Object.freeze({
+    redisUrl: e.REDIS_URL,
+    keyPrefix: e.SETRAIN_KEY_PREFIX,
+    s3,
+    engine: e.SETRAIN_ENGINE,
+    workerId: e.SETRAIN_WORKER_ID ?? `${hostname()}-${process.pid}`,
+    cacheDir: e.SETRAIN_CACHE_DIR ?? DEFAULT_CACHE_DIR,
+    downloadConcurrency: e.SETRAIN_DOWNLOAD_CONCURRENCY,
+    lockDurationMs: e.SETRAIN_LOCK_DURATION_MS,
+    stalledIntervalMs: e.SETRAIN_STALLED_INTERVAL_MS,
+    maxStalledCount: e.SETRAIN_MAX_STALLED_COUNT,
+    metricsPort: e.METRICS_PORT,
+    logLevel: e.LOG_LEVEL,
+  });
+}

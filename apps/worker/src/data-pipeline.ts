@@ -1,0 +1,161 @@
+import type { Augmentation } from '@setrain/protocol';
+import sharp from 'sharp';
+
+import { SeededRandom } from './seeded-random.js';
+import { errorMessage, WorkerError } from './worker-error.js';
+
+/** One image ready for batching: its cached file, where it came from, and its multi-hot target. */
+export interface Sample {
+  readonly path: string;
+  /** s3:// URI, for error messages. */
+  readonly uri: string;
+  readonly target: Float32Array;
+}
+
+/** How one training sample is augmented in one epoch; drawn up front so prefetching keeps order. */
+export interface SamplePlan {
+  readonly index: number;
+  readonly flip: boolean;
+  readonly cropX: number;
+  readonly cropY: number;
+}
+
+/** A batch as flat arrays, ready for tf.tensor4d / tensor2d. */
+export interface BatchArrays {
+  /** [n, size, size, 3] raw 0..255 pixels. */
+  readonly pixels: Float32Array;
+  /** [n, numClasses] multi-hot targets. */
+  readonly targets: Float32Array;
+  readonly count: number;
+}
+
+/** Multi-hot target of a label list over `classes`. */
+export function multiHot(
+  labels: readonly string[],
+  classIndex: ReadonlyMap<string, number>,
+): Float32Array {
+  const target = new Float32Array(classIndex.size);
+  for (const label of labels) {
+    const index = classIndex.get(label);
+    if (index !== undefined) target[index] = 1;
+  }
+  return target;
+}
+
+/**
+ * Splits n samples into train and validation index lists, deterministically from the seed. At least
+ * one sample lands on each side (so n must be >= 2).
+ */
+export function splitIndices(
+  n: number,
+  validationSplit: number,
+  seed: number,
+): { train: number[]; validation: number[] } {
+  const order = new SeededRandom(seed, 'split').shuffle(Array.from({ length: n }, (_, i) => i));
+  const validationCount = Math.min(n - 1, Math.max(1, Math.round(n * validationSplit)));
+  return {
+    validation: order.slice(0, validationCount).sort((a, b) => a - b),
+    train: order.slice(validationCount),
+  };
+}
+
+/** Side the image is resized to before a crop of `inputSize` is taken (= inputSize without crops). */
+export function baseSizeFor(inputSize: number, augmentation: Augmentation): number {
+  return augmentation.crop ? Math.round(inputSize / augmentation.cropFraction) : inputSize;
+}
+
+/** Shuffles the training indices and draws each sample's flip and crop from `random`. */
+export function planEpoch(
+  trainIndices: readonly number[],
+  random: SeededRandom,
+  augmentation: Augmentation,
+  inputSize: number,
+): SamplePlan[] {
+  const base = baseSizeFor(inputSize, augmentation);
+  const slack = base - inputSize;
+  return random.shuffle(trainIndices).map((index) => ({
+    index,
+    flip: augmentation.flip && random.next() < 0.5,
+    cropX: slack > 0 ? random.int(slack + 1) : 0,
+    cropY: slack > 0 ? random.int(slack + 1) : 0,
+  }));
+}
+
+/** Validation samples: no flip, centre crop. */
+export function planValidation(
+  indices: readonly number[],
+  augmentation: Augmentation,
+  inputSize: number,
+): SamplePlan[] {
+  const offset = Math.floor((baseSizeFor(inputSize, augmentation) - inputSize) / 2);
+  return indices.map((index) => ({ index, flip: false, cropX: offset, cropY: offset }));
+}
+
+/** Decodes an image file to `size` x `size` RGB bytes (aspect ratio not kept: the model is square). */
+export async function decodeImage(path: string, size: number, uri: string): Promise<Uint8Array> {
+  try {
+    const { data, info } = await sharp(path, { failOn: 'warning' })
+      .resize(size, size, { fit: 'fill' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return data;
+  } catch (cause) {
+    throw new WorkerError(
+      'IMAGE_CORRUPT',
+      `image ${uri} cannot be decoded: ${errorMessage(cause)}`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
+/**
+ * Decodes, crops and flips the planned samples into batch arrays. Decoding runs on libuv's thread
+ * pool (sharp), so a batch loaded while the previous one trains costs the training loop nothing.
+ */
+export async function loadBatch(
+  samples: readonly Sample[],
+  plans: readonly SamplePlan[],
+  inputSize: number,
+  baseSize: number,
+  numClasses: number,
+): Promise<BatchArrays> {
+  const count = plans.length;
+  const pixels = new Float32Array(count * inputSize * inputSize * 3);
+  const targets = new Float32Array(count * numClasses);
+  const decoded = await Promise.all(
+    plans.map((plan) => {
+      const sample = samples[plan.index] as Sample;
+      return decodeImage(sample.path, baseSize, sample.uri);
+    }),
+  );
+  plans.forEach((plan, i) => {
+    const image = decoded[i] as Uint8Array;
+    const sample = samples[plan.index] as Sample;
+    targets.set(sample.target, i * numClasses);
+    const out = i * inputSize * inputSize * 3;
+    for (let y = 0; y < inputSize; y++) {
+      const row = (y + plan.cropY) * baseSize;
+      for (let x = 0; x < inputSize; x++) {
+        const sourceX = plan.flip ? inputSize - 1 - x : x;
+        const from = (row + sourceX + plan.cropX) * 3;
+        const to = out + (y * inputSize + x) * 3;
+        pixels[to] = image[from] as number;
+        pixels[to + 1] = image[from + 1] as number;
+        pixels[to + 2] = image[from + 2] as number;
+      }
+    }
+  });
+  return { pixels, targets, count };
+}
+
+/** Splits a plan into consecutive batches of at most `batchSize`. */
+export function chunk<T>(items: readonly T[], batchSize: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += batchSize) out.push(items.slice(i, i + batchSize));
+  return out;
+}

@@ -1,0 +1,28 @@
+/**
+ * The worker process: reads its configuration once, starts the BullMQ worker and stops gracefully on
+ * SIGTERM/SIGINT (the running trial goes back to the queue, resumable, without using an attempt).
+ */
+import { loadWorkerConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startWorker } from './runtime.js';
+import { errorMessage } from './worker-error.js';
+
+const config = loadWorkerConfig();
+const logger = createLogger(config.logLevel, { workerId: config.workerId });
+const runtime = await startWorker({ config, logger });
+
+let stopping = false;
+const stop = (signal: NodeJS.Signals): void => {
+  if (stopping) return;
+  stopping = true;
+  logger.info('stopping', { signal });
+  runtime.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error('unclean stop', { error: errorMessage(error) });
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

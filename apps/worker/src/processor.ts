@@ -1,0 +1,246 @@
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  isBetter,
+  trialPayloadSchema,
+  trialResultSchema,
+  type TrialPayload,
+  type TrialResult,
+} from '@setrain/protocol';
+
+import type { Logger } from './logger.js';
+import { objectiveOf } from './train-trial.js';
+import type { TrialFaults, TrialRunRequest, TrialStarted } from './trial-ipc.js';
+import { forkTrialLauncher, type RunningTrial, type TrialLauncher } from './trial-process.js';
+import { TrialStateStore } from './trial-state-store.js';
+import { errorMessage, WorkerError } from './worker-error.js';
+import type { EngineName } from '@setrain/engine';
+import type { S3Config } from '@setrain/storage';
+
+/** Dependencies of {@link createTrialProcessor}, injected so tests build it against real services. */
+export interface TrialProcessorDeps {
+  /** Connection for trial state writes (not BullMQ's). */
+  readonly redis: Redis;
+  /** Redis key prefix shared with the API. */
+  readonly keyPrefix: string;
+  readonly workerId: string;
+  readonly s3: S3Config;
+  readonly engine: EngineName;
+  readonly cacheDir: string;
+  readonly downloadConcurrency: number;
+  readonly logger: Logger;
+  /** Starts trial processes. Default: fork one per trial. */
+  readonly launcher?: TrialLauncher;
+  /** Test hook: faults the trial process injects, for every trial or chosen per trial. */
+  readonly faults?: TrialFaults | ((payload: TrialPayload) => TrialFaults | undefined);
+  /** Called with each epoch's tensor count (tests check for leaks). */
+  readonly onEpochTensors?: (trialId: string, epoch: number, numTensors: number) => void;
+  /** Called when a trial process reports what it loaded (tests check the cache). */
+  readonly onTrialStarted?: (trialId: string, started: TrialStarted) => void;
+}
+
+/** The processor a BullMQ Worker runs, plus the controls the worker process needs. */
+export interface TrialProcessor {
+  /** BullMQ processor (three parameters, so BullMQ passes the AbortSignal of worker.cancelJob). */
+  process(
+    job: Job<unknown, TrialResult>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<TrialResult>;
+  /** Cancels the named trials if one runs here; true when it did. */
+  cancel(trialIds: readonly string[], reason: string): boolean;
+  /**
+   * Asks the running trial (if any) to stop at its next batch boundary and give its job back to the
+   * queue without counting an attempt; new jobs are given back at once.
+   */
+  shutdown(): void;
+  /** The trial running here, if any. */
+  readonly activeTrialId: string | undefined;
+}
+
+const SHUTDOWN_MESSAGE = 'the worker is shutting down';
+
+/** Builds the trial processor (one trial at a time: the worker runs it with concurrency 1). */
+export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
+  const store = new TrialStateStore(deps.redis, deps.keyPrefix);
+  const launcher = deps.launcher ?? forkTrialLauncher();
+  let active: { trialId: string; trial: RunningTrial } | undefined;
+  let shuttingDown = false;
+
+  const giveBack = async (
+    job: Job,
+    token: string | undefined,
+    payload: TrialPayload,
+    reason: string,
+  ): Promise<never> => {
+    await store.update(payload, { status: 'queued', reason, workerId: undefined });
+    // Back to wait without a failure: attemptsMade is not incremented, so a shutdown never uses up a retry.
+    await job.moveToWait(token);
+    throw new WaitingError();
+  };
+
+  const process = async (
+    job: Job<unknown, TrialResult>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<TrialResult> => {
+    const parsed = trialPayloadSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(
+        `TRIAL_PAYLOAD_INVALID: job ${job.id ?? '?'} is not a trial payload: ${parsed.error.issues
+          .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+          .join('; ')}`,
+      );
+    }
+    const payload = parsed.data;
+    const log = deps.logger.child({ trialId: payload.trialId, jobId: job.id });
+    if (shuttingDown) return giveBack(job, token, payload, SHUTDOWN_MESSAGE);
+
+    await store.update(payload, {
+      status: 'running',
+      workerId: deps.workerId,
+      startedAt: new Date().toISOString(),
+      attempts: job.attemptsMade + 1,
+      reason: undefined,
+    });
+    let best: number | null = null;
+    const faults = typeof deps.faults === 'function' ? deps.faults(payload) : deps.faults;
+    const request: TrialRunRequest = {
+      payload,
+      s3: deps.s3,
+      engine: deps.engine,
+      workerId: deps.workerId,
+      cacheDir: deps.cacheDir,
+      downloadConcurrency: deps.downloadConcurrency,
+      ...(faults !== undefined ? { faults } : {}),
+    };
+    const trial = launcher(request, {
+      onStarted: async (started) => {
+        log.info('trial started', {
+          engine: started.engine,
+          resumedFromEpoch: started.resumedFromEpoch,
+          downloaded: started.downloaded,
+          cached: started.cached,
+        });
+        deps.onTrialStarted?.(payload.trialId, started);
+        await store.resetEpochs(payload.trialId, started.history);
+        for (const metrics of started.history) {
+          const value = objectiveOf(metrics, payload.objective);
+          if (
+            value !== undefined &&
+            (best === null || isBetter(payload.objective.goal, value, best))
+          )
+            best = value;
+        }
+        await store.update(payload, {
+          epochsCompleted: started.history.length,
+          objectiveValue: best,
+        });
+      },
+      onEpoch: async (metrics, numTensors) => {
+        deps.onEpochTensors?.(payload.trialId, metrics.epoch, numTensors);
+        const value = objectiveOf(metrics, payload.objective);
+        if (value !== undefined && (best === null || isBetter(payload.objective.goal, value, best)))
+          best = value;
+        await store.appendEpoch(payload.trialId, metrics);
+        await store.update(payload, {
+          epochsCompleted: metrics.epoch,
+          latest: metrics,
+          objectiveValue: best,
+        });
+        await job.updateProgress({
+          epoch: metrics.epoch,
+          epochs: payload.training.epochs,
+          metrics,
+        });
+        log.info('epoch done', {
+          epoch: metrics.epoch,
+          val_loss: metrics.val_loss,
+          durationMs: metrics.durationMs,
+        });
+      },
+    });
+    active = { trialId: payload.trialId, trial };
+    const onAbort = (): void => trial.stop('cancel', 'cancelled on this worker');
+    signal?.addEventListener('abort', onAbort);
+    // A shutdown requested while the trial process was starting.
+    if (shuttingDown) trial.stop('shutdown', SHUTDOWN_MESSAGE);
+    try {
+      let outcome;
+      try {
+        outcome = await trial.outcome;
+      } catch (error) {
+        const willRetry = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+        const message = errorMessage(error);
+        log.error('trial process failed', { error: message, willRetry });
+        await store.update(payload, {
+          status: willRetry ? 'queued' : 'failed',
+          reason: message,
+          finishedAt: willRetry ? undefined : new Date().toISOString(),
+        });
+        throw error instanceof WorkerError ? new Error(`${error.code}: ${message}`) : error;
+      }
+      switch (outcome.kind) {
+        case 'completed': {
+          const { record } = outcome;
+          await store.update(payload, {
+            status: record.status,
+            objectiveValue: record.objectiveValue,
+            epochsCompleted: record.epochs.length,
+            finishedAt: record.finishedAt,
+            trialJson: outcome.trialJsonKey,
+          });
+          return trialResultSchema.parse({
+            trialId: payload.trialId,
+            status: 'completed',
+            objectiveValue: record.objectiveValue,
+            bestEpoch: record.bestEpoch,
+            epochsCompleted: record.epochs.length,
+            trialJson: outcome.trialJsonKey,
+          });
+        }
+        case 'stopped':
+          log.info('trial stopped for shutdown', {
+            lastCheckpointEpoch: outcome.lastCheckpointEpoch,
+          });
+          return await giveBack(
+            job,
+            token,
+            payload,
+            `${SHUTDOWN_MESSAGE}; resumes from epoch ${outcome.lastCheckpointEpoch + 1}`,
+          );
+        case 'failed': {
+          const willRetry = outcome.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+          log.warn('trial failed', { code: outcome.code, error: outcome.message, willRetry });
+          await store.update(payload, {
+            status: willRetry ? 'queued' : outcome.status,
+            reason: outcome.message,
+            ...(willRetry ? {} : { finishedAt: new Date().toISOString() }),
+            ...(outcome.trialJsonKey !== undefined ? { trialJson: outcome.trialJsonKey } : {}),
+          });
+          const message = `${outcome.code}: ${outcome.message}`;
+          throw outcome.retryable ? new Error(message) : new UnrecoverableError(message);
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      active = undefined;
+    }
+  };
+
+  return {
+    process,
+    cancel(trialIds, reason) {
+      if (active === undefined || !trialIds.includes(active.trialId)) return false;
+      active.trial.stop('cancel', reason);
+      return true;
+    },
+    shutdown() {
+      shuttingDown = true;
+      active?.trial.stop('shutdown', SHUTDOWN_MESSAGE);
+    },
+    get activeTrialId() {
+      return active?.trialId;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { TRIALS_QUEUE, type TrialResult } from '@setrain/protocol';
+
+import type { WorkerConfig } from './config.js';
+import { subscribeToControl, type ControlSubscription } from './control-subscriber.js';
+import { createLogger, type Logger } from './logger.js';
+import { createTrialProcessor, type TrialProcessor, type TrialProcessorDeps } from './processor.js';
+
+/** Options of {@link startWorker} beyond the config. */
+export interface StartWorkerOptions {
+  readonly config: WorkerConfig;
+  readonly logger?: Logger;
+  /** Overrides of the processor's dependencies (tests: launcher, faults, hooks). */
+  readonly processor?: Partial<
+    Pick<TrialProcessorDeps, 'launcher' | 'faults' | 'onEpochTensors' | 'onTrialStarted'>
+  >;
+}
+
+/** A running worker: the BullMQ worker, its processor and its connections. */
+export interface WorkerRuntime {
+  readonly worker: Worker;
+  readonly processor: TrialProcessor;
+  /**
+   * Graceful stop: the running trial stops at its next batch boundary and its job goes back to the
+   * queue without using an attempt (it resumes from its last epoch checkpoint); then every
+   * connection closes.
+   */
+  close(): Promise<void>;
+}
+
+/** Connects to Redis, subscribes to the control channel and starts taking trials (concurrency 1). */
+export async function startWorker(options: StartWorkerOptions): Promise<WorkerRuntime> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.logLevel, { workerId: config.workerId });
+  // BullMQ workers block on Redis; they need unlimited retries per request.
+  const bullConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const stateConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const processor = createTrialProcessor({
+    redis: stateConnection,
+    keyPrefix: config.keyPrefix,
+    workerId: config.workerId,
+    s3: config.s3,
+    engine: config.engine,
+    cacheDir: config.cacheDir,
+    downloadConcurrency: config.downloadConcurrency,
+    logger,
+    ...options.processor,
+  });
+  let control: ControlSubscription | undefined;
+  try {
+    control = await subscribeToControl(
+      new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+      config.keyPrefix,
+      (message) => {
+        if (message.type === 'cancel' && processor.cancel(message.trialIds, message.reason)) {
+          logger.info('cancelling the running trial', {
+            trialId: processor.activeTrialId,
+            reason: message.reason,
+          });
+        }
+      },
+      logger,
+    );
+  } catch (error) {
+    bullConnection.disconnect();
+    stateConnection.disconnect();
+    throw error;
+  }
+  const worker = new Worker<unknown, TrialResult>(
+    TRIALS_QUEUE,
+    (job, token, signal) => processor.process(job, token, signal),
+    {
+      connection: bullConnection,
+      prefix: config.keyPrefix,
+      // One accelerator, one trial.
+      concurrency: 1,
+      lockDuration: config.lockDurationMs,
+      stalledInterval: config.stalledIntervalMs,
+      maxStalledCount: config.maxStalledCount,
+    },
+  );
+  worker.on('failed', (job, error) => {
+    logger.warn('job failed', { jobId: job?.id, error: error.message });
+  });
+  worker.on('error', (error) => {
+    logger.error('worker error', { error: error.message });
+  });
+  await worker.waitUntilReady();
+  logger.info('worker started', {
+    queue: TRIALS_QUEUE,
+    prefix: config.keyPrefix,
+    engine: config.engine,
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    processor,
+    close() {
+      closing ??= (async () => {
+        processor.shutdown();
+        await worker.close();
+        await control?.close();
+        await stateConnection.quit().catch(() => undefined);
+        bullConnection.disconnect();
+        logger.info('worker stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Messages between the worker process (which holds the BullMQ job and its lock) and the trial
+ * process it forks for each trial (which trains). Plain data, sent over Node's IPC channel.
+ */
+import type { EngineName } from '@setrain/engine';
+import type { EpochMetrics, TrialPayload, TrialRecord, TrialStatus } from '@setrain/protocol';
+import type { S3Config } from '@setrain/storage';
+
+import type { WorkerErrorCode } from './worker-error.js';
+
+/** Faults tests inject to exercise failure paths that real data cannot produce on demand. */
+export interface TrialFaults {
+  /** Report a NaN loss at this 1-based global training step. */
+  readonly nanLossAtStep?: number;
+  /** Sleep this long after every training batch (makes cancel and kill tests deterministic). */
+  readonly batchDelayMs?: number;
+}
+
+/** Everything a trial process needs to run one trial. */
+export interface TrialRunRequest {
+  readonly payload: TrialPayload;
+  readonly s3: S3Config;
+  readonly engine: EngineName;
+  readonly workerId: string;
+  readonly cacheDir: string;
+  readonly downloadConcurrency: number;
+  readonly faults?: TrialFaults;
+}
+
+export type StopReason = 'cancel' | 'shutdown';
+
+export type ParentMessage =
+  | { readonly type: 'start'; readonly request: TrialRunRequest }
+  | { readonly type: 'stop'; readonly reason: StopReason; readonly message: string };
+
+/** What the trial process learnt before its first batch. */
+export interface TrialStarted {
+  readonly engine: string;
+  readonly engineDescription: string;
+  readonly resumedFromEpoch: number;
+  /** Metrics of the epochs the checkpoint already holds (empty on a fresh start). */
+  readonly history: EpochMetrics[];
+  readonly numClasses: number;
+  readonly multiLabel: boolean;
+  readonly trainImages: number;
+  readonly validationImages: number;
+  readonly manifestEtag: string;
+  readonly downloaded: number;
+  readonly cached: number;
+}
+
+export type TrialOutcome =
+  | {
+      readonly kind: 'completed';
+      readonly record: TrialRecord;
+      readonly trialJsonKey: string;
+    }
+  | {
+      /** Stopped for a worker shutdown; the last epoch checkpoint stays for the next attempt. */
+      readonly kind: 'stopped';
+      readonly lastCheckpointEpoch: number;
+    }
+  | {
+      readonly kind: 'failed';
+      readonly status: Extract<TrialStatus, 'failed' | 'diverged' | 'cancelled'>;
+      readonly code: WorkerErrorCode | 'UNEXPECTED';
+      readonly message: string;
+      /** Whether retrying may help (S3 or Redis outages); false for bad data, divergence, cancel. */
+      readonly retryable: boolean;
+      readonly trialJsonKey?: string;
+      readonly epochsCompleted: number;
+    };
+
+export type ChildMessage =
+  | { readonly type: 'started'; readonly started: TrialStarted }
+  | { readonly type: 'phase'; readonly phase: string }
+  | {
+      readonly type: 'batch';
+      readonly epoch: number;
+      readonly batch: number;
+      readonly batches: number;
+      readonly loss: number;
+    }
+  | {
+      readonly type: 'epoch';
+      readonly metrics: EpochMetrics;
+      /** tf.memory().numTensors after the epoch: equal across epochs when nothing leaks. */
+      readonly numTensors: number;
+    }
+  | { readonly type: 'outcome'; readonly outcome: TrialOutcome };

@@ -1,0 +1,136 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { EpochMetrics } from '@setrain/protocol';
+
+import type {
+  ChildMessage,
+  ParentMessage,
+  StopReason,
+  TrialOutcome,
+  TrialRunRequest,
+  TrialStarted,
+} from './trial-ipc.js';
+import { errorMessage, WorkerError } from './worker-error.js';
+
+/** Callbacks for what a trial process reports; async ones run one at a time, in order. */
+export interface TrialProcessListeners {
+  onStarted?(started: TrialStarted): void | Promise<void>;
+  onPhase?(phase: string): void | Promise<void>;
+  onBatch?(progress: {
+    epoch: number;
+    batch: number;
+    batches: number;
+    loss: number;
+  }): void | Promise<void>;
+  onEpoch?(metrics: EpochMetrics, numTensors: number): void | Promise<void>;
+}
+
+/** How trial processes are started. */
+export interface TrialProcessOptions {
+  /** Script the child runs. Default: trial-child next to this module (.ts under tsx, .js when built). */
+  readonly entry?: string;
+  /** Node flags for the child. Default: what running `.ts` sources needs, nothing for built `.js`. */
+  readonly execArgv?: readonly string[];
+  /** Environment of the child. Default: this process's. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A running trial process. */
+export interface RunningTrial {
+  /** Resolves with the trial's outcome once its listeners have run; rejects when the process dies first. */
+  readonly outcome: Promise<TrialOutcome>;
+  /** Asks the trial to stop at its next batch boundary. */
+  stop(reason: StopReason, message: string): void;
+  /** Kills the process (last resort). */
+  kill(): void;
+  readonly pid: number | undefined;
+}
+
+/** Starts trial processes; tests may substitute one that adds faults. */
+export type TrialLauncher = (
+  request: TrialRunRequest,
+  listeners: TrialProcessListeners,
+) => RunningTrial;
+
+function defaultEntry(): string {
+  const self = fileURLToPath(import.meta.url);
+  return fileURLToPath(new URL(`./trial-child${extname(self)}`, import.meta.url));
+}
+
+/** A launcher that forks one Node process per trial. */
+export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLauncher {
+  const entry = options.entry ?? defaultEntry();
+  const execArgv =
+    options.execArgv ?? (entry.endsWith('.ts') ? ['--conditions=source', '--import', 'tsx'] : []);
+  return (request, listeners) => {
+    const child: ChildProcess = fork(entry, [], {
+      execArgv: [...execArgv],
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    let chain: Promise<void> = Promise.resolve();
+    let listenerError: unknown;
+    const enqueue = (work: () => void | Promise<void>): void => {
+      chain = chain.then(work).catch((error: unknown) => {
+        listenerError ??= error;
+      });
+    };
+    let outcome: TrialOutcome | undefined;
+    const done = new Promise<TrialOutcome>((resolve, reject) => {
+      child.on('message', (message: ChildMessage) => {
+        switch (message.type) {
+          case 'started':
+            enqueue(() => listeners.onStarted?.(message.started));
+            break;
+          case 'phase':
+            enqueue(() => listeners.onPhase?.(message.phase));
+            break;
+          case 'batch':
+            enqueue(() => listeners.onBatch?.(message));
+            break;
+          case 'epoch':
+            enqueue(() => listeners.onEpoch?.(message.metrics, message.numTensors));
+            break;
+          case 'outcome':
+            outcome = message.outcome;
+            break;
+        }
+      });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        void chain.then(() => {
+          if (listenerError !== undefined) {
+            reject(
+              listenerError instanceof Error
+                ? listenerError
+                : new Error(errorMessage(listenerError)),
+            );
+          } else if (outcome !== undefined) resolve(outcome);
+          else {
+            reject(
+              new WorkerError(
+                'TRIAL_PROCESS_CRASHED',
+                `the trial process exited without a result (code ${code ?? 'none'}, signal ${signal ?? 'none'})`,
+              ),
+            );
+          }
+        });
+      });
+    });
+    const send = (message: ParentMessage): void => {
+      if (child.connected) child.send(message);
+    };
+    send({ type: 'start', request });
+    return {
+      outcome: done,
+      stop: (reason, message) => send({ type: 'stop', reason, message }),
+      kill: () => {
+        child.kill('SIGKILL');
+      },
+      pid: child.pid,
+    };
+  };
+}

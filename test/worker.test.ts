@@ -1,0 +1,395 @@
+/**
+ * The trial worker against real services: redis-server, s3rver, BullMQ, and a forked trial process
+ * training SE-Inception v3 on the wasm engine at 75x75 on a few generated images.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import * as tf from '@tensorflow/tfjs-core';
+import { Job, Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  CHECKPOINT_FILES,
+  redisKeys,
+  runKeys,
+  TRIALS_QUEUE,
+  trialPayloadSchema,
+  trialRecordSchema,
+  type TrialPayload,
+  type TrialResult,
+} from '@setrain/protocol';
+import { getJson, getObjectBytes, joinKey, listKeys, sha256Hex } from '@setrain/storage';
+import {
+  checkpointStateSchema,
+  startWorker,
+  TrialStateStore,
+  type TrialFaults,
+  type TrialStarted,
+  type WorkerConfig,
+  type WorkerRuntime,
+} from '@setrain/worker';
+
+import {
+  startRedis,
+  startS3,
+  tempDir,
+  uniqueName,
+  waitFor,
+  type RedisServer,
+  type S3Server,
+  type TempDir,
+} from './harness/index.js';
+import { uploadShapesDataset, type UploadedShapesDataset } from './fixtures/shapes-dataset.js';
+
+const INPUT_SIZE = 75;
+/** 8 images, 2 held out: 6 train images in 2 batches of 3 per epoch. */
+const IMAGES = 8;
+const BATCH_SIZE = 3;
+const STEPS_PER_EPOCH = 2;
+const TRAIN_TIMEOUT_MS = 240_000;
+
+let redis: RedisServer;
+let s3: S3Server;
+let cache: TempDir;
+let bucket: string;
+let connection: Redis;
+let queue: Queue<TrialPayload, TrialResult>;
+let queueEvents: QueueEvents;
+let eventsConnection: Redis;
+let store: TrialStateStore;
+let runtime: WorkerRuntime;
+let config: WorkerConfig;
+let multiLabelData: UploadedShapesDataset;
+const started = new Map<string, TrialStarted[]>();
+const epochTensors = new Map<string, number[]>();
+const faultsByTrial = new Map<string, TrialFaults>();
+const prefix = `{${uniqueName('wt')}}`;
+
+function startRuntime(): Promise<WorkerRuntime> {
+  return startWorker({
+    config,
+    processor: {
+      faults: (payload) => faultsByTrial.get(payload.trialId),
+      onTrialStarted: (trialId, info) =>
+        started.set(trialId, [...(started.get(trialId) ?? []), info]),
+      onEpochTensors: (trialId, _epoch, numTensors) =>
+        epochTensors.set(trialId, [...(epochTensors.get(trialId) ?? []), numTensors]),
+    },
+  });
+}
+
+before(async () => {
+  [redis, s3, cache] = await Promise.all([startRedis(), startS3(), tempDir('worker-cache')]);
+  bucket = await s3.createBucket();
+  config = {
+    redisUrl: redis.url,
+    keyPrefix: prefix,
+    s3: s3.config,
+    engine: 'wasm',
+    workerId: 'worker-test-1',
+    cacheDir: cache.path,
+    downloadConcurrency: 4,
+    lockDurationMs: 30_000,
+    stalledIntervalMs: 30_000,
+    maxStalledCount: 1,
+    metricsPort: 0,
+    logLevel: 'warn',
+  };
+  connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection, prefix });
+  eventsConnection = connection.duplicate();
+  queueEvents = new QueueEvents(TRIALS_QUEUE, { connection: eventsConnection, prefix });
+  await queueEvents.waitUntilReady();
+  store = new TrialStateStore(connection, prefix);
+  multiLabelData = await uploadShapesDataset(s3.client, bucket, 'datasets/shapes-multi', {
+    count: IMAGES,
+    multiLabel: true,
+    seed: 3,
+  });
+  runtime = await startRuntime();
+});
+
+after(async () => {
+  await runtime?.close();
+  await queueEvents?.close();
+  await queue?.close();
+  connection?.disconnect();
+  eventsConnection?.disconnect();
+  await Promise.all([redis?.stop(), s3?.stop(), cache?.cleanup()]);
+});
+
+function payloadFor(
+  dataset: string,
+  overrides: { training?: Partial<TrialPayload['training']> } = {},
+): TrialPayload {
+  const sweepId = uniqueName('sw-w');
+  return trialPayloadSchema.parse({
+    sweepId,
+    trialId: `${sweepId}.1`,
+    trialNumber: 1,
+    dataset,
+    model: { inputSize: INPUT_SIZE, seRatio: 16, dropout: 0.2 },
+    training: {
+      epochs: 2,
+      batchSize: BATCH_SIZE,
+      optimizer: 'sgd',
+      momentum: 0,
+      learningRate: 0.01,
+      validationSplit: 0.25,
+      seed: 7,
+      ...overrides.training,
+    },
+    objective: { metric: 'val_loss', goal: 'minimize' },
+    params: { seRatio: 16, dropout: 0.2 },
+    artifactsBucket: bucket,
+  });
+}
+
+async function enqueue(payload: TrialPayload): Promise<Job<TrialPayload, TrialResult>> {
+  return queue.add('trial', payload, {
+    jobId: payload.trialId,
+    attempts: 3,
+    backoff: { type: 'fixed', delay: 100 },
+  });
+}
+
+async function runToEnd(payload: TrialPayload): Promise<TrialResult> {
+  const job = await enqueue(payload);
+  return job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS);
+}
+
+async function failureOf(payload: TrialPayload): Promise<{ message: string; job: Job }> {
+  const job = await enqueue(payload);
+  const error = await job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS).then(
+    () => assert.fail(`${payload.trialId} should have failed`),
+    (e: unknown) => e as Error,
+  );
+  const failed = await Job.fromId(queue, payload.trialId);
+  assert.ok(failed);
+  return { message: error.message, job: failed };
+}
+
+async function assertTerminalFailure(
+  payload: TrialPayload,
+  job: Job,
+  status: string,
+): Promise<void> {
+  assert.equal(job.attemptsMade, 1, 'an unrecoverable failure is not retried');
+  const state = await store.get(payload.sweepId, payload.trialId);
+  assert.equal(state?.status, status);
+  const record = await getJson(
+    s3.client,
+    bucket,
+    runKeys(payload.sweepId).trial(payload.trialId).trialJson,
+    {
+      parse: (v) => trialRecordSchema.parse(v),
+    },
+  );
+  assert.equal(record.value.status, status);
+}
+
+test('a manifest line with an unknown label fails the trial at once, naming the line', async () => {
+  const data = await uploadShapesDataset(s3.client, bucket, 'datasets/bad-label', {
+    count: 4,
+    manifestText:
+      '{"key":"images/0001.jpg","labels":["circle"]}\n{"key":"images/0002.jpg","labels":["hexagon"]}\n',
+  });
+  const payload = payloadFor(data.manifestUri);
+  const { message, job } = await failureOf(payload);
+  assert.match(message, /DATASET_INVALID/);
+  assert.match(message, /manifest\.jsonl.*line 2.*unknown label "hexagon"/);
+  await assertTerminalFailure(payload, job, 'failed');
+});
+
+test('a manifest key with no object fails the trial, naming the object', async () => {
+  const data = await uploadShapesDataset(s3.client, bucket, 'datasets/missing-key', {
+    count: 4,
+    missingKeys: ['images/0003.jpg'],
+  });
+  const payload = payloadFor(data.manifestUri);
+  const { message, job } = await failureOf(payload);
+  assert.match(
+    message,
+    new RegExp(`IMAGE_MISSING.*s3://${bucket}/datasets/missing-key/images/0003\\.jpg`),
+  );
+  await assertTerminalFailure(payload, job, 'failed');
+});
+
+test('a corrupt image fails the trial, naming the object, and the worker keeps running', async () => {
+  const data = await uploadShapesDataset(s3.client, bucket, 'datasets/corrupt', {
+    count: 4,
+    corruptKeys: ['images/0002.jpg'],
+  });
+  const payload = payloadFor(data.manifestUri);
+  const { message, job } = await failureOf(payload);
+  assert.match(
+    message,
+    new RegExp(`IMAGE_CORRUPT.*s3://${bucket}/datasets/corrupt/images/0002\\.jpg`),
+  );
+  await assertTerminalFailure(payload, job, 'failed');
+  assert.equal(runtime.worker.isRunning(), true);
+});
+
+test('a trial trains, checkpoints every epoch and writes final/ and trial.json with valid checksums', async () => {
+  const payload = payloadFor(multiLabelData.manifestUri);
+  const result = await runToEnd(payload);
+  const keys = runKeys(payload.sweepId).trial(payload.trialId);
+  assert.equal(result.status, 'completed');
+  assert.equal(result.epochsCompleted, 2);
+  assert.equal(result.trialJson, keys.trialJson);
+
+  const record = (
+    await getJson(s3.client, bucket, keys.trialJson, { parse: (v) => trialRecordSchema.parse(v) })
+  ).value;
+  assert.equal(record.status, 'completed');
+  assert.deepEqual(
+    record.epochs.map((e) => e.epoch),
+    [1, 2],
+  );
+  assert.equal(record.provenance.engine, 'wasm');
+  assert.equal(record.provenance.multiLabel, true);
+  assert.equal(record.provenance.numClasses, 6);
+  assert.equal(record.provenance.trainImages, 6);
+  assert.equal(record.provenance.validationImages, 2);
+  assert.equal(record.provenance.workerId, 'worker-test-1');
+  assert.ok(record.provenance.manifestEtag);
+  for (const epoch of record.epochs) {
+    assert.ok(Number.isFinite(epoch.val_loss) && Number.isFinite(epoch.loss));
+    assert.ok(epoch.val_auc !== undefined && epoch.val_auc >= 0 && epoch.val_auc <= 1);
+  }
+  const best = Math.min(...record.epochs.map((e) => e.val_loss));
+  assert.equal(record.objectiveValue, best);
+  assert.equal(result.objectiveValue, best);
+
+  // Every final artifact's bytes match the sha256 and size trial.json records.
+  const finalKeys = await listKeys(s3.client, bucket, keys.final);
+  assert.deepEqual(finalKeys.map((k) => k.slice(keys.final.length)).sort(), [
+    'classes.json',
+    'model.json',
+    'weights.bin',
+    'weights.h5',
+  ]);
+  for (const artifact of record.artifacts) {
+    const object = await getObjectBytes(s3.client, bucket, artifact.key);
+    assert.equal(sha256Hex(object.bytes), artifact.sha256, artifact.key);
+    assert.equal(object.bytes.byteLength, artifact.bytes, artifact.key);
+  }
+  assert.equal(record.artifacts.length, 4);
+
+  for (const epoch of [1, 2]) {
+    const state = (
+      await getJson(s3.client, bucket, joinKey(keys.checkpoint(epoch), CHECKPOINT_FILES.state), {
+        parse: (v) => checkpointStateSchema.parse(v),
+      })
+    ).value;
+    assert.equal(state.epoch, epoch);
+    assert.equal(state.epochs.length, epoch);
+  }
+
+  // Live state in Redis.
+  const live = await store.get(payload.sweepId, payload.trialId);
+  assert.equal(live?.status, 'completed');
+  assert.equal(live?.epochsCompleted, 2);
+  assert.equal((await store.epochs(payload.trialId)).length, 2);
+  // No tensor leaks: the trial process holds as many tensors after epoch 2 as after epoch 1.
+  const counts = epochTensors.get(payload.trialId) ?? [];
+  assert.equal(counts.length, 2);
+  assert.equal(counts[1], counts[0]);
+});
+
+test('NaN loss marks the trial diverged and does not retry it', async () => {
+  const payload = payloadFor(multiLabelData.manifestUri);
+  faultsByTrial.set(payload.trialId, { nanLossAtStep: 1 });
+  const { message, job } = await failureOf(payload);
+  assert.match(message, /TRIAL_DIVERGED: training diverged: loss is NaN at epoch 1, batch 1/);
+  await assertTerminalFailure(payload, job, 'diverged');
+});
+
+test('a cancel on the control channel stops the running trial within seconds', async () => {
+  const payload = payloadFor(multiLabelData.manifestUri, { training: { epochs: 5 } });
+  faultsByTrial.set(payload.trialId, { batchDelayMs: 500 });
+  const job = await enqueue(payload);
+  await waitFor(() => started.has(payload.trialId), {
+    what: 'the trial to start',
+    timeoutMs: 60_000,
+  });
+  const cancelledAt = Date.now();
+  await connection.publish(
+    redisKeys(prefix).controlChannel,
+    JSON.stringify({ type: 'cancel', trialIds: [payload.trialId], reason: 'user asked' }),
+  );
+  const error = await job.waitUntilFinished(queueEvents, 60_000).then(
+    () => assert.fail('should have been cancelled'),
+    (e: unknown) => e as Error,
+  );
+  const seconds = (Date.now() - cancelledAt) / 1000;
+  assert.match(error.message, /TRIAL_CANCELLED: cancelled: user asked/);
+  assert.ok(seconds < 20, `cancel took ${seconds} s`);
+  const failed = await Job.fromId(queue, payload.trialId);
+  assert.ok(failed);
+  await assertTerminalFailure(payload, failed, 'cancelled');
+});
+
+test('shutdown gives the job back without an attempt; it resumes from its checkpoint with optimizer state', async () => {
+  const payload = payloadFor(multiLabelData.manifestUri, {
+    training: { epochs: 2, optimizer: 'adam', learningRate: 0.001 },
+  });
+  faultsByTrial.set(payload.trialId, { batchDelayMs: 300 });
+  const job = await enqueue(payload);
+  await waitFor(async () => (await store.epochs(payload.trialId)).length === 1, {
+    what: 'epoch 1 to finish',
+    timeoutMs: TRAIN_TIMEOUT_MS,
+  });
+  await runtime.close();
+  const back = await Job.fromId(queue, payload.trialId);
+  assert.equal(await back?.getState(), 'wait');
+  assert.equal(back?.attemptsMade, 0, 'a shutdown uses no attempt');
+  assert.equal((await store.get(payload.sweepId, payload.trialId))?.status, 'queued');
+  const epochOne = (await store.epochs(payload.trialId))[0];
+
+  runtime = await startRuntime();
+  const result = await job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS);
+  assert.equal(result.status, 'completed');
+  const runs = started.get(payload.trialId) ?? [];
+  assert.equal(runs.length, 2);
+  assert.equal(runs[1]?.resumedFromEpoch, 1);
+  // The second run found every image in the local cache.
+  assert.equal(runs[1]?.downloaded, 0);
+  assert.equal(runs[1]?.cached, IMAGES);
+
+  const keys = runKeys(payload.sweepId).trial(payload.trialId);
+  const record = (
+    await getJson(s3.client, bucket, keys.trialJson, { parse: (v) => trialRecordSchema.parse(v) })
+  ).value;
+  assert.equal(record.provenance.resumedFromEpoch, 1);
+  assert.deepEqual(record.epochs[0], epochOne);
+  assert.equal((await store.epochs(payload.trialId)).length, 2);
+
+  // Adam's step counter went on from the checkpoint: 2 epochs' worth of steps, not 1.
+  const state = (
+    await getJson(s3.client, bucket, joinKey(keys.checkpoint(2), CHECKPOINT_FILES.state), {
+      parse: (v) => checkpointStateSchema.parse(v),
+    })
+  ).value;
+  const optimizerBin = await getObjectBytes(
+    s3.client,
+    bucket,
+    joinKey(keys.checkpoint(2), CHECKPOINT_FILES.optimizer),
+  );
+  const buffer = optimizerBin.bytes.buffer.slice(
+    optimizerBin.bytes.byteOffset,
+    optimizerBin.bytes.byteOffset + optimizerBin.bytes.byteLength,
+  ) as ArrayBuffer;
+  const weights = tf.io.decodeWeights(
+    buffer,
+    state.optimizer.weightSpecs as unknown as tf.io.WeightsManifestEntry[],
+  );
+  const iterations = weights['iter'];
+  assert.ok(iterations);
+  assert.equal((await iterations.data())[0], 2 * STEPS_PER_EPOCH);
+  // Adam keeps two moments per trainable weight, all restored.
+  assert.ok(Object.keys(weights).filter((name) => name.endsWith('/m')).length > 100);
+  tf.dispose(Object.values(weights));
+  await sleep(0);
+});
