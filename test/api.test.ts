@@ -511,16 +511,18 @@ test('too many failed trials fail the sweep; /best answers 409 without a finishe
   }
 });
 
-test('a restarted controller finishes a sweep in flight with exactly maxTrials trials', async () => {
+test('a restarted controller finishes a sweep in flight with exactly maxTrials trials, re-adding a lost job', async () => {
   const w = await world();
   try {
     const first = await w.app();
     const sweep = await createSweep(first, gridSpec(w));
     await first.close();
-    // With no controller running, a worker finishes the two queued trials.
+    // As if the controller had crashed between saving trial 2 and adding its job: no job.
+    await w.queue.remove(`${sweep.id}.2`);
+    // With no controller running, a worker finishes trial 1.
     w.worker(async (job) => finishTrial(w.bucket, job.data, job.data.trialNumber));
-    await waitFor(async () => (await w.queue.getCompletedCount()) === 2, {
-      what: 'two completed jobs',
+    await waitFor(async () => (await w.queue.getCompletedCount()) === 1, {
+      what: 'trial 1 completed',
     });
     // Two replicas now advance the same sweep at once.
     const second = await w.app();
