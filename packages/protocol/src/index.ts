@@ -9,5 +9,5 @@ export * from './sweep-spec.js';
 export * from './training.js';
 export * from './trial.js';
 export * from './resolve-trial.js';
-export * from './metrics.js';
 export * from './api.js';
+export * from './metrics.js';
