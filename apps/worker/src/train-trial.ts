@@ -4,13 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initEngine } from '@setrain/engine';
-import * as modelPackage from '@setrain/model';
-import { buildSeInceptionV3 } from '@setrain/model';
-// TEMP until @setrain/model exports its Keras weight functions.
-const { exportKerasWeights, importKerasWeights } = modelPackage as unknown as {
-  exportKerasWeights: (model: LayersModel) => Promise<Uint8Array>;
-  importKerasWeights: (model: LayersModel, h5: Uint8Array) => Promise<unknown>;
-};
+import { buildSeInceptionV3, exportKerasWeights, importKerasWeights } from '@setrain/model';
 import {
   FINAL_FILES,
   formatS3Uri,
