@@ -4,7 +4,7 @@
 // zero-setup fallback; loadNativeBackend() then explains what is missing. `--strict` (npm run
 // build:addon) fails instead, for CI.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,8 +51,22 @@ try {
 }
 if (nodeGyp === undefined || !existsSync(nodeGyp)) finish('node-gyp not found next to npm');
 
+// The elementwise loops are vectorised for AVX2 when the machine building the addon has it (the
+// convolutions dispatch at run time inside oneDNN, up to AVX-512, either way).
+function marchLevel() {
+  try {
+    const flags = readFileSync('/proc/cpuinfo', 'utf8');
+    return ['avx2', 'fma', 'bmi2', 'movbe'].every((f) => new RegExp(`\\b${f}\\b`).test(flags))
+      ? 'x86-64-v3'
+      : 'x86-64';
+  } catch {
+    return 'x86-64';
+  }
+}
+
 const args = [nodeGyp, 'rebuild'];
 const nodeDir = join(dirname(process.execPath), '..');
 if (existsSync(join(nodeDir, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodeDir}`);
+if (process.arch === 'x64') args.push('--', `-Dsetrain_march=${marchLevel()}`);
 const result = spawnSync(process.execPath, args, { cwd: packageDir, stdio: 'inherit' });
 if (result.status !== 0) finish(`node-gyp rebuild failed (exit ${String(result.status)})`);

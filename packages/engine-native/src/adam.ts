@@ -4,6 +4,7 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import type { NativeAddon } from './addon.js';
 import { float32Values, makeOutput, NATIVE_BACKEND_NAME } from './kernels/kernel-utils.js';
+import type { NativeBackend } from './native-backend.js';
 
 /** Custom kernel: one fused Adam step for one variable; outputs the new value, m and v. */
 export const ADAM_KERNEL = 'SetrainNativeAdam';
@@ -17,6 +18,37 @@ interface AdamAttrs {
   oneMinusAccBeta2: number;
 }
 
+/** One fused Adam step; the outputs may be the inputs themselves (in place). */
+function runAdam(
+  addon: NativeAddon,
+  value: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  out: readonly [Float32Array, Float32Array, Float32Array],
+  a: AdamAttrs,
+): void {
+  // tfjs multiplies by float32 scalars of (1 - beta); the same constants keep the results equal.
+  addon.adam(
+    value,
+    m,
+    v,
+    g,
+    out[0],
+    out[1],
+    out[2],
+    value.length,
+    a.learningRate,
+    a.beta1,
+    1 - a.beta1,
+    a.beta2,
+    1 - a.beta2,
+    a.epsilon,
+    a.oneMinusAccBeta1,
+    a.oneMinusAccBeta2,
+  );
+}
+
 export function adamKernel(addon: NativeAddon): KernelConfig {
   return {
     kernelName: ADAM_KERNEL,
@@ -24,32 +56,13 @@ export function adamKernel(addon: NativeAddon): KernelConfig {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const cpu = backend as MathBackendCPU;
       const { value, m, v, g } = inputs;
-      const a = attrs as unknown as AdamAttrs;
-      const vals = [value, m, v, g].map((t) => float32Values(cpu, t));
-      const [xv, mv, vv, gv] = vals;
-      if (value === undefined || !xv || !mv || !vv || !gv)
+      const [xv, mv, vv, gv] = [value, m, v, g].map((t) => float32Values(cpu, t));
+      if (value === undefined || !xv || !mv || !vv || !gv) {
         throw new Error(`${ADAM_KERNEL}: float32 inputs expected`);
+      }
       const n = xv.length;
       const outs = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
-      // tfjs multiplies by float32 scalars of (1 - beta); the same constants keep the results equal.
-      addon.adam(
-        xv,
-        mv,
-        vv,
-        gv,
-        outs[0],
-        outs[1],
-        outs[2],
-        n,
-        a.learningRate,
-        a.beta1,
-        1 - a.beta1,
-        a.beta2,
-        1 - a.beta2,
-        a.epsilon,
-        a.oneMinusAccBeta1,
-        a.oneMinusAccBeta2,
-      );
+      runAdam(addon, xv, mv, vv, gv, outs, attrs as unknown as AdamAttrs);
       return outs.map((o) => makeOutput(cpu, [...value.shape], o));
     },
   };
@@ -108,18 +121,28 @@ export function installFusedAdam(): void {
         if (gradient == null) return;
         const m = self.accumulatedFirstMoment[i].variable;
         const v = self.accumulatedSecondMoment[i].variable;
-        const [newValue, newM, newV] = tf.engine().runKernel<Tensor[]>(
-          ADAM_KERNEL,
-          { value, m, v, g: gradient },
-          {
-            learningRate: self.learningRate,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            epsilon: self.epsilon,
-            oneMinusAccBeta1,
-            oneMinusAccBeta2,
-          },
-        );
+        const attrs: AdamAttrs = {
+          learningRate: self.learningRate,
+          beta1: self.beta1,
+          beta2: self.beta2,
+          epsilon: self.epsilon,
+          oneMinusAccBeta1,
+          oneMinusAccBeta2,
+        };
+        // In place when nothing else can see the arrays change: saves three allocations per
+        // variable and keeps the step's memory flat.
+        const backend = tf.backend() as NativeBackend;
+        const pv = backend.privateFloat32(value);
+        const pm = backend.privateFloat32(m);
+        const pvv = backend.privateFloat32(v);
+        const pg = backend.data.get(gradient.dataId).values;
+        if (pv && pm && pvv && pg instanceof Float32Array && pg.length === pv.length) {
+          runAdam(backend.addon, pv, pm, pvv, pg, [pv, pm, pvv], attrs);
+          return;
+        }
+        const [newValue, newM, newV] = tf
+          .engine()
+          .runKernel<Tensor[]>(ADAM_KERNEL, { value, m, v, g: gradient }, { ...attrs });
         m.assign(newM as Tensor);
         v.assign(newV as Tensor);
         value.assign(newValue as Tensor);

@@ -80,6 +80,16 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   'SplitV',
 ];
 
+/** cpu kernels that never hand out a view of an input's array (they add a reference or copy). */
+const SHARING_SAFE_KERNELS = new Set([
+  'Reshape',
+  'Identity',
+  'Cast',
+  'ZerosLike',
+  'OnesLike',
+  'Fill',
+]);
+
 function validateThreads(threads: number): number {
   if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
     throw new RangeError(`threads must be an integer from 1 to 1024; got ${String(threads)}`);
@@ -114,8 +124,18 @@ export async function loadNativeBackend(
     ];
     const ownNames = new Set(own.map((k) => k.kernelName));
     for (const config of tf.getKernelsForBackend('cpu')) {
-      if (!ownNames.has(config.kernelName))
-        tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME });
+      if (ownNames.has(config.kernelName)) continue;
+      const cpuKernel = config.kernelFunc;
+      // cpu kernels may return views of their inputs (Slice does), so their inputs count as
+      // exposed; the ones that only add a reference or copy are left out for speed.
+      const kernelFunc: tf.KernelFunc = SHARING_SAFE_KERNELS.has(config.kernelName)
+        ? cpuKernel
+        : (args) => {
+            const inputs = Object.values(args.inputs as Record<string, tf.TensorInfo | undefined>);
+            (args.backend as NativeBackend).expose(inputs);
+            return cpuKernel(args);
+          };
+      tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME, kernelFunc });
     }
     for (const config of own) tf.registerKernel(config);
     installFusedAdam();
