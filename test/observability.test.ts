@@ -1,0 +1,379 @@
+/**
+ * Observability end to end: a real Prometheus, configured from infra/prometheus/prometheus.yml but
+ * pointed at this test's ports, scrapes the real API (buildApp, listening) while real worker
+ * processes run a small sweep; then every query of every Grafana dashboard panel must return data,
+ * queried the way Grafana does (range queries for graphs, instant for stats/tables), and every
+ * alert rule must load and evaluate.
+ *
+ * The worker processes do not serve their registry yet (the calls listed in the README's
+ * Observability section are still to be wired into apps/worker), so the worker job scrapes a
+ * registry from apps/worker/src/metrics.ts in this process, fed with one trial's measurements.
+ * Once apps/worker serves /metrics, its ports replace that target (WORKER_TARGETS below).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { Redis } from 'ioredis';
+import { parse, stringify } from 'yaml';
+import { buildApp, type ApiApp } from '@setrain/api';
+import { DEFAULT_WORKER_METRICS_PORT, sweepDetailSchema } from '@setrain/protocol';
+import {
+  createWorkerMetrics,
+  startMetricsServer,
+  type MetricsServer,
+} from '../apps/worker/src/metrics.js';
+
+import { uploadShapesDataset } from './fixtures/shapes-dataset.js';
+import {
+  freePort,
+  promtoolPath,
+  startPrometheus,
+  startRedis,
+  startS3,
+  startServiceProcess,
+  tempDir,
+  waitFor,
+  type PrometheusServer,
+  type RedisServer,
+  type S3Server,
+  type ServiceProcess,
+  type TempDir,
+} from './harness/index.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const INFRA = join(REPO_ROOT, 'infra');
+const WORKER_MAIN = join(REPO_ROOT, 'apps/worker/src/main.ts');
+const WORKERS = 2;
+const SWEEP_TIMEOUT_MS = 480_000;
+/** Grafana's $__rate_interval at this test's 1 s scrape interval (4 scrapes, with room). */
+const RATE_INTERVAL = '15s';
+
+type Json = Record<string, unknown>;
+
+/** A dashboard panel query as Grafana would send it. */
+interface PanelQuery {
+  readonly dashboard: string;
+  readonly panel: string;
+  readonly expr: string;
+  readonly instant: boolean;
+}
+
+/**
+ * infra/prometheus/prometheus.yml with its DNS discovery replaced by this test's static targets and
+ * a 1 s scrape and rule interval; job names, paths and rule files stay as deployed.
+ */
+function testPrometheusConfig(targets: { api: string[]; workers: string[] }): string {
+  const config = parse(readFileSync(join(INFRA, 'prometheus', 'prometheus.yml'), 'utf8')) as Json;
+  const global = config.global as Json;
+  global.scrape_interval = '1s';
+  global.scrape_timeout = '1s';
+  global.evaluation_interval = '1s';
+  const jobs = (config.scrape_configs as Json[]).filter((job) => job.job_name !== 'prometheus');
+  for (const job of jobs) {
+    const dns = (job.dns_sd_configs as Json[] | undefined)?.[0];
+    assert.ok(dns !== undefined, `${String(job.job_name)} is not discovered by DNS`);
+    delete job.dns_sd_configs;
+    const list = job.job_name === 'setrain-worker' ? targets.workers : targets.api;
+    job.static_configs = [{ targets: list }];
+  }
+  config.scrape_configs = jobs;
+  return stringify(config);
+}
+
+/** Every query of every dashboard, with Grafana's variables replaced by "all". */
+function dashboardQueries(): PanelQuery[] {
+  const dir = join(INFRA, 'grafana', 'dashboards');
+  const out: PanelQuery[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const dashboard = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Json;
+    const variables = ((dashboard.templating as Json).list as Json[]).map((v) => String(v.name));
+    for (const panel of dashboard.panels as Json[]) {
+      for (const target of panel.targets as Json[]) {
+        let expr = String(target.expr).replaceAll('$__rate_interval', RATE_INTERVAL);
+        for (const name of variables) expr = expr.replaceAll(`$${name}`, '.*');
+        assert.doesNotMatch(
+          expr,
+          /\$/,
+          `${file} / ${String(panel.title)}: unknown variable in ${expr}`,
+        );
+        out.push({
+          dashboard: String(dashboard.title),
+          panel: String(panel.title),
+          expr,
+          instant: target.instant === true,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function alertExpressions(): { name: string; expr: string }[] {
+  const doc = parse(readFileSync(join(INFRA, 'prometheus', 'alerts.yml'), 'utf8')) as Json;
+  return (doc.groups as Json[]).flatMap((group) =>
+    (group.rules as Json[]).map((rule) => ({ name: String(rule.alert), expr: String(rule.expr) })),
+  );
+}
+
+async function promRequest(url: string): Promise<{ resultType: string; result: unknown[] }> {
+  const response = await fetch(url);
+  const body = (await response.json()) as {
+    status: string;
+    error?: string;
+    data?: { resultType: string; result: unknown[] };
+  };
+  if (body.status !== 'success' || body.data === undefined) {
+    throw new Error(body.error ?? `HTTP ${response.status}`);
+  }
+  return body.data;
+}
+
+/** Series the query returns, as Grafana would ask: a range over `start..now`, or an instant. */
+async function seriesCount(
+  prom: PrometheusServer,
+  query: PanelQuery,
+  start: number,
+): Promise<number> {
+  const q = encodeURIComponent(query.expr);
+  const now = Date.now() / 1000;
+  const data = query.instant
+    ? await promRequest(`${prom.url}/api/v1/query?query=${q}&time=${now}`)
+    : await promRequest(
+        `${prom.url}/api/v1/query_range?query=${q}&start=${start}&end=${now}&step=1`,
+      );
+  return data.resultType === 'scalar' ? 1 : data.result.length;
+}
+
+let redis: RedisServer;
+let s3: S3Server;
+let work: TempDir;
+let apiRedis: Redis;
+let app: ApiApp;
+let apiUrl: string;
+const workers: ServiceProcess[] = [];
+const workerPorts: number[] = [];
+let prometheus: PrometheusServer | undefined;
+let inTestWorker: MetricsServer | undefined;
+const apiKey = randomBytes(16).toString('hex');
+const keyPrefix = `{obs-${randomBytes(4).toString('hex')}}`;
+let bucket: string;
+let startedAt: number;
+
+before(async () => {
+  startedAt = Date.now() / 1000;
+  redis = await startRedis();
+  s3 = await startS3();
+  work = await tempDir('observability');
+  bucket = await s3.createBucket(`obs-${randomBytes(4).toString('hex')}`);
+  apiRedis = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  app = await buildApp({
+    redis: apiRedis,
+    s3: s3.client,
+    keyPrefix,
+    artifactsBucket: bucket,
+    apiKeys: [apiKey],
+    reconcileIntervalMs: 500,
+  });
+  const apiPort = await freePort();
+  await app.listen({ port: apiPort, host: '127.0.0.1' });
+  apiUrl = `http://127.0.0.1:${apiPort}`;
+});
+
+after(async () => {
+  await prometheus?.stop();
+  await inTestWorker?.close();
+  for (const worker of workers) await worker.stop(30_000);
+  await app?.close();
+  apiRedis?.disconnect();
+  await s3?.stop();
+  await redis?.stop();
+  await work?.cleanup();
+});
+
+/** A worker registry in this process, fed what one trial on the wasm engine reports; `finish`
+ * ends the trial (call it once Prometheus has scraped the running trial). */
+async function startInTestWorkerRegistry(): Promise<{ server: MetricsServer; finish(): void }> {
+  const metrics = createWorkerMetrics({ workerId: 'in-test' });
+  metrics.apply({ kind: 'engine', engine: 'wasm' });
+  metrics.trialStarted({ sweepId: 'sw-in-test' });
+  metrics.apply({ kind: 'cache', hits: 0, misses: 8 });
+  for (let step = 0; step < 2; step++) {
+    metrics.apply({ kind: 'step', seconds: 2, images: 3, loss: 0.9, dataWaitSeconds: 0.01 });
+  }
+  metrics.apply({ kind: 'checkpoint', checkpoint: 'epoch', seconds: 1.5, bytes: 270_000_000 });
+  metrics.apply({ kind: 'epoch', seconds: 20, loss: 0.9, objective: 0.7 });
+  metrics.apply({ kind: 'tfjs-memory', numTensors: 900, numBytes: 100_000_000 });
+  const server = await startMetricsServer(metrics, { port: 0, host: '127.0.0.1' });
+  return {
+    server,
+    finish() {
+      metrics.apply({ kind: 'checkpoint', checkpoint: 'final', seconds: 1, bytes: 90_000_000 });
+      metrics.trialFinished({ outcome: 'completed', objective: 0.7 });
+    },
+  };
+}
+
+async function startWorkers(): Promise<void> {
+  for (let i = 0; i < WORKERS; i++) {
+    const port = await freePort();
+    const env = {
+      REDIS_URL: redis.url,
+      SETRAIN_KEY_PREFIX: keyPrefix,
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: 'us-east-1',
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: s3.config.accessKeyId ?? '',
+      S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey ?? '',
+      SETRAIN_ENGINE: 'wasm',
+      SETRAIN_WORKER_ID: `obs-worker-${i + 1}`,
+      SETRAIN_CACHE_DIR: join(work.path, `cache-${i + 1}`),
+      METRICS_PORT: String(port),
+      LOG_LEVEL: 'warn',
+    };
+    const worker = startServiceProcess(
+      `worker-${i + 1}`,
+      'env',
+      [
+        ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        process.execPath,
+        '--conditions=source',
+        '--import',
+        'tsx',
+        WORKER_MAIN,
+      ],
+      { cwd: REPO_ROOT },
+    );
+    workers.push(worker);
+    workerPorts.push(port);
+  }
+}
+
+test('the test config keeps the deployed jobs and rules and passes promtool', () => {
+  const text = testPrometheusConfig({
+    api: ['127.0.0.1:1'],
+    workers: [`127.0.0.1:${DEFAULT_WORKER_METRICS_PORT}`],
+  });
+  const config = parse(text) as Json;
+  const jobs = (config.scrape_configs as Json[]).map((j) => j.job_name);
+  assert.deepEqual(jobs, ['setrain-api', 'setrain-worker']);
+  assert.deepEqual(config.rule_files, ['alerts.yml']);
+  const result = spawnSync(
+    promtoolPath(),
+    ['check', 'rules', join(INFRA, 'prometheus', 'alerts.yml')],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+});
+
+test(
+  'a small sweep on real workers gives every dashboard panel data and every alert rule evaluates',
+  { timeout: SWEEP_TIMEOUT_MS + 180_000 },
+  async () => {
+    await startWorkers();
+    const inTest = await startInTestWorkerRegistry();
+    inTestWorker = inTest.server;
+    // Becomes workerPorts.map((p) => `127.0.0.1:${p}`) once apps/worker serves its registry.
+    const WORKER_TARGETS = [`127.0.0.1:${inTest.server.port}`];
+    prometheus = await startPrometheus({
+      configYaml: testPrometheusConfig({
+        api: [apiUrl.replace('http://', '')],
+        workers: WORKER_TARGETS,
+      }),
+      files: { 'alerts.yml': readFileSync(join(INFRA, 'prometheus', 'alerts.yml'), 'utf8') },
+    });
+    const prom = prometheus;
+    await waitFor(
+      async () =>
+        (await prom.targets()).filter((t) => t.health === 'up').length ===
+        WORKER_TARGETS.length + 1,
+      {
+        timeoutMs: 30_000,
+        what: 'API and workers scraped',
+      },
+    );
+
+    // Let Prometheus see the in-test trial running before it ends.
+    await waitFor(async () => (await prom.queryVector('setrain_trial_objective')).length > 0, {
+      timeoutMs: 30_000,
+      what: 'the running trial scraped',
+    });
+    inTest.finish();
+
+    const dataset = await uploadShapesDataset(s3.client, bucket, 'datasets/shapes', {
+      count: 8,
+      seed: 5,
+    });
+    const spec = {
+      name: 'observability',
+      dataset: dataset.manifestUri,
+      model: { inputSize: 75 },
+      training: { epochs: 1, batchSize: 3 },
+      search: { strategy: 'grid', parameters: { dropout: [0.2, 0.5] } },
+      objective: { metric: 'val_loss', goal: 'minimize' },
+      maxTrials: 2,
+      parallelism: 2,
+    };
+    const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    const created = await fetch(`${apiUrl}/v1/sweeps`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(spec),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const sweep = sweepDetailSchema.parse(await created.json());
+    // A 404 on purpose: the `unmatched` route series.
+    assert.equal((await fetch(`${apiUrl}/no-such-route`, { headers })).status, 404);
+
+    await waitFor(
+      async () => {
+        for (const worker of workers) {
+          if (worker.exit() !== undefined)
+            throw new Error(`${worker.name} exited:\n${worker.output()}`);
+        }
+        const response = await fetch(`${apiUrl}/v1/sweeps/${sweep.id}`, { headers });
+        const detail = sweepDetailSchema.parse(await response.json());
+        if (detail.status === 'failed' || detail.status === 'cancelled') {
+          throw new Error(`sweep ${detail.status}: ${JSON.stringify(detail)}`);
+        }
+        return detail.status === 'completed';
+      },
+      { timeoutMs: SWEEP_TIMEOUT_MS, intervalMs: 1_000, what: `sweep ${sweep.id} to complete` },
+    );
+    // Prometheus must have scraped the finished state of every process.
+    await waitFor(
+      async () => {
+        const finished = await prom.queryVector(
+          'sum(setrain_trials_finished_total{outcome="completed"})',
+        );
+        const sweeps = await prom.queryVector('max(setrain_sweeps{status="completed"})');
+        return Number(finished[0]?.value[1] ?? 0) >= 1 && Number(sweeps[0]?.value[1] ?? 0) >= 1;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'Prometheus to scrape the finished sweep' },
+    );
+
+    const empty: string[] = [];
+    for (const query of dashboardQueries()) {
+      const count = await seriesCount(prom, query, startedAt);
+      if (count === 0) empty.push(`${query.dashboard} / ${query.panel}: ${query.expr}`);
+    }
+    assert.deepEqual(empty, [], `panels without data:\n${empty.join('\n')}`);
+
+    for (const rule of alertExpressions()) {
+      await assert.doesNotReject(prom.query(rule.expr), `alert ${rule.name} does not parse`);
+    }
+    const rules = (await (await fetch(`${prom.url}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
+    const loaded = rules.data.groups.flatMap((g) => g.rules);
+    assert.equal(loaded.length, alertExpressions().length, 'Prometheus did not load every rule');
+    const unhealthy = loaded.filter((r) => r.health !== 'ok');
+    assert.deepEqual(unhealthy, [], 'rules that failed to evaluate');
+  },
+);
