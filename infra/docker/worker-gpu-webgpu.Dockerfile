@@ -55,7 +55,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace apps/wor
 
 # ---- runtime ----
 FROM ${NODE_IMAGE} AS runtime
-# The Vulkan loader; the NVIDIA ICD manifest tells it which driver library to open.
+# The Vulkan loader; the NVIDIA ICD manifest tells it which driver library to open. Naming that one
+# manifest (VK_DRIVER_FILES, and VK_ICD_FILENAMES for older loaders) avoids a second copy of the
+# same driver when the container toolkit also mounts one under /etc/vulkan/icd.d.
 RUN apt-get update \
   && apt-get install -y --no-install-recommends libvulkan1 \
   && rm -rf /var/lib/apt/lists/*
@@ -67,6 +69,7 @@ ENV NODE_ENV=production \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics \
     VK_DRIVER_FILES=/usr/share/vulkan/icd.d/nvidia_icd.json \
+    VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/nvidia_icd.json \
     XDG_RUNTIME_DIR=/tmp/setrain-xdg-runtime
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules node_modules
