@@ -65,7 +65,8 @@ FROM cuda-node AS prod-deps
 RUN apt-get update \
   && apt-get install -y --no-install-recommends g++ make python3 \
   && rm -rf /var/lib/apt/lists/*
-ENV npm_config_nodedir=/usr/local
+ENV npm_config_nodedir=/usr/local \
+    npm_config_node_gyp=/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
