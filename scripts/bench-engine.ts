@@ -6,6 +6,8 @@
 // Every (engine, repeat) runs in its own child process, so backends never share a heap or a
 // tfjs engine; repeats are interleaved (a,b,a,b) so machine noise hits every engine alike.
 // Prints one JSON line per engine run, and one per engine that could not run, with the reason.
+// With the native engine selected it then compares native with PyTorch (scripts/bench/compare-pytorch.ts):
+// 75 and 139 pixels, 1 and 2 threads, --repeat times each, printing ratios native/PyTorch.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,6 +15,12 @@ import { parseArgs } from 'node:util';
 import { BACKEND_NAMES, EngineError, initEngine, type BackendName } from '@setrain/engine';
 import { buildSeInceptionV3 } from '@setrain/model';
 import * as tf from '@tensorflow/tfjs-core';
+
+import {
+  DEFAULT_COMPARISON_SIZES,
+  DEFAULT_COMPARISON_THREADS,
+  runPytorchComparison,
+} from './bench/compare-pytorch.js';
 // The layers package registers every op's gradient (tfjs-core's Node bundle does not).
 import '@tensorflow/tfjs-layers';
 
@@ -198,6 +206,18 @@ async function runParent(options: BenchOptions, argv: string[]): Promise<void> {
         console.log(line);
       }
     }
+  }
+  if (options.engines.includes('native')) {
+    // The PyTorch reference (skips itself, with the reason, when torch is not installed).
+    await runPytorchComparison({
+      sizes: DEFAULT_COMPARISON_SIZES,
+      threads: DEFAULT_COMPARISON_THREADS,
+      batch: options.batch,
+      steps: options.steps,
+      warmup: options.warmup,
+      repeat: options.repeat,
+      classes: options.classes,
+    });
   }
   if (!options.engines.includes('cpu')) {
     console.log(

@@ -1,0 +1,227 @@
+// PyTorch reference for the native engine: the same SE-Inception v3 training step (architecture,
+// batch, image size, threads, Adam, binary cross-entropy) in PyTorch 1.13 (Debian's python3-torch,
+// oneDNN) and in setrain's native engine, each run in its own process, interleaved and alternating
+// which goes first, so load from other processes hits both alike. Prints one JSON line per pair
+// and a table of ratios (ours / PyTorch, higher is better) with peak memory.
+//
+//   node --conditions=source --import tsx scripts/bench/compare-pytorch.ts [--repeat 3] [--steps 3]
+//        [--warmup 1] [--batch 8] [--sizes 75,139] [--threads 1,2]
+//
+// `npm run bench:engine` runs it after the per-engine runs when /usr/bin/python3 can import torch
+// and torchvision (apt-get install python3-torch python3-torchvision).
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+/** Debian's python3-torch installs for the system interpreter, not for one earlier on PATH. */
+export const PYTHON = '/usr/bin/python3';
+export const DEFAULT_COMPARISON_SIZES: readonly number[] = [75, 139];
+export const DEFAULT_COMPARISON_THREADS: readonly number[] = [1, 2];
+const RESULT_PREFIX = 'BENCH_RESULT ';
+
+/** Options of runPytorchComparison. */
+export interface PytorchComparisonOptions {
+  sizes: readonly number[];
+  threads: readonly number[];
+  batch: number;
+  steps: number;
+  warmup: number;
+  repeat: number;
+  classes: number;
+}
+
+interface EngineRun {
+  imgPerSec: number;
+  peakRssMB: number;
+}
+
+/** One (size, threads, repeat) pair of runs. */
+export interface ComparisonPair {
+  comparison: 'native/pytorch';
+  size: number;
+  threads: number;
+  batch: number;
+  repeat: number;
+  nativeImgPerSec: number;
+  pytorchImgPerSec: number;
+  ratio: number;
+  nativePeakRssMB: number;
+  pytorchPeakRssMB: number;
+}
+
+const benchEngineScript = fileURLToPath(new URL('../bench-engine.ts', import.meta.url));
+const pytorchScript = fileURLToPath(new URL('./pytorch_se_inception_v3.py', import.meta.url));
+
+/** Why PyTorch cannot run here, or undefined when it can. */
+export function pytorchUnavailableReason(): string | undefined {
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+  if (probe.error !== undefined) return `${PYTHON} not found (${probe.error.message})`;
+  if (probe.status !== 0) {
+    return `${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)`;
+  }
+  return undefined;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited with ${String(code)}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+function threadEnv(threads: number): NodeJS.ProcessEnv {
+  // Both sides run OpenMP; pin its pool to the thread count under test.
+  return { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+}
+
+async function runNative(
+  size: number,
+  threads: number,
+  o: PytorchComparisonOptions,
+): Promise<EngineRun> {
+  const args = [
+    ...process.execArgv,
+    benchEngineScript,
+    '--child',
+    'native',
+    ...['--size', String(size), '--batch', String(o.batch), '--steps', String(o.steps)],
+    ...['--warmup', String(o.warmup), '--classes', String(o.classes), '--threads', String(threads)],
+  ];
+  const stdout = await run(process.execPath, args, threadEnv(threads));
+  const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+  if (line === undefined) throw new Error('the native benchmark printed no result');
+  const result = JSON.parse(line.slice(RESULT_PREFIX.length)) as Partial<EngineRun> & {
+    skipped?: boolean;
+    reason?: string;
+  };
+  if (result.skipped === true) throw new Error(`native engine unavailable: ${result.reason ?? ''}`);
+  return { imgPerSec: Number(result.imgPerSec), peakRssMB: Number(result.peakRssMB) };
+}
+
+async function runPytorch(
+  size: number,
+  threads: number,
+  o: PytorchComparisonOptions,
+): Promise<EngineRun> {
+  const args = [
+    pytorchScript,
+    ...['--size', String(size), '--batch', String(o.batch), '--steps', String(o.steps)],
+    ...['--warmup', String(o.warmup), '--classes', String(o.classes), '--threads', String(threads)],
+  ];
+  const stdout = await run(PYTHON, args, threadEnv(threads));
+  const line = stdout.trim().split('\n').pop() ?? '';
+  const result = JSON.parse(line) as { imgPerSec: number; peakRssMiB: number };
+  return { imgPerSec: result.imgPerSec, peakRssMB: result.peakRssMiB };
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** Markdown table: one row per configuration, the ratio of every repeat, and peak memory. */
+export function comparisonTable(pairs: readonly ComparisonPair[]): string {
+  const rows = new Map<string, ComparisonPair[]>();
+  for (const p of pairs) {
+    const key = `${p.size}x${p.size}, batch ${p.batch}, ${p.threads} thread${p.threads === 1 ? '' : 's'}`;
+    rows.set(key, [...(rows.get(key) ?? []), p]);
+  }
+  const lines = [
+    '| configuration | native img/s | PyTorch img/s | ratio native/PyTorch per run | min ratio | peak RSS native / PyTorch (MiB) |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [key, list] of rows) {
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const ratios = list.map((p) => p.ratio);
+    lines.push(
+      `| ${key} | ${median(list.map((p) => p.nativeImgPerSec)).toFixed(2)} | ${median(list.map((p) => p.pytorchImgPerSec)).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(', ')} | ${Math.min(...ratios).toFixed(2)} | ${Math.max(...list.map((p) => p.nativePeakRssMB)).toFixed(0)} / ${Math.max(...list.map((p) => p.pytorchPeakRssMB)).toFixed(0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Runs every (size, threads) configuration `repeat` times, native and PyTorch back to back (the
+ * order alternates between repeats), printing a JSON line per pair and the table at the end.
+ * Returns the pairs, or undefined (after printing why) when PyTorch is not installed.
+ */
+export async function runPytorchComparison(
+  options: PytorchComparisonOptions,
+): Promise<ComparisonPair[] | undefined> {
+  const reason = pytorchUnavailableReason();
+  if (reason !== undefined) {
+    console.log(JSON.stringify({ comparison: 'native/pytorch', skipped: true, reason }));
+    return undefined;
+  }
+  const pairs: ComparisonPair[] = [];
+  for (let repeat = 0; repeat < options.repeat; repeat++) {
+    for (const size of options.sizes) {
+      for (const threads of options.threads) {
+        const nativeFirst = repeat % 2 === 0;
+        const first = await (nativeFirst ? runNative : runPytorch)(size, threads, options);
+        const second = await (nativeFirst ? runPytorch : runNative)(size, threads, options);
+        const [native, pytorch] = nativeFirst ? [first, second] : [second, first];
+        const pair: ComparisonPair = {
+          comparison: 'native/pytorch',
+          size,
+          threads,
+          batch: options.batch,
+          repeat,
+          nativeImgPerSec: native.imgPerSec,
+          pytorchImgPerSec: pytorch.imgPerSec,
+          ratio: round(native.imgPerSec / pytorch.imgPerSec, 3),
+          nativePeakRssMB: native.peakRssMB,
+          pytorchPeakRssMB: pytorch.peakRssMB,
+        };
+        pairs.push(pair);
+        console.log(JSON.stringify(pair));
+      }
+    }
+  }
+  console.log(comparisonTable(pairs));
+  return pairs;
+}
+
+function parseList(text: string | undefined, fallback: readonly number[]): number[] {
+  if (text === undefined) return [...fallback];
+  const values = text.split(',').map(Number);
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new Error(`expected a comma-separated list of positive integers, got ${text}`);
+  }
+  return values;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({
+    options: {
+      repeat: { type: 'string' },
+      steps: { type: 'string' },
+      warmup: { type: 'string' },
+      batch: { type: 'string' },
+      classes: { type: 'string' },
+      sizes: { type: 'string' },
+      threads: { type: 'string' },
+    },
+    strict: true,
+  });
+  const int = (text: string | undefined, fallback: number) =>
+    parseList(text, [fallback])[0] ?? fallback;
+  await runPytorchComparison({
+    sizes: parseList(values.sizes, DEFAULT_COMPARISON_SIZES),
+    threads: parseList(values.threads, DEFAULT_COMPARISON_THREADS),
+    batch: int(values.batch, 8),
+    steps: int(values.steps, 3),
+    warmup: int(values.warmup, 1),
+    repeat: int(values.repeat, 3),
+    classes: int(values.classes, 10),
+  });
+}
