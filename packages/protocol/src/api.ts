@@ -6,14 +6,20 @@
 import { z } from 'zod';
 
 import { sweepIdSchema, trialIdSchema } from './ids.js';
-import { type SweepSpec } from './sweep-spec.js';
+import { MAX_TRIALS_LIMIT, STRATEGIES, type SweepSpec } from './sweep-spec.js';
 import { epochMetricsSchema, paramSetSchema, TRIAL_STATUSES } from './trial.js';
 import { GOALS, METRIC_NAMES } from './training.js';
 
-/** Where a sweep is in its life. `running` until every planned trial ended or it was stopped. */
-export const SWEEP_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
+/** Where a sweep is in its life. `running` until every planned trial ended or it was stopped;
+ * `paused` enqueues nothing new (running trials finish) until resumed. */
+export const SWEEP_STATUSES = ['running', 'paused', 'completed', 'failed', 'cancelled'] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
 export const sweepStatusSchema = z.enum(SWEEP_STATUSES);
+/** Statuses a sweep never leaves. */
+export const FINISHED_SWEEP_STATUSES: readonly SweepStatus[] = ['completed', 'failed', 'cancelled'];
+export function isFinishedSweepStatus(status: SweepStatus): boolean {
+  return FINISHED_SWEEP_STATUSES.includes(status);
+}
 
 /** `job` = a one-trial sweep submitted through `POST /v1/jobs`. */
 export const SWEEP_KINDS = ['sweep', 'job'] as const;
@@ -152,6 +158,44 @@ export type ListSweepsResponse = z.infer<typeof listSweepsResponseSchema>;
 export const cancelSweepBodySchema = z
   .strictObject({ reason: z.string().min(1).max(500).optional() })
   .nullish();
+
+/** `PATCH /v1/sweeps/:id`: change a running or paused sweep's budget. */
+export const updateSweepBodySchema = z
+  .strictObject({
+    /** Trials running at once from now on. */
+    parallelism: z.number().int().min(1).max(256).optional(),
+    /** Trials in all; at least the trials already started (grid: capped at the grid's size). */
+    maxTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
+  })
+  .refine((b) => b.parallelism !== undefined || b.maxTrials !== undefined, {
+    message: 'give parallelism, maxTrials or both',
+  });
+export type UpdateSweepBody = z.infer<typeof updateSweepBodySchema>;
+
+/** `POST /v1/sweeps/preview?n=` query: how many configurations to list. */
+export const DEFAULT_PREVIEW_COUNT = 10;
+export const MAX_PREVIEW_COUNT = 1000;
+export const previewQuerySchema = z.object({
+  n: z.coerce.number().int().min(1).max(MAX_PREVIEW_COUNT).default(DEFAULT_PREVIEW_COUNT),
+});
+
+/** One configuration of a preview. */
+export const previewEntrySchema = z.object({
+  trialNumber: z.number().int().min(1),
+  params: paramSetSchema,
+  /** True when the real sweep would choose differently once results arrive (TPE after startup). */
+  dependsOnResults: z.boolean(),
+});
+export type PreviewEntrySummary = z.infer<typeof previewEntrySchema>;
+
+/** `POST /v1/sweeps/preview`: the first n configurations of a spec; nothing is stored. */
+export const previewResponseSchema = z.object({
+  strategy: z.enum(STRATEGIES),
+  /** Trials the sweep would run (grid: min(maxTrials, grid size)). */
+  plannedTrials: z.number().int().min(0),
+  configurations: z.array(previewEntrySchema),
+});
+export type PreviewResponse = z.infer<typeof previewResponseSchema>;
 
 /** `GET /v1/trials/:id`: the trial's live state and its metrics per finished epoch. */
 export const trialDetailSchema = trialSummarySchema.extend({

@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
+import { sweepIdSchema } from './ids.js';
 import { modelSpecSchema } from './model-args-schema.js';
 import {
   checkDistributionForParam,
@@ -123,6 +124,35 @@ export const earlyStoppingSchema = z.discriminatedUnion('type', [
 ]);
 export type EarlyStopping = z.infer<typeof earlyStoppingSchema>;
 
+/** Longest wall-clock budget a sweep may ask for (one year). */
+export const MAX_WALL_CLOCK_SECONDS = 365 * 24 * 3600;
+/** Most sweeps one spec may warm-start from. */
+export const MAX_WARM_START_SWEEPS = 20;
+
+/**
+ * Stop criteria besides maxTrials/maxFailedTrials. When one fires the sweep ends `completed` with a
+ * `reason` naming it; trials still running are cancelled and nothing new is enqueued.
+ */
+export const budgetSchema = z.strictObject({
+  /** Seconds since the sweep was created (paused time included) after which it stops. */
+  maxWallClockSeconds: z.number().int().min(1).max(MAX_WALL_CLOCK_SECONDS).optional(),
+  /** Stop once a finished trial's objective is at least this good (<= when minimising). */
+  targetObjective: z.number().finite().optional(),
+  /** Stop once this many finished trials numbered after the best one did not beat it. */
+  noImprovementTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
+});
+export type Budget = z.infer<typeof budgetSchema>;
+
+/**
+ * Seeds the sampler's history with the finished trials (completed or early-stopped) of earlier
+ * sweeps that optimise the same objective, where every searched parameter's value lies inside this
+ * sweep's space. Only TPE uses history; grid, random and sobol ignore it.
+ */
+export const warmStartSchema = z.strictObject({
+  sweeps: z.array(sweepIdSchema).min(1).max(MAX_WARM_START_SWEEPS),
+});
+export type WarmStart = z.infer<typeof warmStartSchema>;
+
 /** A hyperparameter sweep, as submitted in YAML or JSON. Unknown fields are errors. */
 export const sweepSpecSchema = z.strictObject({
   name: nameSchema.optional(),
@@ -139,6 +169,10 @@ export const sweepSpecSchema = z.strictObject({
   maxFailedTrials: z.number().int().min(0).max(MAX_TRIALS_LIMIT).default(DEFAULT_MAX_FAILED_TRIALS),
   /** Stop unpromising trials early; without it every trial runs its full budget. */
   earlyStopping: earlyStoppingSchema.optional(),
+  /** Wall-clock budget, target objective, no-improvement stop. */
+  budget: budgetSchema.optional(),
+  /** Earlier sweeps whose results seed the sampler (TPE). */
+  warmStart: warmStartSchema.optional(),
 });
 export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
 export type SweepSpec = z.output<typeof sweepSpecSchema>;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { modelSpecSchema } from './model-args-schema.js';
 import { trialIdSchema, sweepIdSchema } from './ids.js';
+import { earlyStoppingSchema } from './sweep-spec.js';
 import { METRIC_NAMES, objectiveSchema, trainingSpecSchema } from './training.js';
 
 export const TRIAL_STATUSES = [
@@ -45,6 +46,11 @@ export const trialPayloadSchema = z.strictObject({
   params: paramSetSchema,
   /** Bucket the worker writes checkpoints, final weights and trial.json to. */
   artifactsBucket: z.string(),
+  /**
+   * The sweep's early-stopping rule (ASHA's maxEpochs resolved by the controller). The worker asks
+   * it after every epoch; absent, the trial runs its full budget.
+   */
+  earlyStopping: earlyStoppingSchema.optional(),
 });
 export type TrialPayload = z.infer<typeof trialPayloadSchema>;
 
@@ -145,6 +151,10 @@ export const trialStateSchema = z.object({
   trialJson: z.string().optional(),
 });
 export type TrialState = z.infer<typeof trialStateSchema>;
+
+/** The early-stopping rule's answer after one epoch (worker process -> trial process). */
+export const EARLY_STOP_ACTIONS = ['continue', 'stop'] as const;
+export type EarlyStopAction = (typeof EARLY_STOP_ACTIONS)[number];
 
 /** Messages on the control channel. */
 export const controlMessageSchema = z.discriminatedUnion('type', [
