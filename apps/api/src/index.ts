@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './sweep-controller.js';
 export * from './sweep-record.js';
 export * from './sweep-store.js';
+export * from './warm-start.js';

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type S3Client } from '@aws-sdk/client-s3';
 import {
   isBetter,
+  isFinishedSweepStatus,
   isTerminalTrialStatus,
   newSweepId,
   parseTrialId,
@@ -19,13 +20,23 @@ import {
   type TrialResult,
   type TrialState,
   type TrialStatus,
+  type UpdateSweepBody,
 } from '@setrain/protocol';
 import { putObject } from '@setrain/storage';
-import { createSampler, plannedTrialCount, type Observation, type Sampler } from '@setrain/sweep';
+import {
+  createSampler,
+  DEFAULT_TPE_STARTUP_TRIALS,
+  maxTrialEpochs,
+  plannedTrialCount,
+  type Observation,
+  type Sampler,
+} from '@setrain/sweep';
 import { type Job, type Queue, type QueueEvents } from 'bullmq';
 
+import { ApiError } from './errors.js';
 import { countTrials, type SweepRecord } from './sweep-record.js';
 import { type StoredTrial, type SweepStore } from './sweep-store.js';
+import { collectWarmStart } from './warm-start.js';
 
 export const DEFAULT_LOCK_TTL_MS = 30_000;
 export const DEFAULT_JOB_ATTEMPTS = 3;
@@ -39,6 +50,10 @@ const LOCK_RETRY_MS = 50;
 const NOT_STARTED_JOB_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
 /** Extra passes of one advance when a worker wrote a trial state under our feet. */
 const MAX_CONTENDED_PASSES = 3;
+/** How long a user action (cancel, pause, resume, PATCH) waits for the sweep lock. */
+const USER_LOCK_WAIT_MS = DEFAULT_LOCK_WAIT_MS * 5;
+/** Trials that count as "did not improve" for budget.noImprovementTrials. */
+const NO_IMPROVEMENT_STATUSES = new Set<TrialStatus>(['completed', 'early-stopped', 'diverged']);
 
 /** The subset of pino's logger the controller uses (Fastify's `app.log` fits). */
 export interface ControllerLogger {
@@ -145,7 +160,7 @@ export class SweepController {
   /** Stores a new sweep, writes its sweep.json and enqueues its first trials. */
   async createSweep(input: CreateSweepInput): Promise<SweepRecord> {
     const { spec, kind } = input;
-    const sampler = this.samplerOf(spec);
+    const warmStart = await collectWarmStart(this.store, spec);
     const at = this.now().toISOString();
     const record: SweepRecord = {
       id: newSweepId((n) => randomBytes(n), kind),
@@ -158,10 +173,13 @@ export class SweepController {
       plannedTrials: plannedTrialCount(spec),
       startedTrials: 0,
       artifactsBucket: this.options.artifactsBucket,
-      sampler: sampler.name,
+      sampler: spec.search.strategy,
       best: null,
       finalSweepJsonWritten: false,
+      warmStart,
     };
+    // Fails here (not in the first advance) when the sampler rejects the search section.
+    this.samplerOf(record);
     // S3 first: if it is down the sweep is never half-created.
     await this.writeSweepJson(record, []);
     await this.store.createSweep(record);
@@ -179,9 +197,9 @@ export class SweepController {
    * undefined when there is no such sweep.
    */
   async cancel(sweepId: string, reason: string): Promise<SweepRecord | undefined> {
-    await this.withLock(sweepId, DEFAULT_LOCK_WAIT_MS * 5, async () => {
+    await this.withLock(sweepId, USER_LOCK_WAIT_MS, async () => {
       const record = await this.store.getSweep(sweepId);
-      if (record === undefined || record.status !== 'running') return;
+      if (record === undefined || isFinishedSweepStatus(record.status)) return;
       const trials = await this.store.getStoredTrials(sweepId);
       const stamp = this.now().toISOString();
       await this.saveRecord({
@@ -195,6 +213,96 @@ export class SweepController {
     });
     await this.advance(sweepId);
     return this.store.getSweep(sweepId);
+  }
+
+  /**
+   * Pauses a running sweep: trials that have not started leave the queue (they stay `queued` and
+   * go back on resume), running ones finish, nothing new is enqueued. Pausing a paused sweep is a
+   * no-op; a finished one answers SWEEP_FINISHED.
+   */
+  async pause(sweepId: string): Promise<SweepRecord> {
+    const paused = await this.userAction(sweepId, async (record) => {
+      if (record.status === 'paused') return record;
+      const next: SweepRecord = {
+        ...record,
+        status: 'paused',
+        updatedAt: this.now().toISOString(),
+      };
+      await this.saveRecord(next);
+      await this.unqueueNotStarted(await this.store.getStoredTrials(sweepId));
+      this.options.logger.info({ sweepId }, 'sweep paused');
+      return next;
+    });
+    await this.advance(sweepId);
+    return (await this.store.getSweep(sweepId)) ?? paused;
+  }
+
+  /** Resumes a paused sweep: its queued trials go back on the queue and new ones follow. */
+  async resume(sweepId: string): Promise<SweepRecord> {
+    const resumed = await this.userAction(sweepId, async (record) => {
+      if (record.status === 'running') return record;
+      const next: SweepRecord = {
+        ...record,
+        status: 'running',
+        updatedAt: this.now().toISOString(),
+      };
+      await this.saveRecord(next);
+      this.options.logger.info({ sweepId }, 'sweep resumed');
+      return next;
+    });
+    await this.advance(sweepId);
+    return (await this.store.getSweep(sweepId)) ?? resumed;
+  }
+
+  /**
+   * Changes a running or paused sweep's parallelism and/or maxTrials. maxTrials below the trials
+   * already started answers REQUEST_INVALID; a grid's planned count stays capped at its size.
+   */
+  async update(sweepId: string, body: UpdateSweepBody): Promise<SweepRecord> {
+    const updated = await this.userAction(sweepId, async (record) => {
+      if (body.maxTrials !== undefined && body.maxTrials < record.startedTrials) {
+        const message = `must be at least ${record.startedTrials}, the trials already started`;
+        throw new ApiError('REQUEST_INVALID', { detail: `maxTrials: ${message}` }, [
+          { path: 'maxTrials', message },
+        ]);
+      }
+      const spec: SweepSpec = {
+        ...record.spec,
+        ...(body.parallelism !== undefined ? { parallelism: body.parallelism } : {}),
+        ...(body.maxTrials !== undefined ? { maxTrials: body.maxTrials } : {}),
+      };
+      const next: SweepRecord = {
+        ...record,
+        spec,
+        plannedTrials: Math.max(record.startedTrials, plannedTrialCount(spec)),
+        updatedAt: this.now().toISOString(),
+      };
+      await this.saveRecord(next);
+      this.options.logger.info(
+        { sweepId, parallelism: spec.parallelism, plannedTrials: next.plannedTrials },
+        'sweep updated',
+      );
+      return next;
+    });
+    await this.advance(sweepId);
+    return (await this.store.getSweep(sweepId)) ?? updated;
+  }
+
+  /** Runs a user action on an unfinished sweep under its lock (404 / 409 otherwise). */
+  private async userAction(
+    sweepId: string,
+    fn: (record: SweepRecord) => Promise<SweepRecord>,
+  ): Promise<SweepRecord> {
+    const result = await this.withLock(sweepId, USER_LOCK_WAIT_MS, async () => {
+      const record = await this.store.getSweep(sweepId);
+      if (record === undefined) throw new ApiError('SWEEP_NOT_FOUND', { sweepId });
+      if (isFinishedSweepStatus(record.status)) {
+        throw new ApiError('SWEEP_FINISHED', { sweepId, status: record.status });
+      }
+      return fn(record);
+    });
+    if (result === undefined) throw new Error(`sweep ${sweepId} stayed locked; retry`);
+    return result;
   }
 
   /**
@@ -287,8 +395,8 @@ export class SweepController {
       record = { ...record, best };
     }
 
-    // 3. Budget: fail, enqueue more, or complete.
-    if (record.status === 'running') {
+    // 3. Budget: fail, stop, enqueue more, or complete.
+    if (!isFinishedSweepStatus(record.status)) {
       const counts = countTrials(trials);
       const failures = counts.failed + counts.diverged;
       if (failures > record.spec.maxFailedTrials) {
@@ -302,10 +410,27 @@ export class SweepController {
         );
         contended = true; // re-read the stopped trials on the next pass
       } else {
-        record = await this.enqueueMore(record, trials);
-        const active = trials.filter((t) => !isTerminalTrialStatus(t.status)).length;
-        if (active === 0 && record.startedTrials >= record.plannedTrials) {
-          record = this.finished(record, 'completed');
+        const unfinished = trials.some((t) => !isTerminalTrialStatus(t.status));
+        const stop =
+          unfinished || record.startedTrials < record.plannedTrials
+            ? this.stopCriterion(record, trials)
+            : undefined;
+        if (stop !== undefined) {
+          record = this.finished(record, 'completed', stop);
+          await this.saveRecord(record);
+          await this.stopTrials(
+            sweepId,
+            await this.store.getStoredTrials(sweepId),
+            `sweep stopped: ${stop}`,
+          );
+          this.options.logger.info({ sweepId, reason: stop }, 'sweep stopped');
+          contended = true;
+        } else {
+          if (record.status === 'running') record = await this.enqueueMore(record, trials);
+          const active = trials.filter((t) => !isTerminalTrialStatus(t.status)).length;
+          if (active === 0 && record.startedTrials >= record.plannedTrials) {
+            record = this.finished(record, 'completed');
+          }
         }
       }
     }
@@ -315,7 +440,7 @@ export class SweepController {
 
     // 4. Ended and settled: write the final sweep.json once, then stop watching the sweep.
     const unsettled = trials.some((t) => !isTerminalTrialStatus(t.status));
-    if (record.status !== 'running' && !unsettled && !contended) {
+    if (isFinishedSweepStatus(record.status) && !unsettled && !contended) {
       if (!record.finalSweepJsonWritten) {
         try {
           await this.writeSweepJson(record, trials);
@@ -333,6 +458,43 @@ export class SweepController {
       );
     }
     return contended;
+  }
+
+  /**
+   * The budget criterion (spec.budget) that ends the sweep now, as its reason, or undefined.
+   * Checked only while trials are running or still to come.
+   */
+  private stopCriterion(record: SweepRecord, trials: readonly TrialState[]): string | undefined {
+    const budget = record.spec.budget;
+    if (budget === undefined) return undefined;
+    const { metric, goal } = record.spec.objective;
+    const best = record.best;
+    const target = budget.targetObjective;
+    if (
+      target !== undefined &&
+      best !== null &&
+      (best.objectiveValue === target || isBetter(goal, best.objectiveValue, target))
+    ) {
+      return `target objective reached: trial ${best.trialId} has ${metric} ${best.objectiveValue} (target ${goal === 'minimize' ? '<=' : '>='} ${target})`;
+    }
+    const patience = budget.noImprovementTrials;
+    if (patience !== undefined && best !== null) {
+      const bestNumber = parseTrialId(best.trialId)?.trialNumber ?? 0;
+      const since = trials.filter(
+        (t) => t.trialNumber > bestNumber && NO_IMPROVEMENT_STATUSES.has(t.status),
+      ).length;
+      if (since >= patience) {
+        return `no improvement in ${since} trials since trial ${best.trialId} (${metric} ${best.objectiveValue}; noImprovementTrials ${patience})`;
+      }
+    }
+    const wallClock = budget.maxWallClockSeconds;
+    if (wallClock !== undefined) {
+      const elapsed = (this.now().getTime() - Date.parse(record.createdAt)) / 1000;
+      if (elapsed >= wallClock) {
+        return `wall-clock budget of ${wallClock} s spent (${Math.floor(elapsed)} s since the sweep was created)`;
+      }
+    }
+    return undefined;
   }
 
   private finished(
@@ -366,11 +528,13 @@ export class SweepController {
     let next: TrialState | undefined;
     if (job === undefined) {
       if (record.status === 'running') {
-        // Saved as queued but the job never made it (a crash in between), or it was removed:
-        // add it again. The job id is the trial id, so this can never run a trial twice at once.
+        // Saved as queued but the job never made it (a crash in between), or it was removed
+        // (pause): add it again. The job id is the trial id, so a trial never runs twice at once.
         await this.addJob(record, state);
         return state;
       }
+      // Taken off the queue by a pause: stays queued until resumed.
+      if (record.status === 'paused') return state;
       next = { ...state, status: 'cancelled', reason: record.reason ?? 'sweep ended' };
     } else {
       const jobState = await job.getState();
@@ -415,13 +579,22 @@ export class SweepController {
     if (active >= spec.parallelism || started >= planned) {
       return started === record.startedTrials ? record : { ...record, startedTrials: started };
     }
-    const sampler = this.samplerOf(spec);
-    const history: Observation[] = trials.map((t) => ({
-      trialNumber: t.trialNumber,
-      params: t.params,
-      value: t.objectiveValue,
-      status: t.status,
-    }));
+    const sampler = this.samplerOf(record);
+    // Warm-start results come first, numbered 0, -1, ... so every trial counts them as earlier.
+    const history: Observation[] = [
+      ...record.warmStart.map((w, index): Observation => ({
+        trialNumber: -index,
+        params: w.params,
+        value: w.objectiveValue,
+        status: 'completed',
+      })),
+      ...trials.map((t) => ({
+        trialNumber: t.trialNumber,
+        params: t.params,
+        value: t.objectiveValue,
+        status: t.status,
+      })),
+    ];
     let next = record;
     while (active < spec.parallelism && started < planned) {
       const trialNumber = started + 1;
@@ -462,8 +635,43 @@ export class SweepController {
     return { ...next, startedTrials: started, plannedTrials: planned };
   }
 
-  private samplerOf(spec: SweepSpec): Sampler {
-    return createSampler(spec.search, { seed: spec.training.seed, goal: spec.objective.goal });
+  /**
+   * The sweep's sampler. With warm-start results, TPE's random startup is shortened by their
+   * number: they already are the observations the startup trials would have produced.
+   */
+  private samplerOf(record: SweepRecord): Sampler {
+    const { spec } = record;
+    let search = spec.search;
+    if (search.strategy === 'tpe' && record.warmStart.length > 0) {
+      const startup = search.tpe?.startupTrials ?? DEFAULT_TPE_STARTUP_TRIALS;
+      search = {
+        ...search,
+        tpe: { ...search.tpe, startupTrials: Math.max(0, startup - record.warmStart.length) },
+      };
+    }
+    return createSampler(search, { seed: spec.training.seed, goal: spec.objective.goal });
+  }
+
+  /** The spec's early-stopping rule with ASHA's maxEpochs resolved (what workers run). */
+  private earlyStoppingOf(spec: SweepSpec): TrialPayload['earlyStopping'] {
+    const rule = spec.earlyStopping;
+    if (rule?.type === 'asha')
+      return { ...rule, maxEpochs: rule.maxEpochs ?? maxTrialEpochs(spec) };
+    return rule;
+  }
+
+  /** Takes trials that have not started off the queue; their states stay `queued`. */
+  private async unqueueNotStarted(trials: readonly StoredTrial[]): Promise<void> {
+    for (const { state } of trials) {
+      if (state.status !== 'queued') continue;
+      const job = await this.queue.getJob(state.trialId);
+      if (job === undefined || !NOT_STARTED_JOB_STATES.has(await job.getState())) continue;
+      try {
+        await job.remove();
+      } catch {
+        // A worker took it between getState and remove: it runs to its end.
+      }
+    }
   }
 
   private payloadOf(record: SweepRecord, state: TrialState): TrialPayload {
@@ -478,6 +686,9 @@ export class SweepController {
       objective: record.spec.objective,
       params: state.params,
       artifactsBucket: record.artifactsBucket,
+      ...(record.spec.earlyStopping !== undefined
+        ? { earlyStopping: this.earlyStoppingOf(record.spec) }
+        : {}),
     });
   }
 

@@ -1,5 +1,7 @@
 import {
   bestTrialSummarySchema,
+  paramSetSchema,
+  trialIdSchema,
   SWEEP_KINDS,
   sweepIdSchema,
   sweepSpecSchema,
@@ -9,6 +11,15 @@ import {
   type TrialState,
 } from '@setrain/protocol';
 import { z } from 'zod';
+
+/** A finished trial of an earlier sweep that seeds this sweep's sampler (spec.warmStart). */
+export const warmStartTrialSchema = z.object({
+  trialId: trialIdSchema,
+  /** Its values of this sweep's searched parameters. */
+  params: paramSetSchema,
+  objectiveValue: z.number(),
+});
+export type WarmStartTrial = z.infer<typeof warmStartTrialSchema>;
 
 /** What the controller keeps about a sweep in Redis (`redisKeys().sweep(id)`), as JSON. */
 export const sweepRecordSchema = z.object({
@@ -30,6 +41,8 @@ export const sweepRecordSchema = z.object({
   best: bestTrialSummarySchema.nullable(),
   /** Whether sweep.json was rewritten after the sweep ended (retried by the reconcile loop). */
   finalSweepJsonWritten: z.boolean().default(false),
+  /** Snapshot, taken at creation, of the warm-start trials (so a restart suggests the same). */
+  warmStart: z.array(warmStartTrialSchema).default([]),
 });
 export type SweepRecord = z.infer<typeof sweepRecordSchema>;
 

@@ -2,6 +2,7 @@ import {
   apiErrorBodySchema,
   cancelSweepBodySchema,
   createSweepResponseSchema,
+  isFinishedSweepStatus,
   jobSpecSchema,
   jobToSweepSpec,
   listSweepsQuerySchema,
@@ -9,11 +10,16 @@ import {
   parseJobSpec,
   parseSpecText,
   parseSweepSpec,
+  previewQuerySchema,
+  previewResponseSchema,
   sweepDetailSchema,
   sweepSpecSchema,
+  updateSweepBodySchema,
+  type PreviewResponse,
   type SweepKind,
   type SweepSpec,
 } from '@setrain/protocol';
+import { plannedTrialCount, preview, SweepError } from '@setrain/sweep';
 import { type FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -173,7 +179,7 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
     },
     async (request) => {
       const record = await loadSweep(context, request.params.id);
-      if (record.status !== 'running') {
+      if (isFinishedSweepStatus(record.status)) {
         throw new ApiError('SWEEP_FINISHED', { sweepId: record.id, status: record.status });
       }
       const reason = request.body?.reason ?? DEFAULT_CANCEL_REASON;
@@ -181,4 +187,89 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
       return toSweepDetail(after, await context.store.getTrials(record.id));
     },
   );
+
+  app.patch(
+    '/v1/sweeps/:id',
+    {
+      schema: {
+        tags: ['sweeps'],
+        summary: "Change a running or paused sweep's parallelism and/or maxTrials",
+        params: sweepIdParams,
+        body: updateSweepBodySchema,
+        response: { 200: sweepDetailSchema, 409: apiErrorBodySchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const after = await context.controller.update(request.params.id, request.body);
+      return toSweepDetail(after, await context.store.getTrials(after.id));
+    },
+  );
+
+  app.post(
+    '/v1/sweeps/:id/pause',
+    {
+      schema: {
+        tags: ['sweeps'],
+        summary: 'Pause a sweep: nothing new is enqueued, queued trials wait, running ones finish',
+        params: sweepIdParams,
+        response: { 200: sweepDetailSchema, 409: apiErrorBodySchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const after = await context.controller.pause(request.params.id);
+      return toSweepDetail(after, await context.store.getTrials(after.id));
+    },
+  );
+
+  app.post(
+    '/v1/sweeps/:id/resume',
+    {
+      schema: {
+        tags: ['sweeps'],
+        summary: 'Resume a paused sweep',
+        params: sweepIdParams,
+        response: { 200: sweepDetailSchema, 409: apiErrorBodySchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const after = await context.controller.resume(request.params.id);
+      return toSweepDetail(after, await context.store.getTrials(after.id));
+    },
+  );
+
+  app.post(
+    '/v1/sweeps/preview',
+    {
+      validatorCompiler: specBodyValidator,
+      schema: {
+        tags: ['sweeps'],
+        summary: 'The first n configurations a sweep spec would run; nothing is stored',
+        consumes: SPEC_CONTENT_TYPES,
+        body: sweepBodySchema,
+        querystring: previewQuerySchema,
+        response: { 200: previewResponseSchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    // Nothing to await; a Promise so that a throw inside becomes the error response.
+    (request) =>
+      new Promise<PreviewResponse>((resolve) => resolve(previewOf(request.body, request.query.n))),
+  );
+}
+
+/** The first n configurations of a spec body (`POST /v1/sweeps/preview`). */
+function previewOf(body: unknown, n: number): PreviewResponse {
+  const spec = parseSweepSpec(specInput(body));
+  try {
+    return {
+      strategy: spec.search.strategy,
+      plannedTrials: plannedTrialCount(spec),
+      configurations: preview(spec, n),
+    };
+  } catch (error) {
+    // The sampler's own checks (e.g. a TPE option it rejects) are spec problems too.
+    if (!(error instanceof SweepError)) throw error;
+    throw new ApiError('SPEC_INVALID', { detail: error.message }, [
+      { path: 'search', message: error.message },
+    ]);
+  }
 }

@@ -1,0 +1,576 @@
+// Smarter sweeps in the API and its controller, against a real redis-server and s3rver with an
+// in-test BullMQ worker: PATCH, pause/resume, budgets (target, no improvement, wall clock), warm
+// start, preview, the early-stopping rule in trial payloads, and a TPE sweep across a restart.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { buildApp, sweepRecordSchema, type ApiApp } from '@setrain/api';
+import {
+  apiErrorBodySchema,
+  listSweepsResponseSchema,
+  parseSweepSpec,
+  previewResponseSchema,
+  redisKeys,
+  sweepDetailSchema,
+  TRIALS_QUEUE,
+  type SweepDetail,
+  type TrialPayload,
+  type TrialResult,
+} from '@setrain/protocol';
+import { writeDataset } from '@setrain/storage';
+import { createSampler } from '@setrain/sweep';
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+
+import {
+  startRedis,
+  startS3,
+  uniqueName,
+  waitFor,
+  type RedisServer,
+  type S3Server,
+} from './harness/index.js';
+
+const API_KEY = 'test-key-0123456789abcdef';
+const AUTH = { authorization: `Bearer ${API_KEY}` };
+
+let redisServer: RedisServer;
+let s3: S3Server;
+
+before(async () => {
+  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+});
+after(async () => {
+  await Promise.all([redisServer.stop(), s3.stop()]);
+});
+
+/** One test's world: its own key prefix, bucket and dataset, and what to close. */
+interface World {
+  readonly prefix: string;
+  readonly dataset: string;
+  readonly redis: Redis;
+  readonly queue: Queue<TrialPayload, TrialResult>;
+  app(): Promise<ApiApp>;
+  worker(processor: (job: Job<TrialPayload>) => Promise<TrialResult>): Worker;
+  close(): Promise<void>;
+}
+
+async function world(): Promise<World> {
+  const prefix = `{${uniqueName('sweeps')}}`;
+  const bucket = await s3.createBucket();
+  await writeDataset(s3.client, bucket, 'datasets/shapes', {
+    classes: ['circle', 'square'],
+    entries: [
+      { key: 'images/1.png', labels: ['circle'] },
+      { key: 'images/2.png', labels: ['square'] },
+    ],
+  });
+  const redis = new Redis(redisServer.url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  });
+  await redis.connect();
+  const closers: (() => Promise<unknown>)[] = [];
+  const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection: redis, prefix });
+  return {
+    prefix,
+    dataset: `s3://${bucket}/datasets/shapes/manifest.jsonl`,
+    redis,
+    queue,
+    async app() {
+      const app = await buildApp({
+        redis,
+        s3: s3.client,
+        keyPrefix: prefix,
+        artifactsBucket: bucket,
+        apiKeys: [API_KEY],
+        reconcileIntervalMs: 200,
+        jobAttempts: 1,
+        metrics: false,
+      });
+      await app.ready();
+      closers.push(() => app.close());
+      return app;
+    },
+    worker(processor) {
+      const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+      const worker = new Worker<TrialPayload, TrialResult>(TRIALS_QUEUE, processor, {
+        connection,
+        prefix,
+        concurrency: 1,
+      });
+      closers.push(async () => {
+        await worker.close();
+        connection.disconnect();
+      });
+      return worker;
+    },
+    async close() {
+      for (const close of closers.reverse()) await close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** A grid over dropout (6 points) and the objective the fake workers report for it. */
+function gridSpec(w: World, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    dataset: w.dataset,
+    training: { epochs: 3 },
+    search: {
+      strategy: 'grid',
+      parameters: { dropout: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6] },
+    },
+    objective: { metric: 'val_loss', goal: 'minimize' },
+    maxTrials: 4,
+    parallelism: 1,
+    ...extra,
+  };
+}
+
+/** What a fake worker returns: objective = the trial's dropout unless `value` says otherwise. */
+function result(job: Job<TrialPayload>, value = Number(job.data.params['dropout'])): TrialResult {
+  return {
+    trialId: job.data.trialId,
+    status: 'completed',
+    objectiveValue: value,
+    bestEpoch: 1,
+    epochsCompleted: 1,
+    trialJson: `runs/${job.data.sweepId}/trials/${job.data.trialId}/trial.json`,
+  };
+}
+
+async function request(
+  app: ApiApp,
+  method: 'GET' | 'POST' | 'PATCH',
+  url: string,
+  payload?: object,
+) {
+  return app.inject({
+    method,
+    url,
+    headers: AUTH,
+    ...(payload !== undefined ? { payload } : {}),
+  });
+}
+
+async function createSweep(app: ApiApp, spec: object): Promise<SweepDetail> {
+  const response = await request(app, 'POST', '/v1/sweeps', spec);
+  assert.equal(response.statusCode, 201, response.body);
+  return sweepDetailSchema.parse(response.json());
+}
+
+async function getSweep(app: ApiApp, id: string): Promise<SweepDetail> {
+  const response = await request(app, 'GET', `/v1/sweeps/${id}`);
+  assert.equal(response.statusCode, 200, response.body);
+  return sweepDetailSchema.parse(response.json());
+}
+
+async function untilEnded(app: ApiApp, id: string): Promise<SweepDetail> {
+  return waitFor(
+    async () => {
+      const s = await getSweep(app, id);
+      return s.status !== 'running' && s.status !== 'paused' ? s : undefined;
+    },
+    { what: `sweep ${id} to end`, timeoutMs: 20_000 },
+  );
+}
+
+function errorOf(body: string) {
+  return apiErrorBodySchema.parse(JSON.parse(body)).error;
+}
+
+test('PATCH changes parallelism and maxTrials of a running sweep; 400 below started, 409 when ended', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const sweep = await createSweep(app, gridSpec(w, { maxTrials: 2 }));
+    assert.equal(sweep.trials.length, 1);
+
+    const tooFew = await request(app, 'PATCH', `/v1/sweeps/${sweep.id}`, { maxTrials: 0 });
+    assert.equal(tooFew.statusCode, 400);
+    assert.equal(errorOf(tooFew.body).code, 'REQUEST_INVALID');
+    const empty = await request(app, 'PATCH', `/v1/sweeps/${sweep.id}`, {});
+    assert.equal(empty.statusCode, 400);
+    const unknown = await request(app, 'PATCH', `/v1/sweeps/${sweep.id}`, { epochs: 3 });
+    assert.equal(unknown.statusCode, 400);
+    const missing = await request(app, 'PATCH', '/v1/sweeps/sw-nosuchsweep', { parallelism: 2 });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(errorOf(missing.body).code, 'SWEEP_NOT_FOUND');
+
+    const patched = await request(app, 'PATCH', `/v1/sweeps/${sweep.id}`, {
+      parallelism: 3,
+      maxTrials: 100,
+    });
+    assert.equal(patched.statusCode, 200, patched.body);
+    const detail = sweepDetailSchema.parse(patched.json());
+    // A grid's planned count stays capped at its size.
+    assert.equal(detail.plannedTrials, 6);
+    assert.equal(detail.spec.parallelism, 3);
+    assert.deepEqual(
+      detail.trials.map((t) => [t.trialNumber, t.status]),
+      [
+        [1, 'queued'],
+        [2, 'queued'],
+        [3, 'queued'],
+      ],
+    );
+    assert.equal(await w.queue.getWaitingCount(), 3);
+
+    const below = await request(app, 'PATCH', `/v1/sweeps/${sweep.id}`, { maxTrials: 2 });
+    assert.equal(below.statusCode, 400, below.body);
+    assert.deepEqual(
+      errorOf(below.body).issues?.map((i) => i.path),
+      ['maxTrials'],
+    );
+    const lower = await request(app, 'PATCH', `/v1/sweeps/${sweep.id}`, { maxTrials: 4 });
+    assert.equal(lower.statusCode, 200, lower.body);
+
+    w.worker((job) => Promise.resolve(result(job)));
+    const done = await untilEnded(app, sweep.id);
+    assert.equal(done.status, 'completed');
+    assert.equal(done.counts.completed, 4);
+    assert.equal(done.plannedTrials, 4);
+
+    const ended = await request(app, 'PATCH', `/v1/sweeps/${sweep.id}`, { parallelism: 1 });
+    assert.equal(ended.statusCode, 409);
+    assert.equal(errorOf(ended.body).code, 'SWEEP_FINISHED');
+  } finally {
+    await w.close();
+  }
+});
+
+test('a paused sweep enqueues nothing new, lets its running trial finish, and resumes', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const sweep = await createSweep(app, gridSpec(w, { parallelism: 2 }));
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const started: number[] = [];
+    w.worker(async (job) => {
+      started.push(job.data.trialNumber);
+      if (job.data.trialNumber === 1) await held;
+      return result(job);
+    });
+    // The worker holds trial 1; trial 2 waits in the queue.
+    await waitFor(async () => started.includes(1) && (await w.queue.getWaitingCount()) === 1, {
+      what: 'trial 1 running, trial 2 waiting',
+    });
+    const paused = await request(app, 'POST', `/v1/sweeps/${sweep.id}/pause`);
+    assert.equal(paused.statusCode, 200, paused.body);
+    assert.equal(sweepDetailSchema.parse(paused.json()).status, 'paused');
+    const again = await request(app, 'POST', `/v1/sweeps/${sweep.id}/pause`);
+    assert.equal(again.statusCode, 200, 'pausing twice is a no-op');
+    assert.equal(await w.queue.getWaitingCount(), 0);
+
+    release();
+    await waitFor(async () => (await getSweep(app, sweep.id)).counts.running === 0, {
+      what: 'the running trials to finish while paused',
+    });
+    await sleep(600); // three reconcile passes
+    const whilePaused = await getSweep(app, sweep.id);
+    assert.equal(whilePaused.status, 'paused');
+    assert.deepEqual(
+      whilePaused.trials.map((t) => [t.trialNumber, t.status]),
+      [
+        [1, 'completed'],
+        [2, 'queued'],
+      ],
+    );
+    assert.equal(await w.queue.getWaitingCount(), 0);
+    assert.deepEqual(started, [1]);
+
+    const resumed = await request(app, 'POST', `/v1/sweeps/${sweep.id}/resume`);
+    assert.equal(resumed.statusCode, 200, resumed.body);
+    const done = await untilEnded(app, sweep.id);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    assert.deepEqual(
+      done.trials.map((t) => [t.trialNumber, t.status]),
+      [1, 2, 3, 4].map((n) => [n, 'completed']),
+    );
+    assert.equal((await w.queue.getJobs(['completed'])).length, 4);
+    const ended = await request(app, 'POST', `/v1/sweeps/${sweep.id}/resume`);
+    assert.equal(ended.statusCode, 409);
+    assert.equal(errorOf(ended.body).code, 'SWEEP_FINISHED');
+  } finally {
+    await w.close();
+  }
+});
+
+test('a paused sweep can be cancelled; its queued trials end cancelled', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const sweep = await createSweep(app, gridSpec(w, { parallelism: 2 }));
+    await request(app, 'POST', `/v1/sweeps/${sweep.id}/pause`);
+    const cancel = await request(app, 'POST', `/v1/sweeps/${sweep.id}/cancel`, {});
+    assert.equal(cancel.statusCode, 200, cancel.body);
+    const done = await waitFor(
+      async () => {
+        const s = await getSweep(app, sweep.id);
+        return s.counts.cancelled === 2 ? s : undefined;
+      },
+      { what: 'the queued trials cancelled' },
+    );
+    assert.equal(done.status, 'cancelled');
+  } finally {
+    await w.close();
+  }
+});
+
+test('budget.targetObjective stops the sweep once a trial reaches it', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    // Objective per trial: 0.9, 0.5, 0.2, 0.1, ... (minimised); the target 0.25 is met by trial 3.
+    const values = [0.9, 0.5, 0.2, 0.1, 0.05, 0.01];
+    const sweep = await createSweep(
+      app,
+      gridSpec(w, { maxTrials: 6, budget: { targetObjective: 0.25 } }),
+    );
+    w.worker((job) => Promise.resolve(result(job, values[job.data.trialNumber - 1])));
+    const done = await untilEnded(app, sweep.id);
+    assert.equal(done.status, 'completed');
+    assert.match(done.reason ?? '', /^target objective reached: trial \S+\.3 has val_loss 0\.2/);
+    assert.equal(done.best?.trialId, `${sweep.id}.3`);
+    assert.ok(done.trials.length <= 4, `ran ${done.trials.length} trials`);
+  } finally {
+    await w.close();
+  }
+});
+
+test('budget.noImprovementTrials stops the sweep after N trials without a new best', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const values = [0.5, 0.3, 0.4, 0.6, 0.7, 0.1];
+    const sweep = await createSweep(
+      app,
+      gridSpec(w, { maxTrials: 6, budget: { noImprovementTrials: 2 } }),
+    );
+    w.worker((job) => Promise.resolve(result(job, values[job.data.trialNumber - 1])));
+    const done = await untilEnded(app, sweep.id);
+    assert.equal(done.status, 'completed');
+    assert.match(done.reason ?? '', /^no improvement in 2 trials since trial \S+\.2/);
+    assert.equal(done.best?.objectiveValue, 0.3);
+    assert.equal(done.counts.completed, 4);
+    assert.ok(done.trials.length <= 5);
+  } finally {
+    await w.close();
+  }
+});
+
+test('budget.maxWallClockSeconds stops the sweep and cancels its running trial', async () => {
+  const w = await world();
+  const subscriber = new Redis(redisServer.url);
+  try {
+    const app = await w.app();
+    await subscriber.subscribe(redisKeys(w.prefix).controlChannel);
+    let cancelled: (reason: string) => void = () => undefined;
+    const cancel = new Promise<string>((resolve) => (cancelled = resolve));
+    subscriber.on('message', (_channel, text) => {
+      cancelled((JSON.parse(text) as { reason: string }).reason);
+    });
+    const sweep = await createSweep(
+      app,
+      gridSpec(w, { maxTrials: 6, budget: { maxWallClockSeconds: 1 } }),
+    );
+    w.worker(async (job) => {
+      if (job.data.trialNumber === 1) return result(job);
+      throw new Error(`cancelled: ${await cancel}`);
+    });
+    const done = await untilEnded(app, sweep.id);
+    assert.equal(done.status, 'completed');
+    assert.match(done.reason ?? '', /^wall-clock budget of 1 s spent/);
+    const settled = await waitFor(
+      async () => {
+        const s = await getSweep(app, sweep.id);
+        return s.counts.running + s.counts.queued === 0 ? s : undefined;
+      },
+      { what: 'the running trial cancelled' },
+    );
+    assert.equal(settled.counts.completed, 1);
+    assert.equal(settled.counts.cancelled, 1);
+    assert.match(settled.trials[1]?.reason ?? '', /sweep stopped: wall-clock budget/);
+  } finally {
+    subscriber.disconnect();
+    await w.close();
+  }
+});
+
+test('warm start seeds TPE with the in-space results of earlier sweeps', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const source = await createSweep(app, gridSpec(w, { maxTrials: 4, parallelism: 2 }));
+    w.worker((job) => Promise.resolve(result(job)));
+    await untilEnded(app, source.id);
+
+    const bad = await request(app, 'POST', '/v1/sweeps', {
+      ...gridSpec(w),
+      objective: { metric: 'val_accuracy', goal: 'maximize' },
+      warmStart: { sweeps: [source.id, 'sw-nosuchsweep'] },
+    });
+    assert.equal(bad.statusCode, 400, bad.body);
+    assert.deepEqual(
+      errorOf(bad.body).issues?.map((i) => i.path),
+      ['warmStart.sweeps[0]', 'warmStart.sweeps[1]'],
+    );
+
+    // dropout 0.4 of the source lies outside [0.05, 0.35]: three of its four trials seed TPE.
+    const tpeSpec = {
+      dataset: w.dataset,
+      training: { epochs: 3 },
+      search: {
+        strategy: 'tpe',
+        parameters: { dropout: { type: 'uniform', min: 0.05, max: 0.35 } },
+        tpe: { startupTrials: 3 },
+      },
+      objective: { metric: 'val_loss', goal: 'minimize' },
+      maxTrials: 1,
+    };
+    const warm = await createSweep(app, { ...tpeSpec, warmStart: { sweeps: [source.id] } });
+    const raw = await w.redis.get(redisKeys(w.prefix).sweep(warm.id));
+    const record = sweepRecordSchema.parse(JSON.parse(raw ?? '{}'));
+    assert.deepEqual(
+      record.warmStart.map((t) => [t.trialId, t.params['dropout'], t.objectiveValue]),
+      [
+        [`${source.id}.1`, 0.1, 0.1],
+        [`${source.id}.2`, 0.2, 0.2],
+        [`${source.id}.3`, 0.3, 0.3],
+      ],
+    );
+    // With three results TPE skips its three random startup trials: trial 1 is TPE's choice.
+    const spec = parseSweepSpec(tpeSpec);
+    const tpe = createSampler(
+      { ...spec.search, tpe: { startupTrials: 0 } },
+      { seed: spec.training.seed, goal: 'minimize' },
+    );
+    const expected = tpe.suggest({
+      trialNumber: 1,
+      history: record.warmStart.map((t, i) => ({
+        trialNumber: -i,
+        params: t.params,
+        value: t.objectiveValue,
+        status: 'completed',
+      })),
+    });
+    assert.deepEqual(warm.trials[0]?.params, expected);
+    const cold = await createSweep(app, tpeSpec);
+    assert.notDeepEqual(cold.trials[0]?.params, warm.trials[0]?.params);
+  } finally {
+    await w.close();
+  }
+});
+
+test('POST /v1/sweeps/preview lists the first n configurations and stores nothing', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const grid = await request(app, 'POST', '/v1/sweeps/preview?n=3', gridSpec(w));
+    assert.equal(grid.statusCode, 200, grid.body);
+    const body = previewResponseSchema.parse(grid.json());
+    assert.equal(body.strategy, 'grid');
+    assert.equal(body.plannedTrials, 4);
+    assert.deepEqual(
+      body.configurations.map((c) => [c.trialNumber, c.params['dropout'], c.dependsOnResults]),
+      [
+        [1, 0.1, false],
+        [2, 0.2, false],
+        [3, 0.3, false],
+      ],
+    );
+
+    const yaml = await app.inject({
+      method: 'POST',
+      url: '/v1/sweeps/preview?n=4',
+      headers: { ...AUTH, 'content-type': 'application/yaml' },
+      payload: [
+        `dataset: ${w.dataset}`,
+        'search:',
+        '  strategy: tpe',
+        '  parameters: { learningRate: { type: log_uniform, min: 0.0001, max: 0.1 } }',
+        '  tpe: { startupTrials: 2 }',
+        'maxTrials: 8',
+      ].join('\n'),
+    });
+    assert.equal(yaml.statusCode, 200, yaml.body);
+    const tpe = previewResponseSchema.parse(yaml.json());
+    assert.deepEqual(
+      tpe.configurations.map((c) => c.dependsOnResults),
+      [false, false, true, true],
+    );
+
+    const bad = await request(app, 'POST', '/v1/sweeps/preview', { ...gridSpec(w), bogus: 1 });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(errorOf(bad.body).code, 'SPEC_INVALID');
+    const badN = await request(app, 'POST', '/v1/sweeps/preview?n=0', gridSpec(w));
+    assert.equal(badN.statusCode, 400);
+
+    const list = listSweepsResponseSchema.parse((await request(app, 'GET', '/v1/sweeps')).json());
+    assert.equal(list.total, 0);
+  } finally {
+    await w.close();
+  }
+});
+
+test('trial payloads carry the early-stopping rule with ASHA maxEpochs resolved; a TPE sweep survives a restart', async () => {
+  const w = await world();
+  try {
+    const first = await w.app();
+    const spec = {
+      dataset: w.dataset,
+      training: { epochs: 4 },
+      search: {
+        strategy: 'tpe',
+        parameters: { dropout: { type: 'uniform', min: 0.05, max: 0.6 } },
+        tpe: { startupTrials: 2 },
+      },
+      objective: { metric: 'val_loss', goal: 'minimize' },
+      earlyStopping: { type: 'asha', reductionFactor: 2 },
+      maxTrials: 5,
+      parallelism: 2,
+    };
+    const sweep = await createSweep(first, spec);
+    const [job] = await w.queue.getWaiting();
+    assert.deepEqual(job?.data.earlyStopping, {
+      type: 'asha',
+      reductionFactor: 2,
+      maxEpochs: 4,
+    });
+    await first.close();
+    // Trials finish (results, one early-stopped) while no controller runs.
+    w.worker((j) =>
+      Promise.resolve({
+        ...result(j),
+        ...(j.data.trialNumber === 2
+          ? { status: 'early-stopped', reason: 'early-stopped: test' }
+          : {}),
+      }),
+    );
+    await waitFor(async () => (await w.queue.getCompletedCount()) === 2, {
+      what: 'the first two trials',
+    });
+    const second = await w.app();
+    const done = await untilEnded(second, sweep.id);
+    assert.equal(done.status, 'completed');
+    assert.deepEqual(
+      done.trials.map((t) => [t.trialNumber, t.status]),
+      [
+        [1, 'completed'],
+        [2, 'early-stopped'],
+        [3, 'completed'],
+        [4, 'completed'],
+        [5, 'completed'],
+      ],
+    );
+    assert.equal(done.trials[1]?.reason, 'early-stopped: test');
+    assert.equal((await w.queue.getJobs(['completed', 'failed', 'waiting', 'active'])).length, 5);
+  } finally {
+    await w.close();
+  }
+});
