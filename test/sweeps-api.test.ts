@@ -2,10 +2,15 @@
 // in-test BullMQ worker: PATCH, pause/resume, budgets (target, no improvement, wall clock), warm
 // start, preview, the early-stopping rule in trial payloads, and a TPE sweep across a restart.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { buildApp, sweepRecordSchema, type ApiApp } from '@setrain/api';
+import { runCli } from '@setrain/cli';
 import {
   apiErrorBodySchema,
   listSweepsResponseSchema,
@@ -571,6 +576,51 @@ test('trial payloads carry the early-stopping rule with ASHA maxEpochs resolved;
     assert.equal(done.trials[1]?.reason, 'early-stopped: test');
     assert.equal((await w.queue.getJobs(['completed', 'failed', 'waiting', 'active'])).length, 5);
   } finally {
+    await w.close();
+  }
+});
+
+test('setrain sweep preview prints the first N configurations as a table or JSON', async () => {
+  const w = await world();
+  const dir = await mkdtemp(join(tmpdir(), 'setrain-preview-'));
+  try {
+    const app = await w.app();
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const specPath = join(dir, 'spec.yaml');
+    await writeFile(
+      specPath,
+      [
+        `dataset: ${w.dataset}`,
+        'search:',
+        '  strategy: grid',
+        '  parameters: { dropout: [0.1, 0.2, 0.3], optimizer: [adam, sgd] }',
+      ].join('\n'),
+    );
+    const run = async (argv: string[]) => {
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (c: Buffer) => (text += c.toString()));
+      const code = await runCli([...argv, '--api-key', API_KEY, '--api-url', url], {
+        env: { XDG_CONFIG_HOME: join(dir, 'xdg'), HOME: dir },
+        in: Readable.from([]),
+        out,
+        err: new PassThrough(),
+      });
+      return { code, text };
+    };
+    const table = await run(['sweep', 'preview', specPath, '-n', '3']);
+    assert.equal(table.code, 0, table.text);
+    const lines = table.text.trimEnd().split('\n');
+    assert.equal(lines[0], 'strategy grid: 6 trials planned; first 3');
+    assert.match(lines[1] ?? '', /TRIAL\s+dropout\s+optimizer/);
+    assert.match(lines[2] ?? '', /#1\s+0\.1\s+adam/);
+    assert.match(lines[4] ?? '', /#3\s+0\.2\s+adam/);
+    assert.equal(lines.length, 5);
+    const json = await run(['sweep', 'preview', specPath, '--json']);
+    assert.equal(json.code, 0);
+    assert.equal(previewResponseSchema.parse(JSON.parse(json.text)).configurations.length, 6);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
     await w.close();
   }
 });

@@ -5,7 +5,13 @@ import type { CommandContext } from './context.js';
 import { datasetUpload, datasetValidate } from './commands/dataset.js';
 import { fetchBest } from './commands/fetch-best.js';
 import { predict } from './commands/predict.js';
-import { sweepCancel, sweepList, sweepStatus, sweepSubmit } from './commands/sweep.js';
+import {
+  sweepCancel,
+  sweepList,
+  sweepPreview,
+  sweepStatus,
+  sweepSubmit,
+} from './commands/sweep.js';
 import { CliError, EXIT_CODES } from './errors.js';
 
 /** Global flags, resolved into CliConfig by main before any command runs. */
@@ -77,6 +83,14 @@ export function buildProgram(getContext: (flags: GlobalFlags) => Promise<Command
     .option('--json', 'print the created sweep as JSON')
     .action(async (spec: string, opts: { watch?: boolean; interval: number; json?: boolean }) =>
       sweepSubmit(await ctx(), spec, opts),
+    );
+  sweep
+    .command('preview <spec>')
+    .description('the first configurations a sweep spec would run (nothing is submitted)')
+    .option('-n, --count <n>', 'how many configurations', positiveInt, 10)
+    .option('--json', 'print as JSON')
+    .action(async (spec: string, opts: { count: number; json?: boolean }) =>
+      sweepPreview(await ctx(), spec, opts),
     );
   sweep
     .command('list')

@@ -6,6 +6,7 @@ import {
   parseSweepSpec,
   SpecError,
   type ListSweepsResponse,
+  type PreviewResponse,
   type SweepDetail,
   type SweepSpec,
   type TrialSummary,
@@ -30,12 +31,8 @@ async function readSpecFile(ctx: CommandContext, path: string): Promise<string> 
   }
 }
 
-/** `setrain sweep submit <spec>`: validates locally (instant, offline), then submits. */
-export async function sweepSubmit(
-  ctx: CommandContext,
-  specPath: string,
-  options: { watch?: boolean; interval: number; json?: boolean },
-): Promise<void> {
+/** Reads a spec file and validates it locally (instant, offline); the text goes to the API as is. */
+async function readValidSpec(ctx: CommandContext, specPath: string): Promise<string> {
   const text = await readSpecFile(ctx, specPath);
   try {
     parseSweepSpec(parseSpecText(text));
@@ -49,8 +46,21 @@ export async function sweepSubmit(
     }
     throw err;
   }
-  const contentType = text.trimStart().startsWith('{') ? 'application/json' : 'application/yaml';
-  const sweep = await ctx.api().postText<SweepDetail>('/v1/sweeps', text, contentType);
+  return text;
+}
+
+function specContentType(text: string): string {
+  return text.trimStart().startsWith('{') ? 'application/json' : 'application/yaml';
+}
+
+/** `setrain sweep submit <spec>`: validates locally (instant, offline), then submits. */
+export async function sweepSubmit(
+  ctx: CommandContext,
+  specPath: string,
+  options: { watch?: boolean; interval: number; json?: boolean },
+): Promise<void> {
+  const text = await readValidSpec(ctx, specPath);
+  const sweep = await ctx.api().postText<SweepDetail>('/v1/sweeps', text, specContentType(text));
   if (options.json && !options.watch) {
     writeJson(ctx, sweep);
     return;
@@ -65,6 +75,47 @@ export async function sweepSubmit(
       json: options.json ?? false,
     });
   else ctx.out.write(`follow it with: setrain sweep status ${sweep.id} --watch\n`);
+}
+
+/** Renders a preview as a header line and a table: one row per trial, one column per parameter. */
+export function renderPreview(preview: PreviewResponse): string {
+  const entries = preview.configurations;
+  const paramNames = [...new Set(entries.flatMap((e) => Object.keys(e.params)))];
+  const columns: Column<PreviewResponse['configurations'][number]>[] = [
+    { header: 'TRIAL', value: (e) => `#${e.trialNumber}`, alignRight: true },
+    ...paramNames.map<Column<PreviewResponse['configurations'][number]>>((name) => ({
+      header: name,
+      value: (e) => {
+        const v = e.params[name];
+        return typeof v === 'number' ? formatNumber(v) : (v ?? '');
+      },
+      alignRight: true,
+    })),
+    {
+      header: 'NOTE',
+      value: (e) => (e.dependsOnResults ? 'adapts to results (random fallback shown)' : ''),
+    },
+  ];
+  const header = `strategy ${preview.strategy}: ${preview.plannedTrials} trials planned; first ${entries.length}`;
+  return `${header}\n${renderTable(columns, entries)}`;
+}
+
+/** `setrain sweep preview <spec> [-n N]`: the first N configurations; the API stores nothing. */
+export async function sweepPreview(
+  ctx: CommandContext,
+  specPath: string,
+  options: { count: number; json?: boolean },
+): Promise<void> {
+  const text = await readValidSpec(ctx, specPath);
+  const preview = await ctx
+    .api()
+    .postText<PreviewResponse>(
+      `/v1/sweeps/preview?n=${options.count}`,
+      text,
+      specContentType(text),
+    );
+  if (options.json) writeJson(ctx, preview);
+  else ctx.out.write(`${renderPreview(preview)}\n`);
 }
 
 /** `setrain sweep list` */
@@ -172,7 +223,7 @@ export async function sweepStatus(
       previous = rendered;
       previousLines = rendered.split('\n').length;
     }
-    if (sweep.status !== 'running') break;
+    if (sweep.status !== 'running' && sweep.status !== 'paused') break;
     await ctx.sleep(options.interval * 1000);
     sweep = await ctx.api().getJson<SweepDetail>(path);
   }
