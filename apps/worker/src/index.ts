@@ -7,13 +7,8 @@ export * from './data-pipeline.js';
 export * from './eval-metrics.js';
 export * from './checkpoints.js';
 export type * from './trial-ipc.js';
-export {
-  runTrial,
-  bestEpochOf,
-  objectiveOf,
-  chooseHeadActivation,
-  type TrialChannel,
-} from './train-trial.js';
+export { runTrial, chooseHeadActivation, type TrialChannel } from './train-trial.js';
+export * from './objective.js';
 export * from './trial-process.js';
 export * from './trial-state-store.js';
 export * from './processor.js';

@@ -1,6 +1,11 @@
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
+  runKeys,
+  trialRecordSchema,
+  type EpochMetrics,
+  type TrialRecord,
   isBetter,
   trialPayloadSchema,
   trialResultSchema,
@@ -9,13 +14,14 @@ import {
 } from '@setrain/protocol';
 
 import type { Logger } from './logger.js';
-import { objectiveOf } from './train-trial.js';
+import { WORKER_PACKAGE_VERSION } from './package-version.js';
+import { bestEpochOf, objectiveOf } from './objective.js';
 import type { TrialFaults, TrialRunRequest, TrialStarted } from './trial-ipc.js';
 import { forkTrialLauncher, type RunningTrial, type TrialLauncher } from './trial-process.js';
 import { TrialStateStore } from './trial-state-store.js';
 import { errorMessage, WorkerError } from './worker-error.js';
 import type { EngineName } from '@setrain/engine';
-import type { S3Config } from '@setrain/storage';
+import { createS3Client, putObject, type S3Config } from '@setrain/storage';
 
 /** Dependencies of {@link createTrialProcessor}, injected so tests build it against real services. */
 export interface TrialProcessorDeps {
@@ -67,6 +73,50 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
   let active: { trialId: string; trial: RunningTrial } | undefined;
   let shuttingDown = false;
 
+  let s3Client: S3Client | undefined;
+  const writeEndedRecord = async (
+    payload: TrialPayload,
+    status: TrialRecord['status'],
+    reason: string,
+    epochs: readonly EpochMetrics[],
+  ): Promise<string> => {
+    s3Client ??= createS3Client(deps.s3);
+    const best = bestEpochOf(epochs, payload.objective);
+    const record = trialRecordSchema.parse({
+      trialId: payload.trialId,
+      sweepId: payload.sweepId,
+      trialNumber: payload.trialNumber,
+      status,
+      reason,
+      params: payload.params,
+      model: payload.model,
+      training: payload.training,
+      objective: payload.objective,
+      objectiveValue: best.value,
+      bestEpoch: best.epoch,
+      epochs: [...epochs],
+      provenance: {
+        dataset: payload.dataset,
+        seed: payload.training.seed,
+        packageVersion: WORKER_PACKAGE_VERSION,
+        workerId: deps.workerId,
+      },
+      artifacts: [],
+      finishedAt: new Date().toISOString(),
+    } satisfies TrialRecord);
+    const key = runKeys(payload.sweepId).trial(payload.trialId).trialJson;
+    await putObject(
+      s3Client,
+      payload.artifactsBucket,
+      key,
+      `${JSON.stringify(record, null, 2)}\n`,
+      {
+        contentType: 'application/json',
+      },
+    );
+    return key;
+  };
+
   const giveBack = async (
     job: Job,
     token: string | undefined,
@@ -104,6 +154,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       reason: undefined,
     });
     let best: number | null = null;
+    const epochs: EpochMetrics[] = [];
     const faults = typeof deps.faults === 'function' ? deps.faults(payload) : deps.faults;
     const request: TrialRunRequest = {
       payload,
@@ -123,6 +174,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           cached: started.cached,
         });
         deps.onTrialStarted?.(payload.trialId, started);
+        epochs.splice(0, epochs.length, ...started.history);
         await store.resetEpochs(payload.trialId, started.history);
         for (const metrics of started.history) {
           const value = objectiveOf(metrics, payload.objective);
@@ -137,8 +189,12 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           objectiveValue: best,
         });
       },
+      onBatch: async (progress) => {
+        await job.updateProgress({ ...progress, epochs: payload.training.epochs });
+      },
       onEpoch: async (metrics, numTensors) => {
         deps.onEpochTensors?.(payload.trialId, metrics.epoch, numTensors);
+        epochs.push(metrics);
         const value = objectiveOf(metrics, payload.objective);
         if (value !== undefined && (best === null || isBetter(payload.objective.goal, value, best)))
           best = value;
@@ -212,11 +268,25 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
         case 'failed': {
           const willRetry = outcome.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
           log.warn('trial failed', { code: outcome.code, error: outcome.message, willRetry });
+          let trialJsonKey = outcome.trialJsonKey;
+          if (trialJsonKey === undefined && !willRetry) {
+            // The trial process was killed (a cancel past its grace period) before it could
+            // write trial.json: record the ending from here, with the epochs it reported.
+            trialJsonKey = await writeEndedRecord(
+              payload,
+              outcome.status,
+              outcome.message,
+              epochs,
+            ).catch((error: unknown) => {
+              log.warn('could not write trial.json', { error: errorMessage(error) });
+              return undefined;
+            });
+          }
           await store.update(payload, {
             status: willRetry ? 'queued' : outcome.status,
             reason: outcome.message,
             ...(willRetry ? {} : { finishedAt: new Date().toISOString() }),
-            ...(outcome.trialJsonKey !== undefined ? { trialJson: outcome.trialJsonKey } : {}),
+            ...(trialJsonKey !== undefined ? { trialJson: trialJsonKey } : {}),
           });
           const message = `${outcome.code}: ${outcome.message}`;
           throw outcome.retryable ? new Error(message) : new UnrecoverableError(message);

@@ -8,12 +8,10 @@ import { buildSeInceptionV3, exportKerasWeights, importKerasWeights } from '@set
 import {
   FINAL_FILES,
   formatS3Uri,
-  isBetter,
   runKeys,
   trialRecordSchema,
   type EpochMetrics,
   type HeadActivation,
-  type Objective,
   type TrainingSpec,
   type TrialRecord,
 } from '@setrain/protocol';
@@ -49,6 +47,7 @@ import {
 } from './data-pipeline.js';
 import { binaryMetrics, categoricalMetrics, meanRocAuc } from './eval-metrics.js';
 import { ImageCache, type CacheRequest } from './image-cache.js';
+import { bestEpochOf } from './objective.js';
 import { WORKER_PACKAGE_VERSION } from './package-version.js';
 import { SeededRandom } from './seeded-random.js';
 import type {
@@ -79,28 +78,6 @@ class StopRequested extends Error {
 
 /** Manifest keys missing from S3 named in one error (the rest are counted). */
 const MAX_NAMED_MISSING = 5;
-
-/** The objective's value in one epoch's metrics, if that epoch has it. */
-export function objectiveOf(metrics: EpochMetrics, objective: Objective): number | undefined {
-  const value = metrics[objective.metric];
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-/** The best objective value over epochs and the epoch it came from. */
-export function bestEpochOf(
-  epochs: readonly EpochMetrics[],
-  objective: Objective,
-): { value: number | null; epoch: number | null } {
-  let best: { value: number | null; epoch: number | null } = { value: null, epoch: null };
-  for (const metrics of epochs) {
-    const value = objectiveOf(metrics, objective);
-    if (value === undefined) continue;
-    if (best.value === null || isBetter(objective.goal, value, best.value)) {
-      best = { value, epoch: metrics.epoch };
-    }
-  }
-  return best;
-}
 
 function makeOptimizer(training: TrainingSpec): tf.Optimizer {
   switch (training.optimizer) {

@@ -35,7 +35,15 @@ export interface TrialProcessOptions {
   readonly execArgv?: readonly string[];
   /** Environment of the child. Default: this process's. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * How long a stopped trial may take to reach a batch boundary before its process is killed. A
+   * wasm train step can take tens of seconds, and nothing is lost by killing: checkpoints are only
+   * written whole, at epoch ends. Default 3 s.
+   */
+  readonly stopGraceMs?: number;
 }
+
+export const DEFAULT_STOP_GRACE_MS = 3000;
 
 /** A running trial process. */
 export interface RunningTrial {
@@ -64,6 +72,7 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
   const entry = options.entry ?? defaultEntry();
   const execArgv =
     options.execArgv ?? (entry.endsWith('.ts') ? ['--conditions=source', '--import', 'tsx'] : []);
+  const stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
   return (request, listeners) => {
     const child: ChildProcess = fork(entry, [], {
       execArgv: [...execArgv],
@@ -79,10 +88,14 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
       });
     };
     let outcome: TrialOutcome | undefined;
+    let forcedStop: { reason: StopReason; message: string } | undefined;
+    let stopTimer: NodeJS.Timeout | undefined;
+    let epochsCompleted = 0;
     const done = new Promise<TrialOutcome>((resolve, reject) => {
       child.on('message', (message: ChildMessage) => {
         switch (message.type) {
           case 'started':
+            epochsCompleted = message.started.history.length;
             enqueue(() => listeners.onStarted?.(message.started));
             break;
           case 'phase':
@@ -92,6 +105,7 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
             enqueue(() => listeners.onBatch?.(message));
             break;
           case 'epoch':
+            epochsCompleted = message.metrics.epoch;
             enqueue(() => listeners.onEpoch?.(message.metrics, message.numTensors));
             break;
           case 'outcome':
@@ -101,6 +115,21 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
       });
       child.on('error', reject);
       child.on('exit', (code, signal) => {
+        if (stopTimer !== undefined) clearTimeout(stopTimer);
+        if (outcome === undefined && forcedStop !== undefined) {
+          // Killed after the grace period: the stop it was asked for is the outcome.
+          outcome =
+            forcedStop.reason === 'shutdown'
+              ? { kind: 'stopped', lastCheckpointEpoch: epochsCompleted }
+              : {
+                  kind: 'failed',
+                  status: 'cancelled',
+                  code: 'TRIAL_CANCELLED',
+                  message: `cancelled: ${forcedStop.message}`,
+                  retryable: false,
+                  epochsCompleted,
+                };
+        }
         void chain.then(() => {
           if (listenerError !== undefined) {
             reject(
@@ -126,7 +155,12 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
     send({ type: 'start', request });
     return {
       outcome: done,
-      stop: (reason, message) => send({ type: 'stop', reason, message }),
+      stop: (reason, message) => {
+        send({ type: 'stop', reason, message });
+        if (forcedStop?.reason === 'cancel') return;
+        forcedStop = { reason, message };
+        stopTimer ??= setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+      },
       kill: () => {
         child.kill('SIGKILL');
       },
