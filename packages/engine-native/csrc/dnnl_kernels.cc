@@ -70,7 +70,7 @@ WeightLayout weight_layout(const memory::desc& md) {
 void hwio_to_blocked(const float* src, float* dst, const WeightLayout& t) {
   const int64_t O = t.o.size(), I = t.i.size(), H = t.h.size(), W = t.w.size();
   const int64_t rows = H * W * I;
-  const int nt = rows * O >= (1 << 15) ? threads() : 1;
+  const int nt = rows * O >= (1 << 17) ? threads() : 1;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t i = r % I, w = (r / I) % W, h = r / (I * W);
@@ -84,7 +84,7 @@ void hwio_to_blocked(const float* src, float* dst, const WeightLayout& t) {
 void blocked_to_hwio(const float* src, float* dst, const WeightLayout& t) {
   const int64_t O = t.o.size(), I = t.i.size(), H = t.h.size(), W = t.w.size();
   const int64_t rows = H * W * I;
-  const int nt = rows * O >= (1 << 15) ? threads() : 1;
+  const int nt = rows * O >= (1 << 17) ? threads() : 1;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t i = r % I, w = (r / I) % W, h = r / (I * W);

@@ -13,8 +13,9 @@
 namespace setrain {
 namespace {
 
-// Below this many elements a parallel region costs more than it saves.
-constexpr int64_t kParallelMin = 1 << 15;
+// Below this many elements a parallel region costs more than it saves (each one is a barrier for
+// both threads, and on a shared machine a descheduled thread stalls the whole region).
+constexpr int64_t kParallelMin = 1 << 17;
 
 inline int nthr(int64_t work) { return work >= kParallelMin ? threads() : 1; }
 
@@ -299,11 +300,12 @@ void reduce(int op, const float* x, int64_t outer, int64_t r, int64_t inner, flo
 
 void batch_norm(const float* x, const float* mean, const float* var, const float* offset,
                 const float* scale, float eps, int64_t rows, int64_t c, float* y) {
+  // (x - mean) first, like tfjs: folding the mean into the offset loses precision when the mean
+  // is large next to the spread.
   std::vector<float> mul(c), add(c);
   for (int64_t j = 0; j < c; ++j) {
-    const float inv = 1.f / std::sqrt(var[j] + eps);
-    mul[j] = inv * (scale ? scale[j] : 1.f);
-    add[j] = (offset ? offset[j] : 0.f) - mean[j] * mul[j];
+    mul[j] = (scale ? scale[j] : 1.f) / std::sqrt(var[j] + eps);
+    add[j] = offset ? offset[j] : 0.f;
   }
   const float* m = mul.data();
   const float* a = add.data();
@@ -311,7 +313,7 @@ void batch_norm(const float* x, const float* mean, const float* var, const float
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * c;
     float* yr = y + r * c;
-    for (int64_t j = 0; j < c; ++j) yr[j] = xr[j] * m[j] + a[j];
+    for (int64_t j = 0; j < c; ++j) yr[j] = (xr[j] - mean[j]) * m[j] + a[j];
   }
 }
 

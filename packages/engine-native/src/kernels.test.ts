@@ -393,4 +393,26 @@ describe('native kernels match the cpu backend', { skip }, () => {
       assert.ok(closeness(a, expected[i] as Float32Array) <= 1, `Adam state ${i} differs`),
     );
   });
+
+  test('the in-place Adam step never changes arrays that were read or are shared', async () => {
+    await tf.setBackend('native');
+    const w = tf.variable(rand([64, 32], 40), true, 'inplace_w');
+    const optimizer = tf.train.adam(0.1);
+    const step = () => optimizer.minimize(() => tf.sum(tf.square(w)));
+    step();
+    step(); // the weights' arrays are private now and updated in place
+    const snapshot = w.dataSync(); // exposes the current array
+    const copy = Float32Array.from(snapshot);
+    const shared = tf.clone(w); // shares the array (refCount 2)
+    step();
+    assert.deepEqual(snapshot, copy, 'an array returned by dataSync() changed');
+    assert.deepEqual(shared.dataSync(), copy, 'a clone of the variable changed');
+    const before = Float32Array.from(w.dataSync());
+    step();
+    step();
+    assert.notDeepEqual(w.dataSync(), before, 'the variable did not train');
+    shared.dispose();
+    optimizer.dispose();
+    w.dispose();
+  });
 });
