@@ -227,6 +227,8 @@ test('a corrupt image fails the trial, naming the object, and the worker keeps r
   );
   await assertTerminalFailure(payload, job, 'failed');
   assert.equal(runtime.worker.isRunning(), true);
+  // It is registered (the API's setrain_workers_registered counts these entries).
+  assert.equal(await connection.hexists(redisKeys(prefix).workers, 'worker-test-1'), 1);
 });
 
 test('a trial trains, checkpoints every epoch and writes final/ and trial.json with valid checksums', async () => {
@@ -294,6 +296,16 @@ test('a trial trains, checkpoints every epoch and writes final/ and trial.json w
   const counts = epochTensors.get(payload.trialId) ?? [];
   assert.equal(counts.length, 2);
   assert.equal(counts[1], counts[0]);
+
+  // The trial process reported into the worker's Prometheus registry over IPC.
+  const scraped = await runtime.metrics.scrape();
+  assert.match(scraped, /^setrain_train_images_total(\{[^}]*\})? 12$/m);
+  assert.match(scraped, /^setrain_trials_finished_total\{[^}]*outcome="completed"[^}]*\} 1$/m);
+  assert.match(scraped, /^setrain_engine_info\{[^}]*engine="wasm"[^}]*\} 1$/m);
+  assert.match(
+    scraped,
+    /^setrain_checkpoint_write_duration_seconds_count\{[^}]*kind="epoch"[^}]*\} 2$/m,
+  );
 });
 
 test('NaN loss marks the trial diverged and does not retry it', async () => {
@@ -340,6 +352,7 @@ test('shutdown gives the job back without an attempt; it resumes from its checkp
     timeoutMs: TRAIN_TIMEOUT_MS,
   });
   await runtime.close();
+  assert.equal(await connection.hexists(redisKeys(prefix).workers, 'worker-test-1'), 0);
   const back = await Job.fromId(queue, payload.trialId);
   assert.equal(await back?.getState(), 'waiting');
   assert.equal(back?.attemptsMade, 0, 'a shutdown uses no attempt');

@@ -11,6 +11,7 @@ import {
   s3LoadHandler,
   s3SaveHandler,
   uploadLarge,
+  type S3SaveResult,
 } from '@setrain/storage';
 import { z } from 'zod';
 
@@ -71,7 +72,8 @@ export async function findLatestCheckpoint(
 }
 
 /**
- * Writes model weights (model.json + weights.bin), optimizer.bin and finally state.json to `prefix`.
+ * Writes model weights (model.json + weights.bin), optimizer.bin and finally state.json to `prefix`;
+ * returns the bytes written.
  */
 export async function writeCheckpoint(
   client: S3Client,
@@ -82,8 +84,8 @@ export async function writeCheckpoint(
   state: Omit<CheckpointState, 'version' | 'optimizer' | 'savedAt'> & {
     optimizerName: CheckpointState['optimizer']['name'];
   },
-): Promise<void> {
-  await model.save(s3SaveHandler(client, bucket, prefix));
+): Promise<number> {
+  const saved = (await model.save(s3SaveHandler(client, bucket, prefix))) as S3SaveResult;
   const weights = await optimizer.getWeights();
   let encoded: { data: ArrayBuffer; specs: tf.io.WeightsManifestEntry[] };
   try {
@@ -92,7 +94,7 @@ export async function writeCheckpoint(
     // getWeights() makes a fresh scalar for the iteration count; the rest are the optimizer's own.
     for (const weight of weights) if (weight.name === 'iter') weight.tensor.dispose();
   }
-  await uploadLarge(
+  const optimizerFile = await uploadLarge(
     client,
     bucket,
     joinKey(prefix, CHECKPOINT_FILES.optimizer),
@@ -112,7 +114,7 @@ export async function writeCheckpoint(
     },
     savedAt: new Date().toISOString(),
   };
-  await putObject(
+  const stateFile = await putObject(
     client,
     bucket,
     joinKey(prefix, CHECKPOINT_FILES.state),
@@ -120,6 +122,9 @@ export async function writeCheckpoint(
     {
       contentType: 'application/json',
     },
+  );
+  return (
+    saved.files.modelJson.size + saved.files.weights.size + optimizerFile.size + stateFile.size
   );
 }
 

@@ -14,4 +14,5 @@ export * from './trial-state-store.js';
 export * from './processor.js';
 export * from './control-subscriber.js';
 export * from './runtime.js';
+export * from './heartbeat.js';
 export { WORKER_PACKAGE_VERSION } from './package-version.js';

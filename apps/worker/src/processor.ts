@@ -14,6 +14,7 @@ import {
 } from '@setrain/protocol';
 
 import type { Logger } from './logger.js';
+import type { WorkerMetrics } from './metrics.js';
 import { WORKER_PACKAGE_VERSION } from './package-version.js';
 import { bestEpochOf, objectiveOf } from './objective.js';
 import type { TrialFaults, TrialRunRequest, TrialStarted } from './trial-ipc.js';
@@ -35,6 +36,8 @@ export interface TrialProcessorDeps {
   readonly cacheDir: string;
   readonly downloadConcurrency: number;
   readonly logger: Logger;
+  /** Prometheus metrics of this worker; trial processes report into it over IPC. */
+  readonly metrics?: WorkerMetrics;
   /** Starts trial processes. Default: fork one per trial. */
   readonly launcher?: TrialLauncher;
   /** Test hook: faults the trial process injects, for every trial or chosen per trial. */
@@ -165,7 +168,9 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       downloadConcurrency: deps.downloadConcurrency,
       ...(faults !== undefined ? { faults } : {}),
     };
+    deps.metrics?.trialStarted({ sweepId: payload.sweepId });
     const trial = launcher(request, {
+      onMetric: (event) => deps.metrics?.apply(event),
       onStarted: async (started) => {
         log.info('trial started', {
           engine: started.engine,
@@ -229,6 +234,8 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
         const willRetry = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
         const message = errorMessage(error);
         log.error('trial process failed', { error: message, willRetry });
+        if (willRetry) deps.metrics?.trialReleased();
+        else deps.metrics?.trialFinished({ outcome: 'failed', objective: best });
         await store.update(payload, {
           status: willRetry ? 'queued' : 'failed',
           reason: message,
@@ -246,6 +253,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
             finishedAt: record.finishedAt,
             trialJson: outcome.trialJsonKey,
           });
+          deps.metrics?.trialFinished({ outcome: 'completed', objective: record.objectiveValue });
           return trialResultSchema.parse({
             trialId: payload.trialId,
             status: 'completed',
@@ -256,6 +264,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           });
         }
         case 'stopped':
+          deps.metrics?.trialReleased();
           log.info('trial stopped for shutdown', {
             lastCheckpointEpoch: outcome.lastCheckpointEpoch,
           });
@@ -288,6 +297,8 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
             ...(willRetry ? {} : { finishedAt: new Date().toISOString() }),
             ...(trialJsonKey !== undefined ? { trialJson: trialJsonKey } : {}),
           });
+          if (willRetry) deps.metrics?.trialReleased();
+          else deps.metrics?.trialFinished({ outcome: outcome.status, objective: best });
           const message = `${outcome.code}: ${outcome.message}`;
           throw outcome.retryable ? new Error(message) : new UnrecoverableError(message);
         }

@@ -4,7 +4,9 @@ import { TRIALS_QUEUE, type TrialResult } from '@setrain/protocol';
 
 import type { WorkerConfig } from './config.js';
 import { subscribeToControl, type ControlSubscription } from './control-subscriber.js';
+import { startHeartbeat } from './heartbeat.js';
 import { createLogger, type Logger } from './logger.js';
+import { createWorkerMetrics, startMetricsServer, type WorkerMetrics } from './metrics.js';
 import { createTrialProcessor, type TrialProcessor, type TrialProcessorDeps } from './processor.js';
 
 /** Options of {@link startWorker} beyond the config. */
@@ -21,6 +23,8 @@ export interface StartWorkerOptions {
 export interface WorkerRuntime {
   readonly worker: Worker;
   readonly processor: TrialProcessor;
+  /** The worker's Prometheus registry (served on METRICS_PORT unless 0). */
+  readonly metrics: WorkerMetrics;
   /**
    * Graceful stop: the running trial stops at its next batch boundary and its job goes back to the
    * queue without using an attempt (it resumes from its last epoch checkpoint); then every
@@ -36,7 +40,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   // BullMQ workers block on Redis; they need unlimited retries per request.
   const bullConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const stateConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const metrics = createWorkerMetrics({ workerId: config.workerId });
+  const metricsServer =
+    config.metricsPort > 0
+      ? await startMetricsServer(metrics, { port: config.metricsPort })
+      : undefined;
   const processor = createTrialProcessor({
+    metrics,
     redis: stateConnection,
     keyPrefix: config.keyPrefix,
     workerId: config.workerId,
@@ -87,6 +97,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     logger.error('worker error', { error: error.message });
   });
   await worker.waitUntilReady();
+  const heartbeat = await startHeartbeat({
+    redis: stateConnection,
+    prefix: config.keyPrefix,
+    workerId: config.workerId,
+    engine: config.engine,
+    activeTrialId: () => processor.activeTrialId,
+    logger,
+  });
   logger.info('worker started', {
     queue: TRIALS_QUEUE,
     prefix: config.keyPrefix,
@@ -97,12 +115,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   return {
     worker,
     processor,
+    metrics,
     close() {
       closing ??= (async () => {
         processor.shutdown();
         await worker.close();
         await control?.close();
+        await heartbeat.stop();
         await stateConnection.quit().catch(() => undefined);
+        await metricsServer?.close();
         bullConnection.disconnect();
         logger.info('worker stopped');
       })();

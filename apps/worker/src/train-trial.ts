@@ -47,7 +47,7 @@ import {
 } from './data-pipeline.js';
 import { binaryMetrics, categoricalMetrics, meanRocAuc } from './eval-metrics.js';
 import { ImageCache, type CacheRequest } from './image-cache.js';
-import { bestEpochOf } from './objective.js';
+import { bestEpochOf, objectiveOf } from './objective.js';
 import { WORKER_PACKAGE_VERSION } from './package-version.js';
 import { SeededRandom } from './seeded-random.js';
 import type {
@@ -258,11 +258,16 @@ export async function runTrial(
     channel.send({ type: 'phase', phase: 'engine' });
     const engine = await initEngine({ backend: request.engine });
     provenance = { ...provenance, engine: engine.backend };
+    channel.send({ type: 'metric', event: { kind: 'engine', engine: engine.backend } });
     checkStop();
 
     channel.send({ type: 'phase', phase: 'dataset' });
     const data = await prepareData(client, request);
     const { dataset } = data;
+    channel.send({
+      type: 'metric',
+      event: { kind: 'cache', hits: data.cached, misses: data.downloaded },
+    });
     const numClasses = dataset.classes.length;
     const headActivation = chooseHeadActivation(payload.model.headActivation, dataset.multiLabel);
     const multiLabelLoss = headActivation === 'sigmoid';
@@ -362,16 +367,20 @@ export async function runTrial(
       let accuracySum = 0;
       let seen = 0;
       for (let b = 0; b < batches.length; b++) {
+        const waitStart = performance.now();
         const arrays = await next;
+        const dataWaitSeconds = (performance.now() - waitStart) / 1000;
         if (b + 1 < batches.length) next = load(batches[b + 1] ?? []);
         const [x, y] = toTensors(arrays, inputSize, numClasses);
         let result: number | number[];
+        const stepStart = performance.now();
         try {
           result = await model.trainOnBatch(x, y);
         } finally {
           x.dispose();
           y.dispose();
         }
+        const stepSeconds = (performance.now() - stepStart) / 1000;
         step += 1;
         let loss = Array.isArray(result) ? (result[0] ?? Number.NaN) : result;
         const accuracy = Array.isArray(result) ? (result[1] ?? Number.NaN) : Number.NaN;
@@ -386,6 +395,16 @@ export async function runTrial(
         accuracySum += accuracy * arrays.count;
         seen += arrays.count;
         channel.send({ type: 'batch', epoch, batch: b + 1, batches: batches.length, loss });
+        channel.send({
+          type: 'metric',
+          event: {
+            kind: 'step',
+            seconds: stepSeconds,
+            images: arrays.count,
+            loss,
+            dataWaitSeconds,
+          },
+        });
         if (request.faults?.batchDelayMs !== undefined) await sleep(request.faults.batchDelayMs);
         // Let IPC messages (cancel, shutdown) in: trainOnBatch only yields to microtasks.
         await yieldToEventLoop();
@@ -435,20 +454,62 @@ export async function runTrial(
         checkpoint: checkpointPrefix,
       };
       channel.send({ type: 'phase', phase: 'checkpoint' });
-      await writeCheckpoint(client, bucket, checkpointPrefix, model, optimizer, {
-        trialId: payload.trialId,
-        epoch,
-        rngState: [...random.state],
-        epochs: [...history, metrics],
-        optimizerName: payload.training.optimizer,
+      const checkpointStart = performance.now();
+      const checkpointBytes = await writeCheckpoint(
+        client,
+        bucket,
+        checkpointPrefix,
+        model,
+        optimizer,
+        {
+          trialId: payload.trialId,
+          epoch,
+          rngState: [...random.state],
+          epochs: [...history, metrics],
+          optimizerName: payload.training.optimizer,
+        },
+      );
+      channel.send({
+        type: 'metric',
+        event: {
+          kind: 'checkpoint',
+          checkpoint: 'epoch',
+          seconds: (performance.now() - checkpointStart) / 1000,
+          bytes: checkpointBytes,
+        },
       });
       history.push(metrics);
       lastCheckpointEpoch = epoch;
+      const objective = objectiveOf(metrics, payload.objective);
+      channel.send({
+        type: 'metric',
+        event: {
+          kind: 'epoch',
+          seconds: (Date.now() - epochStart) / 1000,
+          loss: metrics.loss,
+          ...(objective !== undefined ? { objective } : {}),
+        },
+      });
+      const memory = tf.memory();
+      channel.send({
+        type: 'metric',
+        event: { kind: 'tfjs-memory', numTensors: memory.numTensors, numBytes: memory.numBytes },
+      });
       channel.send({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
     }
 
     channel.send({ type: 'phase', phase: 'final' });
+    const finalStart = performance.now();
     const artifacts = await writeFinal(client, bucket, keys.final, model, dataset.classes);
+    channel.send({
+      type: 'metric',
+      event: {
+        kind: 'checkpoint',
+        checkpoint: 'final',
+        seconds: (performance.now() - finalStart) / 1000,
+        bytes: artifacts.reduce((sum, a) => sum + a.bytes, 0),
+      },
+    });
     const trialRecord = record('completed', undefined, artifacts);
     await writeRecord(trialRecord);
     return { kind: 'completed', record: trialRecord, trialJsonKey: keys.trialJson };

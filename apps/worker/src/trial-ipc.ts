@@ -6,6 +6,7 @@ import type { EngineName } from '@setrain/engine';
 import type { EpochMetrics, TrialPayload, TrialRecord, TrialStatus } from '@setrain/protocol';
 import type { S3Config } from '@setrain/storage';
 
+import type { WorkerMetricEvent } from './metrics.js';
 import type { WorkerErrorCode } from './worker-error.js';
 
 /** Faults tests inject to exercise failure paths that real data cannot produce on demand. */
@@ -87,4 +88,6 @@ export type ChildMessage =
       /** tf.memory().numTensors after the epoch: equal across epochs when nothing leaks. */
       readonly numTensors: number;
     }
+  /** A measurement for the worker's /metrics (the trial process has no registry of its own). */
+  | { readonly type: 'metric'; readonly event: WorkerMetricEvent }
   | { readonly type: 'outcome'; readonly outcome: TrialOutcome };

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 import type { EpochMetrics } from '@setrain/protocol';
 
+import type { WorkerMetricEvent } from './metrics.js';
+
 import type {
   ChildMessage,
   ParentMessage,
@@ -25,6 +27,8 @@ export interface TrialProcessListeners {
     loss: number;
   }): void | Promise<void>;
   onEpoch?(metrics: EpochMetrics, numTensors: number): void | Promise<void>;
+  /** Measurements for /metrics; called at once, in order, not queued behind async listeners. */
+  onMetric?(event: WorkerMetricEvent): void;
 }
 
 /** How trial processes are started. */
@@ -107,6 +111,9 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
           case 'epoch':
             epochsCompleted = message.metrics.epoch;
             enqueue(() => listeners.onEpoch?.(message.metrics, message.numTensors));
+            break;
+          case 'metric':
+            listeners.onMetric?.(message.event);
             break;
           case 'outcome':
             outcome = message.outcome;
