@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { DEFAULT_LOCK_DURATION_MS, loadWorkerConfig } from './config.js';
+
+test('defaults fill an empty environment', () => {
+  const config = loadWorkerConfig({});
+  assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
+  assert.equal(config.keyPrefix, '{setrain}');
+  assert.equal(config.engine, 'auto');
+  assert.equal(config.lockDurationMs, DEFAULT_LOCK_DURATION_MS);
+  assert.deepEqual(config.s3, {});
+  assert.ok(Object.isFrozen(config));
+});
+
+test('S3 and tuning variables are read', () => {
+  const config = loadWorkerConfig({
+    S3_ENDPOINT: 'http://127.0.0.1:9000',
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_ACCESS_KEY_ID: 'k',
+    S3_SECRET_ACCESS_KEY: 's',
+    SETRAIN_ENGINE: 'wasm',
+    SETRAIN_WORKER_ID: 'gpu-0',
+    SETRAIN_LOCK_DURATION_MS: '8000',
+    METRICS_PORT: '0',
+  });
+  assert.equal(config.s3.endpoint, 'http://127.0.0.1:9000');
+  assert.equal(config.s3.forcePathStyle, true);
+  assert.equal(config.engine, 'wasm');
+  assert.equal(config.workerId, 'gpu-0');
+  assert.equal(config.lockDurationMs, 8000);
+  assert.equal(config.metricsPort, 0);
+});
+
+test('bad values are named with what is allowed', () => {
+  assert.throws(
+    () => loadWorkerConfig({ SETRAIN_ENGINE: 'tpu', REDIS_URL: 'http://x' }),
+    (error: unknown) =>
+      error instanceof Error &&
+      /WORKER_CONFIG_INVALID|invalid worker configuration/.test(error.message) &&
+      /SETRAIN_ENGINE: must be one of auto, /.test(error.message) &&
+      /REDIS_URL: must be a redis:\/\//.test(error.message),
+  );
+});
