@@ -518,6 +518,15 @@ test('POST /v1/sweeps/preview lists the first n configurations and stores nothin
 
     const list = listSweepsResponseSchema.parse((await request(app, 'GET', '/v1/sweeps')).json());
     assert.equal(list.total, 0);
+
+    // The new routes are in the OpenAPI document.
+    const docs = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, Record<string, unknown>>;
+    }>();
+    assert.ok(docs.paths['/v1/sweeps/preview']?.['post']);
+    assert.ok(docs.paths['/v1/sweeps/{id}']?.['patch']);
+    assert.ok(docs.paths['/v1/sweeps/{id}/pause']?.['post']);
+    assert.ok(docs.paths['/v1/sweeps/{id}/resume']?.['post']);
   } finally {
     await w.close();
   }
