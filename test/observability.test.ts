@@ -4,11 +4,6 @@
  * processes run a small sweep; then every query of every Grafana dashboard panel must return data,
  * queried the way Grafana does (range queries for graphs, instant for stats/tables), and every
  * alert rule must load and evaluate.
- *
- * The worker processes do not serve their registry yet (the calls listed in the README's
- * Observability section are still to be wired into apps/worker), so the worker job scrapes a
- * registry from apps/worker/src/metrics.ts in this process, fed with one trial's measurements.
- * Once apps/worker serves /metrics, its ports replace that target (WORKER_TARGETS below).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -22,11 +17,6 @@ import { Redis } from 'ioredis';
 import { parse, stringify } from 'yaml';
 import { buildApp, type ApiApp } from '@setrain/api';
 import { DEFAULT_WORKER_METRICS_PORT, sweepDetailSchema } from '@setrain/protocol';
-import {
-  createWorkerMetrics,
-  startMetricsServer,
-  type MetricsServer,
-} from '../apps/worker/src/metrics.js';
 
 import { uploadShapesDataset } from './fixtures/shapes-dataset.js';
 import {
@@ -158,7 +148,6 @@ let apiUrl: string;
 const workers: ServiceProcess[] = [];
 const workerPorts: number[] = [];
 let prometheus: PrometheusServer | undefined;
-let inTestWorker: MetricsServer | undefined;
 const apiKey = randomBytes(16).toString('hex');
 const keyPrefix = `{obs-${randomBytes(4).toString('hex')}}`;
 let bucket: string;
@@ -186,7 +175,6 @@ before(async () => {
 
 after(async () => {
   await prometheus?.stop();
-  await inTestWorker?.close();
   for (const worker of workers) await worker.stop(30_000);
   await app?.close();
   apiRedis?.disconnect();
@@ -194,29 +182,6 @@ after(async () => {
   await redis?.stop();
   await work?.cleanup();
 });
-
-/** A worker registry in this process, fed what one trial on the wasm engine reports; `finish`
- * ends the trial (call it once Prometheus has scraped the running trial). */
-async function startInTestWorkerRegistry(): Promise<{ server: MetricsServer; finish(): void }> {
-  const metrics = createWorkerMetrics({ workerId: 'in-test' });
-  metrics.apply({ kind: 'engine', engine: 'wasm' });
-  metrics.trialStarted({ sweepId: 'sw-in-test' });
-  metrics.apply({ kind: 'cache', hits: 0, misses: 8 });
-  for (let step = 0; step < 2; step++) {
-    metrics.apply({ kind: 'step', seconds: 2, images: 3, loss: 0.9, dataWaitSeconds: 0.01 });
-  }
-  metrics.apply({ kind: 'checkpoint', checkpoint: 'epoch', seconds: 1.5, bytes: 270_000_000 });
-  metrics.apply({ kind: 'epoch', seconds: 20, loss: 0.9, objective: 0.7 });
-  metrics.apply({ kind: 'tfjs-memory', numTensors: 900, numBytes: 100_000_000 });
-  const server = await startMetricsServer(metrics, { port: 0, host: '127.0.0.1' });
-  return {
-    server,
-    finish() {
-      metrics.apply({ kind: 'checkpoint', checkpoint: 'final', seconds: 1, bytes: 90_000_000 });
-      metrics.trialFinished({ outcome: 'completed', objective: 0.7 });
-    },
-  };
-}
 
 async function startWorkers(): Promise<void> {
   for (let i = 0; i < WORKERS; i++) {
@@ -250,6 +215,14 @@ async function startWorkers(): Promise<void> {
     );
     workers.push(worker);
     workerPorts.push(port);
+    await waitFor(
+      async () => {
+        if (worker.exit() !== undefined) throw new Error(`worker exited:\n${worker.output()}`);
+        const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+        return response?.ok === true;
+      },
+      { timeoutMs: 120_000, intervalMs: 250, what: `worker ${i + 1} /metrics` },
+    );
   }
 }
 
@@ -277,34 +250,23 @@ test(
   { timeout: SWEEP_TIMEOUT_MS + 180_000 },
   async () => {
     await startWorkers();
-    const inTest = await startInTestWorkerRegistry();
-    inTestWorker = inTest.server;
-    // Becomes workerPorts.map((p) => `127.0.0.1:${p}`) once apps/worker serves its registry.
-    const WORKER_TARGETS = [`127.0.0.1:${inTest.server.port}`];
+    const workerTargets = workerPorts.map((p) => `127.0.0.1:${p}`);
     prometheus = await startPrometheus({
       configYaml: testPrometheusConfig({
         api: [apiUrl.replace('http://', '')],
-        workers: WORKER_TARGETS,
+        workers: workerTargets,
       }),
       files: { 'alerts.yml': readFileSync(join(INFRA, 'prometheus', 'alerts.yml'), 'utf8') },
     });
     const prom = prometheus;
     await waitFor(
       async () =>
-        (await prom.targets()).filter((t) => t.health === 'up').length ===
-        WORKER_TARGETS.length + 1,
+        (await prom.targets()).filter((t) => t.health === 'up').length === workerTargets.length + 1,
       {
         timeoutMs: 30_000,
         what: 'API and workers scraped',
       },
     );
-
-    // Let Prometheus see the in-test trial running before it ends.
-    await waitFor(async () => (await prom.queryVector('setrain_trial_objective')).length > 0, {
-      timeoutMs: 30_000,
-      what: 'the running trial scraped',
-    });
-    inTest.finish();
 
     const dataset = await uploadShapesDataset(s3.client, bucket, 'datasets/shapes', {
       count: 8,
@@ -314,7 +276,8 @@ test(
       name: 'observability',
       dataset: dataset.manifestUri,
       model: { inputSize: 75 },
-      training: { epochs: 1, batchSize: 3 },
+      // Two epochs: the running trial's objective (set after epoch 1) is scraped for a while.
+      training: { epochs: 2, batchSize: 3 },
       search: { strategy: 'grid', parameters: { dropout: [0.2, 0.5] } },
       objective: { metric: 'val_loss', goal: 'minimize' },
       maxTrials: 2,
@@ -353,10 +316,17 @@ test(
           'sum(setrain_trials_finished_total{outcome="completed"})',
         );
         const sweeps = await prom.queryVector('max(setrain_sweeps{status="completed"})');
-        return Number(finished[0]?.value[1] ?? 0) >= 1 && Number(sweeps[0]?.value[1] ?? 0) >= 1;
+        return Number(finished[0]?.value[1] ?? 0) >= 2 && Number(sweeps[0]?.value[1] ?? 0) >= 1;
       },
       { timeoutMs: 30_000, intervalMs: 500, what: 'Prometheus to scrape the finished sweep' },
     );
+
+    // The numbers agree with what ran: 2 trials x 2 epochs x 6 training images, on wasm, 2 workers.
+    const value = async (q: string) => Number((await prom.queryVector(q))[0]?.value[1] ?? NaN);
+    assert.equal(await value('sum(setrain_train_images_total)'), 24);
+    assert.equal(await value('count(setrain_engine_info{engine="wasm"})'), WORKERS);
+    assert.equal(await value('sum(setrain_trial_epoch_duration_seconds_count)'), 4);
+    assert.equal(await value('max(setrain_trials{status="completed"})'), 2);
 
     const empty: string[] = [];
     for (const query of dashboardQueries()) {
