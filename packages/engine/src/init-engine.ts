@@ -33,6 +33,10 @@ export const DEFAULT_WEBGPU_TIMEOUT_MS = 30_000;
  * usable: tfjs moves their data to the new backend the first time a kernel reads them.
  */
 export async function initEngine(options: InitEngineOptions = {}): Promise<EngineInfo> {
+  // tfjs' cpu backend (which native extends) greets Node users with advice to install tfjs-node;
+  // setrain chooses engines itself and reports the choice, so that banner only misleads. PROD
+  // silences tfjs' console logging and nothing else that training relies on.
+  tf.env().set('PROD', true);
   const requested = parseEngineName(options.backend ?? DEFAULT_ENGINE);
   if (
     options.threads !== undefined &&

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 
 import type * as Dawn from 'webgpu';
 
@@ -8,6 +8,26 @@ import type { EngineLoadContext, EngineLoader, LoadedEngine } from '../types.js'
 
 /** Adapter descriptions of software rasterisers: functional, but slower than wasm for training. */
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
+
+/** Device nodes through which Vulkan reaches a GPU: DRM render nodes (AMD, Intel, NVIDIA open
+ * driver), the NVIDIA proprietary driver's nodes, and AMD's compute node. */
+const GPU_DEVICE_NODES = ['/dev/dri/renderD*', '/dev/nvidia[0-9]*', '/dev/kfd'] as const;
+
+function hasGpuDeviceNode(): boolean {
+  const dri = (() => {
+    try {
+      return readdirSync('/dev/dri').some((name) => name.startsWith('renderD'));
+    } catch {
+      return false;
+    }
+  })();
+  if (dri || existsSync('/dev/kfd')) return true;
+  try {
+    return readdirSync('/dev').some((name) => /^nvidia\d+$/.test(name));
+  } catch {
+    return false;
+  }
+}
 
 /** What Dawn reports about an adapter, reduced to what we print and decide on. */
 interface AdapterSummary {
@@ -23,6 +43,14 @@ interface AdapterSummary {
 export const webgpuLoader: EngineLoader = {
   name: 'webgpu',
   async load(context: EngineLoadContext): Promise<LoadedEngine> {
+    // Without a GPU device node Dawn can only find a software adapter, which auto would refuse
+    // anyway; deciding before Dawn starts saves seconds and keeps Dawn's driver chatter off stderr.
+    if (context.auto && !context.allowSoftwareWebgpu && !hasGpuDeviceNode()) {
+      throw unavailable(
+        `no GPU device (${GPU_DEVICE_NODES.join(', ')}) on this machine; a software adapter ` +
+          'would be slower than wasm (name webgpu explicitly to use one)',
+      );
+    }
     ensureXdgRuntimeDir(context.xdgRuntimeDir);
     let dawn: typeof Dawn;
     try {
