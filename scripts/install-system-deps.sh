@@ -6,6 +6,7 @@
 #   docker-compose      static check of infra/docker-compose.yml (no Docker engine needed)
 #   the shellcheck linter, run on every shell script
 #   mesa-vulkan-drivers >= 25 from bookworm-backports: lavapipe, so the webgpu engine runs on a CPU
+#   libdnnl-dev, g++, make  oneDNN and a compiler: npm ci builds the native engine's addon
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -14,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 
-apt_packages=(redis-server prometheus docker-compose shellcheck libvulkan1)
+apt_packages=(redis-server prometheus docker-compose shellcheck libvulkan1 libdnnl-dev g++ make)
 backports_packages=(mesa-vulkan-drivers)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
