@@ -73,7 +73,8 @@ const SHUTDOWN_MESSAGE = 'the worker is shutting down';
 export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
   const store = new TrialStateStore(deps.redis, deps.keyPrefix);
   const launcher = deps.launcher ?? forkTrialLauncher();
-  let active: { trialId: string; trial: RunningTrial } | undefined;
+  /** The trial held now; `trial` is unset until its process starts, `cancelReason` set by an early cancel. */
+  let active: { trialId: string; trial?: RunningTrial; cancelReason?: string } | undefined;
   let shuttingDown = false;
 
   let s3Client: S3Client | undefined;
@@ -148,6 +149,15 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     const payload = parsed.data;
     const log = deps.logger.child({ trialId: payload.trialId, jobId: job.id });
     if (shuttingDown) return giveBack(job, token, payload, SHUTDOWN_MESSAGE);
+    const previous = await store.get(payload.sweepId, payload.trialId);
+    if (previous?.status === 'cancelled') {
+      // Cancelled while queued (the controller marks such trials): nothing to run.
+      throw new UnrecoverableError(
+        `TRIAL_CANCELLED: cancelled: ${previous.reason ?? 'before it started'}`,
+      );
+    }
+    // Held from here on, so a cancel that arrives while the trial process starts is not lost.
+    active = { trialId: payload.trialId };
 
     await store.update(payload, {
       status: 'running',
@@ -221,7 +231,9 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
         });
       },
     });
+    const cancelReason = active?.cancelReason;
     active = { trialId: payload.trialId, trial };
+    if (cancelReason !== undefined) trial.stop('cancel', cancelReason);
     const onAbort = (): void => trial.stop('cancel', 'cancelled on this worker');
     signal?.addEventListener('abort', onAbort);
     // A shutdown requested while the trial process was starting.
@@ -313,12 +325,13 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     process,
     cancel(trialIds, reason) {
       if (active === undefined || !trialIds.includes(active.trialId)) return false;
-      active.trial.stop('cancel', reason);
+      if (active.trial === undefined) active.cancelReason = reason;
+      else active.trial.stop('cancel', reason);
       return true;
     },
     shutdown() {
       shuttingDown = true;
-      active?.trial.stop('shutdown', SHUTDOWN_MESSAGE);
+      active?.trial?.stop('shutdown', SHUTDOWN_MESSAGE);
     },
     get activeTrialId() {
       return active?.trialId;
