@@ -16,3 +16,4 @@ export * from './control-subscriber.js';
 export * from './runtime.js';
 export * from './heartbeat.js';
 export { WORKER_PACKAGE_VERSION } from './package-version.js';
+export * from './early-stopping.js';

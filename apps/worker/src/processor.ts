@@ -13,6 +13,7 @@ import {
   type TrialResult,
 } from '@setrain/protocol';
 
+import { decideAfterEpoch } from './early-stopping.js';
 import type { Logger } from './logger.js';
 import type { WorkerMetrics } from './metrics.js';
 import { WORKER_PACKAGE_VERSION } from './package-version.js';
@@ -230,6 +231,23 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           durationMs: metrics.durationMs,
         });
       },
+      onDecide: async (epoch) => {
+        try {
+          const decision = await decideAfterEpoch(deps.redis, deps.keyPrefix, payload, epoch);
+          if (decision.action === 'stop') {
+            log.info('trial early-stopped', { epoch, reason: decision.reason });
+            // Recorded at once; the trial ends early-stopped once final/ and trial.json are written.
+            await store.update(payload, { reason: decision.reason });
+          }
+          return decision;
+        } catch (error) {
+          log.warn('early-stopping decision failed; the trial goes on', {
+            epoch,
+            error: errorMessage(error),
+          });
+          return { action: 'continue' };
+        }
+      },
     });
     const cancelReason = active?.cancelReason;
     active = { trialId: payload.trialId, trial };
@@ -260,15 +278,18 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           const { record } = outcome;
           await store.update(payload, {
             status: record.status,
+            reason: record.reason,
             objectiveValue: record.objectiveValue,
             epochsCompleted: record.epochs.length,
             finishedAt: record.finishedAt,
             trialJson: outcome.trialJsonKey,
           });
-          deps.metrics?.trialFinished({ outcome: 'completed', objective: record.objectiveValue });
+          const ended = record.status === 'early-stopped' ? 'early-stopped' : 'completed';
+          deps.metrics?.trialFinished({ outcome: ended, objective: record.objectiveValue });
           return trialResultSchema.parse({
             trialId: payload.trialId,
-            status: 'completed',
+            status: ended,
+            ...(record.reason !== undefined ? { reason: record.reason } : {}),
             objectiveValue: record.objectiveValue,
             bestEpoch: record.bestEpoch,
             epochsCompleted: record.epochs.length,

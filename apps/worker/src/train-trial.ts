@@ -52,6 +52,7 @@ import { WORKER_PACKAGE_VERSION } from './package-version.js';
 import { SeededRandom } from './seeded-random.js';
 import type {
   ChildMessage,
+  EarlyStopDecision,
   StopReason,
   TrialOutcome,
   TrialRunRequest,
@@ -64,6 +65,12 @@ export interface TrialChannel {
   send(message: ChildMessage): void;
   /** A stop asked for since the trial started, if any; checked at every batch boundary. */
   stopRequested(): { reason: StopReason; message: string } | undefined;
+  /**
+   * The early-stopping decision after an epoch (asked only when the payload has a rule). The trial
+   * waits for it, so a stopped trial's final weights are those of the epoch it was stopped at.
+   * Without it, trials always go on.
+   */
+  decide?(epoch: number): Promise<EarlyStopDecision>;
 }
 
 /** Thrown at a batch boundary once a stop was asked for. */
@@ -350,8 +357,21 @@ export async function runTrial(
       planValidation(data.validation, augmentation, inputSize),
       batchSize,
     );
+    /** Set when the early-stopping rule stops the trial: the reason. */
+    let earlyStopped: string | undefined;
+    const askToGoOn = async (epoch: number): Promise<boolean> => {
+      if (payload.earlyStopping === undefined || channel.decide === undefined) return true;
+      if (epoch < 1 || epoch >= payload.training.epochs) return true;
+      const decision = await channel.decide(epoch);
+      if (decision.action === 'stop') {
+        earlyStopped = decision.reason ?? `early-stopped after epoch ${epoch}`;
+      }
+      return decision.action !== 'stop';
+    };
+    // A resumed trial asks again for its last epoch: one stopped just before a crash stays stopped.
+    let goOn = await askToGoOn(lastCheckpointEpoch);
     let step = lastCheckpointEpoch * Math.ceil(data.train.length / batchSize);
-    for (let epoch = lastCheckpointEpoch + 1; epoch <= payload.training.epochs; epoch++) {
+    for (let epoch = lastCheckpointEpoch + 1; goOn && epoch <= payload.training.epochs; epoch++) {
       checkStop();
       channel.send({ type: 'phase', phase: 'train' });
       const epochStart = Date.now();
@@ -496,7 +516,9 @@ export async function runTrial(
         event: { kind: 'tfjs-memory', numTensors: memory.numTensors, numBytes: memory.numBytes },
       });
       channel.send({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
+      goOn = await askToGoOn(epoch);
     }
+    checkStop();
 
     channel.send({ type: 'phase', phase: 'final' });
     const finalStart = performance.now();
@@ -510,7 +532,10 @@ export async function runTrial(
         bytes: artifacts.reduce((sum, a) => sum + a.bytes, 0),
       },
     });
-    const trialRecord = record('completed', undefined, artifacts);
+    const trialRecord =
+      earlyStopped !== undefined
+        ? record('early-stopped', earlyStopped, artifacts)
+        : record('completed', undefined, artifacts);
     await writeRecord(trialRecord);
     return { kind: 'completed', record: trialRecord, trialJsonKey: keys.trialJson };
   } catch (error) {

@@ -3,7 +3,13 @@
  * process it forks for each trial (which trains). Plain data, sent over Node's IPC channel.
  */
 import type { EngineName } from '@setrain/engine';
-import type { EpochMetrics, TrialPayload, TrialRecord, TrialStatus } from '@setrain/protocol';
+import type {
+  EarlyStopAction,
+  EpochMetrics,
+  TrialPayload,
+  TrialRecord,
+  TrialStatus,
+} from '@setrain/protocol';
 import type { S3Config } from '@setrain/storage';
 
 import type { WorkerMetricEvent } from './metrics.js';
@@ -30,9 +36,17 @@ export interface TrialRunRequest {
 
 export type StopReason = 'cancel' | 'shutdown';
 
+/** The early-stopping rule's answer for one epoch (see early-stopping.ts). */
+export interface EarlyStopDecision {
+  readonly action: EarlyStopAction;
+  /** Why the trial stops, e.g. `early-stopped: asha rung 0 (epoch 2), ...`. */
+  readonly reason?: string;
+}
+
 export type ParentMessage =
   | { readonly type: 'start'; readonly request: TrialRunRequest }
-  | { readonly type: 'stop'; readonly reason: StopReason; readonly message: string };
+  | { readonly type: 'stop'; readonly reason: StopReason; readonly message: string }
+  | ({ readonly type: 'decision'; readonly epoch: number } & EarlyStopDecision);
 
 /** What the trial process learnt before its first batch. */
 export interface TrialStarted {
@@ -90,4 +104,6 @@ export type ChildMessage =
     }
   /** A measurement for the worker's /metrics (the trial process has no registry of its own). */
   | { readonly type: 'metric'; readonly event: WorkerMetricEvent }
+  /** Asks for the early-stopping decision after `epoch`; the trial waits for the answer. */
+  | { readonly type: 'decide'; readonly epoch: number }
   | { readonly type: 'outcome'; readonly outcome: TrialOutcome };

@@ -8,6 +8,7 @@ import type { WorkerMetricEvent } from './metrics.js';
 
 import type {
   ChildMessage,
+  EarlyStopDecision,
   ParentMessage,
   StopReason,
   TrialOutcome,
@@ -27,6 +28,11 @@ export interface TrialProcessListeners {
     loss: number;
   }): void | Promise<void>;
   onEpoch?(metrics: EpochMetrics, numTensors: number): void | Promise<void>;
+  /**
+   * The early-stopping decision after `epoch` (runs after that epoch's onEpoch). Without it, or
+   * when it throws, the trial goes on; the trial process always gets an answer.
+   */
+  onDecide?(epoch: number): EarlyStopDecision | Promise<EarlyStopDecision>;
   /** Measurements for /metrics; called at once, in order, not queued behind async listeners. */
   onMetric?(event: WorkerMetricEvent): void;
 }
@@ -115,6 +121,18 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
           case 'metric':
             listeners.onMetric?.(message.event);
             break;
+          case 'decide': {
+            const { epoch } = message;
+            enqueue(async () => {
+              let decision: EarlyStopDecision = { action: 'continue' };
+              try {
+                decision = (await listeners.onDecide?.(epoch)) ?? decision;
+              } finally {
+                send({ type: 'decision', epoch, ...decision });
+              }
+            });
+            break;
+          }
           case 'outcome':
             outcome = message.outcome;
             break;
