@@ -18,6 +18,7 @@ import {
   previewResponseSchema,
   redisKeys,
   sweepDetailSchema,
+  trialPayloadSchema,
   TRIALS_QUEUE,
   type SweepDetail,
   type TrialPayload,
@@ -25,6 +26,7 @@ import {
 } from '@setrain/protocol';
 import { writeDataset } from '@setrain/storage';
 import { createSampler } from '@setrain/sweep';
+import { decideAfterEpoch, readSweepProgress } from '@setrain/worker';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -630,6 +632,73 @@ test('setrain sweep preview prints the first N configurations as a table or JSON
     assert.equal(previewResponseSchema.parse(JSON.parse(json.text)).configurations.length, 6);
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await w.close();
+  }
+});
+
+test('the worker decides early stopping from the trial states and epoch lists in Redis', async () => {
+  const w = await world();
+  try {
+    const keys = redisKeys(w.prefix);
+    const sweepId = 'sw-earlystop1';
+    const trials: [number, 'completed' | 'running' | 'failed', number[]][] = [
+      [1, 'completed', [0.9, 0.5, 0.4]],
+      [2, 'running', [1.2, 1.1]],
+      [3, 'failed', [0.8]],
+    ];
+    for (const [n, status, values] of trials) {
+      const trialId = `${sweepId}.${n}`;
+      await w.redis.hset(
+        keys.sweepTrials(sweepId),
+        trialId,
+        JSON.stringify({ trialId, trialNumber: n, status, params: {}, objectiveValue: null }),
+      );
+      await w.redis.rpush(
+        keys.trialEpochs(trialId),
+        ...values.map((v, i) =>
+          JSON.stringify({
+            epoch: i + 1,
+            loss: v,
+            accuracy: 0.5,
+            val_loss: v,
+            val_accuracy: 0.5,
+            durationMs: 1,
+            imagesPerSec: 1,
+          }),
+        ),
+      );
+    }
+    const objective = { metric: 'val_loss', goal: 'minimize' } as const;
+    const progress = await readSweepProgress(w.redis, w.prefix, sweepId, objective);
+    assert.deepEqual(
+      progress
+        .sort((a, b) => a.trialNumber - b.trialNumber)
+        .map((p) => [p.trialNumber, p.status, p.epochValues]),
+      trials,
+    );
+    const payload = trialPayloadSchema.parse({
+      sweepId,
+      trialId: `${sweepId}.2`,
+      trialNumber: 2,
+      dataset: w.dataset,
+      model: {},
+      training: { epochs: 3 },
+      objective,
+      params: {},
+      artifactsBucket: 'unused',
+      earlyStopping: { type: 'asha', minEpochs: 1, reductionFactor: 2, maxEpochs: 3 },
+    });
+    const stop = await decideAfterEpoch(w.redis, w.prefix, payload, 2);
+    assert.equal(stop.action, 'stop');
+    assert.match(
+      stop.reason ?? '',
+      /^early-stopped: asha rung 1 \(epoch 2\), 1\.1 worse than cutoff 0\.5/,
+    );
+    // The last epoch is never a stop; no rule, no stop.
+    assert.deepEqual(await decideAfterEpoch(w.redis, w.prefix, payload, 3), { action: 'continue' });
+    const { earlyStopping: _rule, ...noRule } = payload;
+    assert.deepEqual(await decideAfterEpoch(w.redis, w.prefix, noRule, 2), { action: 'continue' });
+  } finally {
     await w.close();
   }
 });
