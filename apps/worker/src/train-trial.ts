@@ -4,7 +4,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initEngine } from '@setrain/engine';
-import { buildSeInceptionV3, exportKerasWeights, importKerasWeights } from '@setrain/model';
+import {
+  buildSeInceptionV3,
+  DEFAULT_RECALIBRATION_BATCHES,
+  exportKerasWeights,
+  importKerasWeights,
+  recalibrateBatchNorm,
+} from '@setrain/model';
 import {
   FINAL_FILES,
   formatS3Uri,
@@ -431,6 +437,27 @@ export async function runTrial(
         checkStop();
       }
       const trainMs = Date.now() - epochStart;
+
+      // Precise BN: after a short run the momentum-0.99 moving statistics are still near their
+      // initial values, and validation (inference mode) would score a nearly constant model.
+      channel.send({ type: 'phase', phase: 'calibrate' });
+      const calibrationPlans = batches.slice(0, DEFAULT_RECALIBRATION_BATCHES);
+      await recalibrateBatchNorm(
+        model,
+        (async function* () {
+          for (const plans of calibrationPlans) {
+            checkStop();
+            const arrays = await load(plans);
+            const x = tf.tensor4d(arrays.pixels, [arrays.count, inputSize, inputSize, 3]);
+            try {
+              yield x;
+            } finally {
+              x.dispose();
+            }
+            await yieldToEventLoop();
+          }
+        })(),
+      );
 
       channel.send({ type: 'phase', phase: 'evaluate' });
       const probs: number[] = [];

@@ -30,3 +30,8 @@ export {
   type ImportKerasWeightsOptions,
   type KerasWeightsImportReport,
 } from './keras-weights.js';
+export {
+  DEFAULT_RECALIBRATION_BATCHES,
+  recalibrateBatchNorm,
+  type RecalibrationReport,
+} from './recalibrate-batch-norm.js';

@@ -36,6 +36,9 @@ export class ScaleFreeBatchNormalization extends layers.Layer {
   private beta: LayerVariable | undefined;
   private movingMean: LayerVariable | undefined;
   private movingVariance: LayerVariable | undefined;
+  /** While set (1, 2, ...), training-mode calls average batch statistics exactly instead of by
+   * momentum: see recalibrateBatchNorm. */
+  private recalibrationStep: number | undefined;
 
   constructor(args: ScaleFreeBatchNormalizationArgs = {}) {
     super({ name: args.name, trainable: args.trainable ?? true });
@@ -115,10 +118,24 @@ export class ScaleFreeBatchNormalization extends layers.Layer {
     });
   }
 
+  /**
+   * Starts (step 1), continues (2, 3, ...) or ends (undefined) a recalibration: at step k the moving
+   * statistics move 1/k of the way to the batch's, so after k batches they are the exact mean of
+   * the k batch statistics, whatever they were before.
+   */
+  setRecalibrationStep(step: number | undefined): void {
+    if (step !== undefined && !(Number.isInteger(step) && step >= 1)) {
+      throw new RangeError(`recalibration steps count from 1; got ${step}`);
+    }
+    this.recalibrationStep = step;
+  }
+
   private updateMovingAverage(variable: LayerVariable, batchValue: tf.Tensor): void {
+    const rate =
+      this.recalibrationStep !== undefined ? 1 / this.recalibrationStep : 1 - this.momentum;
     tf.tidy(() => {
       const old = variable.read();
-      variable.write(tf.sub(old, tf.mul(tf.sub(old, batchValue), 1 - this.momentum)));
+      variable.write(tf.sub(old, tf.mul(tf.sub(old, batchValue), rate)));
     });
   }
 
