@@ -53,6 +53,7 @@ export const QUEUE_WAITING_STATES: readonly QueueJobState[] = ['waiting', 'prior
 /** Sweep statuses the API reports; a sweep state in Redis with another status counts as `unknown`. */
 export const SWEEP_METRIC_STATUSES = [
   'running',
+  'paused',
   'completed',
   'failed',
   'cancelled',
