@@ -1,0 +1,231 @@
+/**
+ * The demo: the whole mission on one machine. Starts a local stack (Redis, S3, API, two workers),
+ * generates a labelled image dataset, and then drives it exactly as a user would, through the
+ * `setrain` CLI's own code: upload the dataset, submit a sweep and watch it, fetch the best
+ * checkpoint, predict on held-out images.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { Readable } from 'node:stream';
+
+import { EXIT_CODES, loadCheckpoint, predictImages, runCli } from '@setrain/cli';
+import { initEngine } from '@setrain/engine';
+
+import {
+  COLOURS,
+  SHAPES,
+  makeShapesDataset,
+  type ShapesDataset,
+} from '../fixtures/shapes-dataset.js';
+import { tempDir } from '../harness/index.js';
+import { startLocalStack, type LocalStack } from '../stack/local-stack.js';
+
+/** Options of {@link runDemo}; the defaults finish in a few minutes on 2 CPU cores. */
+export interface DemoOptions {
+  /** Training images generated (a quarter is held out for validation by the sweep). Default 96. */
+  trainImages?: number;
+  /** Images generated for the final held-out accuracy check. Default 27. */
+  heldOutImages?: number;
+  /** Epochs per trial. Default 4. */
+  epochs?: number;
+  /** seRatio values swept (one trial each, times the dropout values). Default [8, 16]. */
+  seRatios?: number[];
+  /** dropout values swept. Default [0.2]. */
+  dropouts?: number[];
+  /** Worker processes. Default 2. */
+  workers?: number;
+  /** Engine of the workers. Default auto. */
+  engine?: string;
+  /** Reuse a running Redis at this URL instead of starting redis-server. */
+  redisUrl?: string;
+  /** Where progress goes. */
+  out: Writable & { isTTY?: boolean; columns?: number };
+}
+
+export interface DemoResult {
+  sweepId: string;
+  bestTrialId: string;
+  heldOut: number;
+  accuracy: { shape: number; colour: number; both: number };
+  chance: { shape: number; colour: number; both: number };
+  elapsedSeconds: number;
+}
+
+export const DEMO_INPUT_SIZE = 75;
+
+function csvCell(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** Writes generated images and a labels.csv: the folder layout `setrain dataset upload` reads. */
+async function writeDatasetFolder(dir: string, dataset: ShapesDataset): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const rows = ['file,labels'];
+  const paths: string[] = [];
+  for (const [i, image] of dataset.images.entries()) {
+    const file = `${String(i).padStart(4, '0')}.${image.key.endsWith('.png') ? 'png' : 'jpg'}`;
+    await writeFile(join(dir, file), image.bytes);
+    rows.push(`${csvCell(file)},${csvCell(image.labels.join(';'))}`);
+    paths.push(join(dir, file));
+  }
+  await writeFile(join(dir, 'labels.csv'), `${rows.join('\n')}\n`);
+  return paths;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const out = options.out;
+  const started = Date.now();
+  const say = (line: string) => out.write(`${line}\n`);
+  const seRatios = options.seRatios ?? [8, 16];
+  const dropouts = options.dropouts ?? [0.2];
+  const trials = seRatios.length * dropouts.length;
+  const work = await tempDir('demo');
+  let stack: LocalStack | undefined;
+  try {
+    say(
+      `[1/6] starting redis-server, an S3-compatible server (s3rver), the API and ${options.workers ?? 2} workers`,
+    );
+    stack = await startLocalStack({
+      workers: options.workers ?? 2,
+      ...(options.engine !== undefined ? { engine: options.engine } : {}),
+      ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : {}),
+    });
+    say(`      API at ${stack.apiUrl}, S3 at ${stack.s3.endpoint}, bucket ${stack.bucket}`);
+    const cli = async (...argv: string[]): Promise<void> => {
+      say(`      $ setrain ${argv.join(' ')}`);
+      const code = await runCli(argv, {
+        env: { ...stack?.cliEnv, XDG_CONFIG_HOME: join(work.path, 'config') },
+        in: Readable.from([]),
+        out,
+        err: out,
+      });
+      if (code !== EXIT_CODES.ok)
+        throw new Error(`setrain ${argv[0]} ${argv[1] ?? ''} failed (exit ${code})`);
+    };
+
+    const trainCount = options.trainImages ?? 96;
+    say(
+      `[2/6] generating ${trainCount} images of coloured shapes, each labelled with its shape and colour`,
+    );
+    const train = await makeShapesDataset({
+      count: trainCount,
+      multiLabel: true,
+      seed: 7,
+      format: 'png',
+    });
+    const datasetDir = join(work.path, 'shapes');
+    await writeDatasetFolder(datasetDir, train);
+    const datasetUri = `s3://${stack.bucket}/datasets/shapes`;
+
+    say('[3/6] uploading it');
+    await cli('dataset', 'upload', datasetDir, datasetUri);
+
+    say(`[4/6] submitting a sweep of ${trials} trials (seRatio x dropout) and watching it`);
+    const specPath = join(work.path, 'sweep.yaml');
+    await writeFile(
+      specPath,
+      [
+        'name: demo-shapes',
+        `dataset: ${datasetUri}/manifest.jsonl`,
+        'model:',
+        `  inputSize: ${DEMO_INPUT_SIZE}`,
+        '  headActivation: sigmoid',
+        'training:',
+        `  epochs: ${options.epochs ?? 4}`,
+        '  batchSize: 8',
+        '  optimizer: adam',
+        '  learningRate: 0.002',
+        '  validationSplit: 0.25',
+        '  seed: 1',
+        'search:',
+        '  strategy: grid',
+        '  parameters:',
+        `    seRatio: [${seRatios.join(', ')}]`,
+        `    dropout: [${dropouts.join(', ')}]`,
+        'objective: { metric: val_loss, goal: minimize }',
+        `parallelism: ${options.workers ?? 2}`,
+        '',
+      ].join('\n'),
+    );
+    // The sweep id is printed by submit; list afterwards to get it for the next steps.
+    await cli('sweep', 'submit', specPath, '--watch', '--interval', '2');
+    const listed = await fetch(`${stack.apiUrl}/v1/sweeps?limit=1`, {
+      headers: { authorization: `Bearer ${stack.apiKey}` },
+    });
+    const { sweeps } = (await listed.json()) as {
+      sweeps: { id: string; best: { trialId: string } | null }[];
+    };
+    const sweep = sweeps[0];
+    if (!sweep?.best) throw new Error('the sweep finished without a best trial');
+
+    say('[5/6] fetching the best checkpoint');
+    const checkpointDir = join(work.path, 'best');
+    await cli('fetch-best', sweep.id, '-o', checkpointDir);
+
+    const heldOutCount = options.heldOutImages ?? 27;
+    say(`[6/6] predicting ${heldOutCount} held-out images the model never saw`);
+    const heldOut = await makeShapesDataset({
+      count: heldOutCount,
+      multiLabel: true,
+      seed: 1001,
+      format: 'png',
+    });
+    const heldOutPaths = await writeDatasetFolder(join(work.path, 'held-out'), heldOut);
+    await cli('predict', checkpointDir, ...heldOutPaths.slice(0, 3));
+    const engine = await initEngine({ backend: 'auto' });
+    const checkpoint = await loadCheckpoint(checkpointDir);
+    const predictions = await predictImages(checkpoint, heldOutPaths, {
+      topK: checkpoint.classes.length,
+    });
+    checkpoint.model.dispose();
+    // Score shape and colour separately: the best-scoring shape label and colour label.
+    let shapeRight = 0;
+    let colourRight = 0;
+    let bothRight = 0;
+    predictions.forEach((p, i) => {
+      const truth = heldOut.images[i];
+      const bestOf = (names: readonly string[]) =>
+        p.top.find((t) => names.includes(t.label))?.label;
+      const shapeOk = bestOf(SHAPES) === truth?.shape;
+      const colourOk = bestOf(COLOURS) === truth?.colour;
+      shapeRight += Number(shapeOk);
+      colourRight += Number(colourOk);
+      bothRight += Number(shapeOk && colourOk);
+    });
+    const n = predictions.length;
+    const result: DemoResult = {
+      sweepId: sweep.id,
+      bestTrialId: sweep.best.trialId,
+      heldOut: n,
+      accuracy: { shape: shapeRight / n, colour: colourRight / n, both: bothRight / n },
+      chance: {
+        shape: 1 / SHAPES.length,
+        colour: 1 / COLOURS.length,
+        both: 1 / (SHAPES.length * COLOURS.length),
+      },
+      elapsedSeconds: Math.round((Date.now() - started) / 1000),
+    };
+    const pct = (x: number) => `${Math.round(x * 100)}%`;
+    say(
+      `      held-out accuracy (engine ${engine.backend}): shape ${pct(result.accuracy.shape)} (chance ${pct(result.chance.shape)}), ` +
+        `colour ${pct(result.accuracy.colour)} (chance ${pct(result.chance.colour)}), ` +
+        `both ${pct(result.accuracy.both)} (chance ${pct(result.chance.both)})`,
+    );
+    say(`done in ${result.elapsedSeconds} s.`);
+    say('');
+    say('The same against a real deployment (docker compose in infra/, see README "Deployment"):');
+    say('  export SETRAIN_API_URL=http://<api-host>:8080 SETRAIN_API_KEY=<key>');
+    say(
+      '  export S3_ENDPOINT=http://<minio-host>:9000 S3_ACCESS_KEY_ID=... S3_SECRET_ACCESS_KEY=...',
+    );
+    say('  npx setrain dataset upload <folder> s3://<bucket>/datasets/<name>');
+    say('  npx setrain sweep submit sweep.yaml --watch');
+    say('  npx setrain fetch-best <sweepId> -o best && npx setrain predict best <image...>');
+    return result;
+  } finally {
+    say('shutting down the local stack');
+    await stack?.stop();
+    await work.cleanup();
+  }
+}
