@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 
-import { buildApp, type ApiApp } from '@setrain/api';
+import { type ApiApp } from '@setrain/api';
 import {
   apiErrorBodySchema,
   bestTrialResponseSchema,
@@ -15,26 +15,18 @@ import {
   runKeys,
   sweepDetailSchema,
   trialDetailSchema,
-  TRIALS_QUEUE,
   controlMessageSchema,
   type SweepDetail,
   type TrialPayload,
   type TrialRecord,
   type TrialResult,
 } from '@setrain/protocol';
-import { getJson, putObject, writeDataset } from '@setrain/storage';
-import { Queue, Worker, type Job } from 'bullmq';
+import { getJson, putObject } from '@setrain/storage';
 import { Redis } from 'ioredis';
 import tar from 'tar-stream';
 
-import {
-  startRedis,
-  startS3,
-  uniqueName,
-  waitFor,
-  type RedisServer,
-  type S3Server,
-} from './harness/index.js';
+import { createApiWorld, type ApiWorld } from './api-world.js';
+import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
 
 const API_KEY = 'test-key-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -49,78 +41,15 @@ after(async () => {
   await Promise.all([redisServer.stop(), s3.stop()]);
 });
 
-/** One test's world: its own key prefix, bucket, dataset, and the connections to close. */
-interface World {
-  readonly prefix: string;
-  readonly bucket: string;
-  readonly dataset: string;
-  readonly redis: Redis;
-  readonly queue: Queue<TrialPayload, TrialResult>;
-  readonly closers: (() => Promise<unknown>)[];
-  app(): Promise<ApiApp>;
-  worker(processor: (job: Job<TrialPayload>) => Promise<TrialResult>): Worker;
-  close(): Promise<void>;
-}
+type World = ApiWorld;
 
-async function world(): Promise<World> {
-  const prefix = `{${uniqueName('api')}}`;
-  const bucket = await s3.createBucket();
-  await writeDataset(s3.client, bucket, 'datasets/shapes', {
-    classes: ['circle', 'square'],
-    entries: [
-      { key: 'images/1.png', labels: ['circle'] },
-      { key: 'images/2.png', labels: ['square'] },
-    ],
+function world(): Promise<World> {
+  return createApiWorld({
+    redisServer,
+    s3,
+    label: 'api',
+    apiKeys: ['another-key-0123456789', API_KEY],
   });
-  const redis = new Redis(redisServer.url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    lazyConnect: true,
-  });
-  await redis.connect();
-  const closers: (() => Promise<unknown>)[] = [];
-  const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection: redis, prefix });
-  const w: World = {
-    prefix,
-    bucket,
-    dataset: `s3://${bucket}/datasets/shapes/manifest.jsonl`,
-    redis,
-    queue,
-    closers,
-    async app() {
-      const app = await buildApp({
-        redis,
-        s3: s3.client,
-        keyPrefix: prefix,
-        artifactsBucket: bucket,
-        apiKeys: ['another-key-0123456789', API_KEY],
-        reconcileIntervalMs: 200,
-        jobAttempts: 1,
-      });
-      await app.ready();
-      closers.push(() => app.close());
-      return app;
-    },
-    worker(processor) {
-      const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-      const worker = new Worker<TrialPayload, TrialResult>(TRIALS_QUEUE, processor, {
-        connection,
-        prefix,
-        concurrency: 1,
-      });
-      closers.push(async () => {
-        await worker.close();
-        connection.disconnect();
-      });
-      return worker;
-    },
-    async close() {
-      for (const close of closers.reverse()) await close();
-      await queue.close();
-      redis.disconnect();
-    },
-  };
-  return w;
 }
 
 function gridSpec(w: World, extra: Record<string, unknown> = {}): Record<string, unknown> {

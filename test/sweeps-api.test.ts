@@ -9,7 +9,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { buildApp, sweepRecordSchema, type ApiApp } from '@setrain/api';
+import { sweepRecordSchema, type ApiApp } from '@setrain/api';
 import { runCli } from '@setrain/cli';
 import {
   apiErrorBodySchema,
@@ -19,25 +19,17 @@ import {
   redisKeys,
   sweepDetailSchema,
   trialPayloadSchema,
-  TRIALS_QUEUE,
   type SweepDetail,
   type TrialPayload,
   type TrialResult,
 } from '@setrain/protocol';
-import { writeDataset } from '@setrain/storage';
 import { createSampler } from '@setrain/sweep';
 import { decideAfterEpoch, readSweepProgress } from '@setrain/worker';
-import { Queue, Worker, type Job } from 'bullmq';
+import { type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 
-import {
-  startRedis,
-  startS3,
-  uniqueName,
-  waitFor,
-  type RedisServer,
-  type S3Server,
-} from './harness/index.js';
+import { createApiWorld, type ApiWorld } from './api-world.js';
+import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
 
 const API_KEY = 'test-key-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -52,74 +44,16 @@ after(async () => {
   await Promise.all([redisServer.stop(), s3.stop()]);
 });
 
-/** One test's world: its own key prefix, bucket and dataset, and what to close. */
-interface World {
-  readonly prefix: string;
-  readonly dataset: string;
-  readonly redis: Redis;
-  readonly queue: Queue<TrialPayload, TrialResult>;
-  app(): Promise<ApiApp>;
-  worker(processor: (job: Job<TrialPayload>) => Promise<TrialResult>): Worker;
-  close(): Promise<void>;
-}
+type World = ApiWorld;
 
-async function world(): Promise<World> {
-  const prefix = `{${uniqueName('sweeps')}}`;
-  const bucket = await s3.createBucket();
-  await writeDataset(s3.client, bucket, 'datasets/shapes', {
-    classes: ['circle', 'square'],
-    entries: [
-      { key: 'images/1.png', labels: ['circle'] },
-      { key: 'images/2.png', labels: ['square'] },
-    ],
+function world(): Promise<World> {
+  return createApiWorld({
+    redisServer,
+    s3,
+    label: 'sweeps',
+    apiKeys: [API_KEY],
+    appDeps: { metrics: false },
   });
-  const redis = new Redis(redisServer.url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    lazyConnect: true,
-  });
-  await redis.connect();
-  const closers: (() => Promise<unknown>)[] = [];
-  const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection: redis, prefix });
-  return {
-    prefix,
-    dataset: `s3://${bucket}/datasets/shapes/manifest.jsonl`,
-    redis,
-    queue,
-    async app() {
-      const app = await buildApp({
-        redis,
-        s3: s3.client,
-        keyPrefix: prefix,
-        artifactsBucket: bucket,
-        apiKeys: [API_KEY],
-        reconcileIntervalMs: 200,
-        jobAttempts: 1,
-        metrics: false,
-      });
-      await app.ready();
-      closers.push(() => app.close());
-      return app;
-    },
-    worker(processor) {
-      const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-      const worker = new Worker<TrialPayload, TrialResult>(TRIALS_QUEUE, processor, {
-        connection,
-        prefix,
-        concurrency: 1,
-      });
-      closers.push(async () => {
-        await worker.close();
-        connection.disconnect();
-      });
-      return worker;
-    },
-    async close() {
-      for (const close of closers.reverse()) await close();
-      await queue.close();
-      redis.disconnect();
-    },
-  };
 }
 
 /** A grid over dropout (6 points) and the objective the fake workers report for it. */
