@@ -238,6 +238,26 @@ napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// batchNormTrain(x, offset|null, epsilon, rows, channels, y, mean, variance)
+napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
+  return guarded(env, info, [](napi_env e, Args& a) {
+    batch_norm_train(a.f32(0), a.f32(1), static_cast<float>(a.num(2)),
+                     static_cast<int64_t>(a.num(3)), static_cast<int64_t>(a.num(4)), a.f32(5),
+                     a.f32(6), a.f32(7));
+    return undefined(e);
+  });
+}
+
+// batchNormTrainGrad(x, mean, variance, dy, epsilon, rows, channels, dx, doffset)
+napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, info, [](napi_env e, Args& a) {
+    batch_norm_train_grad(a.f32(0), a.f32(1), a.f32(2), a.f32(3), static_cast<float>(a.num(4)),
+                          static_cast<int64_t>(a.num(5)), static_cast<int64_t>(a.num(6)), a.f32(7),
+                          a.f32(8));
+    return undefined(e);
+  });
+}
+
 // copy2d(src, srcOffset, srcPitch, dst, dstOffset, dstPitch, rows, cols)
 napi_value Copy2d(napi_env env, napi_callback_info info) {
   return guarded(env, info, [](napi_env e, Args& a) {
@@ -305,6 +325,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduce", Reduce},
       {"batchNorm", BatchNorm},
       {"batchNormGrad", BatchNormGrad},
+      {"batchNormTrain", BatchNormTrain},
+      {"batchNormTrainGrad", BatchNormTrainGrad},
       {"copy2d", Copy2d},
       {"pool", Pool},
       {"poolGrad", PoolGrad},

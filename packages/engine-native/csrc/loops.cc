@@ -371,6 +371,89 @@ void batch_norm_grad(const float* x, const float* mean, const float* var, const 
   }
 }
 
+// Per-channel sums over the rows of [rows, c] data: row(r, acc0, acc1) adds row r's terms into
+// K accumulators of c floats. Rows are summed in blocks of 64 before joining the running totals
+// (less rounding than one long float sum), and each thread keeps its own partial sums.
+template <int K, typename Row>
+void channel_sums(int64_t rows, int64_t c, Row row, float* const (&out)[K]) {
+  const int nt = nthr(rows * c);
+  std::vector<float> partial(static_cast<size_t>(nt) * K * c, 0.f);
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    const int T = omp_get_num_threads();
+    float* acc = partial.data() + static_cast<size_t>(t) * K * c;
+    const int64_t begin = rows * t / T, end = rows * (t + 1) / T;
+    std::vector<float> block(static_cast<size_t>(K) * c);
+    for (int64_t r0 = begin; r0 < end; r0 += 64) {
+      const int64_t r1 = std::min(end, r0 + 64);
+      std::fill(block.begin(), block.end(), 0.f);
+      for (int64_t r = r0; r < r1; ++r) row(r, block.data());
+      for (int64_t j = 0; j < K * c; ++j) acc[j] += block[j];
+    }
+  }
+  for (int k = 0; k < K; ++k) {
+    for (int64_t j = 0; j < c; ++j) {
+      float s = 0.f;
+      for (int t = 0; t < nt; ++t) s += partial[(static_cast<size_t>(t) * K + k) * c + j];
+      out[k][j] = s;
+    }
+  }
+}
+
+void batch_norm_train(const float* x, const float* offset, float eps, int64_t rows, int64_t c,
+                      float* y, float* mean, float* var) {
+  const float n = static_cast<float>(rows);
+  // Two passes for the statistics, like tf.moments: the mean, then the mean squared deviation
+  // (one-pass E[x^2] - E[x]^2 cancels catastrophically when the mean is large).
+  float* const sum_out[1] = {mean};
+  channel_sums<1>(rows, c, [&](int64_t r, float* b) {
+    const float* xr = x + r * c;
+    for (int64_t j = 0; j < c; ++j) b[j] += xr[j];
+  }, sum_out);
+  for (int64_t j = 0; j < c; ++j) mean[j] /= n;
+  float* const sq_out[1] = {var};
+  channel_sums<1>(rows, c, [&](int64_t r, float* b) {
+    const float* xr = x + r * c;
+    for (int64_t j = 0; j < c; ++j) {
+      const float d = xr[j] - mean[j];
+      b[j] += d * d;
+    }
+  }, sq_out);
+  for (int64_t j = 0; j < c; ++j) var[j] /= n;
+  batch_norm(x, mean, var, offset, nullptr, eps, rows, c, y);
+}
+
+void batch_norm_train_grad(const float* x, const float* mean, const float* var, const float* dy,
+                           float eps, int64_t rows, int64_t c, float* dx, float* doffset) {
+  const float n = static_cast<float>(rows);
+  std::vector<float> sdyx(c), inv(c), k1(c), k2(c);
+  for (int64_t j = 0; j < c; ++j) inv[j] = 1.f / std::sqrt(var[j] + eps);
+  float* const out[2] = {doffset, sdyx.data()};
+  channel_sums<2>(rows, c, [&](int64_t r, float* b) {
+    const float* xr = x + r * c;
+    const float* dr = dy + r * c;
+    float* b2 = b + c;
+    for (int64_t j = 0; j < c; ++j) {
+      b[j] += dr[j];
+      b2[j] += dr[j] * (xr[j] - mean[j]);
+    }
+  }, out);
+  // dx = inv * (dy - mean(dy) - (x - mean) * inv^2 * mean(dy * (x - mean))).
+  for (int64_t j = 0; j < c; ++j) {
+    k1[j] = doffset[j] / n;
+    k2[j] = inv[j] * inv[j] * (sdyx[j] / n);
+  }
+  const float *pi = inv.data(), *p1 = k1.data(), *p2 = k2.data();
+#pragma omp parallel for num_threads(nthr(rows * c)) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * c;
+    const float* dr = dy + r * c;
+    float* o = dx + r * c;
+    for (int64_t j = 0; j < c; ++j) o[j] = pi[j] * (dr[j] - p1[j] - (xr[j] - mean[j]) * p2[j]);
+  }
+}
+
 void copy2d(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t rows,
             int64_t cols) {
 #pragma omp parallel for num_threads(nthr(rows * cols)) schedule(static)

@@ -26,6 +26,13 @@ void batch_norm(const float* x, const float* mean, const float* var, const float
 void batch_norm_grad(const float* x, const float* mean, const float* var, const float* scale,
                      const float* dy, float eps, int64_t rows, int64_t c, float* dx,
                      float* dmean, float* dvar, float* dscale, float* doffset);
+/** Training-mode batch norm without scale: mean and (biased) variance of x's rows per channel,
+ * then y = (x - mean) * rsqrt(var + eps) + offset (offset may be null). */
+void batch_norm_train(const float* x, const float* offset, float eps, int64_t rows, int64_t c,
+                      float* y, float* mean, float* var);
+/** Gradient of batch_norm_train's y through x (including the batch statistics) and offset. */
+void batch_norm_train_grad(const float* x, const float* mean, const float* var, const float* dy,
+                           float eps, int64_t rows, int64_t c, float* dx, float* doffset);
 /** Copies a [rows, cols] block with a source and a destination row pitch. */
 void copy2d(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t rows,
             int64_t cols);

@@ -89,6 +89,29 @@ export interface NativeAddon {
     dscale: Float32Array,
     doffset: Float32Array,
   ): void;
+  /** Training-mode batch norm without scale: writes y and the batch mean and biased variance. */
+  batchNormTrain(
+    x: Float32Array,
+    offset: Float32Array | null,
+    epsilon: number,
+    rows: number,
+    channels: number,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+  ): void;
+  /** Gradient of batchNormTrain's y through x (batch statistics included) and offset. */
+  batchNormTrainGrad(
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    dy: Float32Array,
+    epsilon: number,
+    rows: number,
+    channels: number,
+    dx: Float32Array,
+    doffset: Float32Array,
+  ): void;
   copy2d(
     src: Float32Array,
     srcOffset: number,

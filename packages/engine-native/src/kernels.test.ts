@@ -6,6 +6,16 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
 
+import {
+  BATCH_NORM_TRAINING_GRAD_KERNEL as MODEL_BATCH_NORM_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_TRAINING_KERNEL as MODEL_BATCH_NORM_TRAINING_KERNEL,
+  batchNormTraining,
+} from '@setrain/model';
+
+import {
+  BATCH_NORM_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_TRAINING_KERNEL,
+} from './kernels/batch-norm.js';
 import { loadNativeBackend } from './load-native-backend.js';
 import { closeness, nativeSkipReason, valuesOn } from './testing.js';
 
@@ -93,12 +103,69 @@ describe('native kernels match the cpu backend', { skip }, () => {
     }
   }
 
+  // These run as matrix products on the filter's single touching tap (see as_matmul in the addon).
   test('conv2d on a 1x1 map (the last Inception blocks at 75x75)', async () => {
+    const cases: Array<[number, number, 1 | 2]> = [
+      [3, 3, 1],
+      [1, 3, 1],
+      [3, 1, 1],
+      [5, 5, 1],
+      [3, 3, 2],
+      [1, 1, 2],
+    ];
+    for (const [kh, kw, stride] of cases) {
+      await expectSameOnBothBackends(
+        `conv ${kh}x${kw} stride ${stride} on 1x1`,
+        withGrads(
+          (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, 'same'),
+          () => [rand([3, 1, 1, 40], 3), rand([kh, kw, 40, 24], 4)],
+        ),
+        1e-4,
+        1e-3,
+      );
+    }
     await expectSameOnBothBackends(
-      'conv 3x3 on 1x1',
+      'fused conv 3x3 with bias and relu on 1x1',
       withGrads(
-        (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
-        () => [rand([3, 1, 1, 40], 3), rand([3, 3, 40, 24], 4)],
+        (x, w, b) =>
+          tf.fused.conv2d({
+            x: x as tf.Tensor4D,
+            filter: w as tf.Tensor4D,
+            strides: 1,
+            pad: 'same',
+            bias: b,
+            activation: 'relu',
+          }),
+        () => [rand([4, 1, 1, 32], 5), rand([3, 3, 32, 16], 6), rand([16], 7)],
+      ),
+      1e-4,
+      1e-3,
+    );
+  });
+
+  test('pointwise conv2d (1x1, stride 1) as a matrix product, plain and fused', async () => {
+    await expectSameOnBothBackends(
+      'pointwise conv',
+      withGrads(
+        (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'),
+        () => [rand([2, 5, 6, 48], 8), rand([1, 1, 48, 20], 9)],
+      ),
+      1e-4,
+      1e-3,
+    );
+    await expectSameOnBothBackends(
+      'fused pointwise conv with bias and relu',
+      withGrads(
+        (x, w, b) =>
+          tf.fused.conv2d({
+            x: x as tf.Tensor4D,
+            filter: w as tf.Tensor4D,
+            strides: 1,
+            pad: 'same',
+            bias: b,
+            activation: 'relu',
+          }),
+        () => [rand([2, 4, 4, 24], 10), rand([1, 1, 24, 12], 11), rand([12], 12)],
       ),
       1e-4,
       1e-3,
@@ -193,6 +260,51 @@ describe('native kernels match the cpu backend', { skip }, () => {
         1e-3,
       ),
     ]);
+  });
+
+  test("the model's fused training batch norm: values, statistics, moving averages, gradients", async () => {
+    assert.equal(BATCH_NORM_TRAINING_KERNEL, MODEL_BATCH_NORM_TRAINING_KERNEL);
+    assert.equal(BATCH_NORM_TRAINING_GRAD_KERNEL, MODEL_BATCH_NORM_TRAINING_GRAD_KERNEL);
+    // On cpu this is tf.moments + tf.batchNorm and tfjs arithmetic; on native, the fused kernels.
+    const run = (x: tf.Tensor, offset: tf.Tensor) => {
+      const channels = offset.shape[0] ?? 1;
+      const moving = { mean: rand([channels], 50, -1, 1), variance: rand([channels], 51, 0.5, 2) };
+      return batchNormTraining(x, offset, moving, { epsilon: 1e-3, averagingRate: 0.01 });
+    };
+    const shapes: number[][] = [
+      [4, 7, 7, 40], // the common case
+      [8, 1, 1, 16], // 1x1 maps: eight samples per channel
+      [8, 17, 17, 64], // large enough for both threads
+      [6, 10], // rank 2
+      [1, 5], // one row: the moving variance takes the biased variance
+    ];
+    for (const [i, shape] of shapes.entries()) {
+      const channels = shape[shape.length - 1] ?? 1;
+      const inputs = () => [rand(shape, 30 + i, -2, 3), rand([channels], 40 + i)];
+      await expectSameOnBothBackends(
+        `fused batch norm ${JSON.stringify(shape)}`,
+        () => {
+          const [x, offset] = inputs() as [tf.Tensor, tf.Tensor];
+          const { mean, variance, movingMean, movingVariance } = run(x, offset);
+          return [
+            mean,
+            variance,
+            movingMean,
+            movingVariance,
+            ...withGrads((a, b) => run(a, b).y, inputs)(),
+          ];
+        },
+        1e-4,
+        1e-3,
+      );
+    }
+    await tf.setBackend('native');
+    const profile = await tf.profile(() =>
+      tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(run(x, tf.zeros([3])).y))(rand([2, 3], 5))),
+    );
+    const names = profile.kernels.map((k) => k.name);
+    assert.ok(names.includes(BATCH_NORM_TRAINING_KERNEL), `kernels run: ${names.join(', ')}`);
+    assert.ok(names.includes(BATCH_NORM_TRAINING_GRAD_KERNEL), `kernels run: ${names.join(', ')}`);
   });
 
   test('relu, sigmoid and other unary ops with their gradients', async () => {

@@ -8,6 +8,14 @@ export {
   type ScaleFreeBatchNormalizationArgs,
 } from './scale-free-batch-normalization.js';
 export {
+  BATCH_NORM_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_TRAINING_KERNEL,
+  batchNormTraining,
+  type BatchNormTrainingAttrs,
+  type BatchNormTrainingResult,
+  type MovingStatistics,
+} from './batch-norm-training.js';
+export {
   buildInceptionV3Backbone,
   INCEPTION_V3_BLOCKS,
   INCEPTION_V3_FEATURE_CHANNELS,

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, type LayerVariable, type Shape } from '@tensorflow/tfjs-layers';
 
+import { batchNormTraining } from './batch-norm-training.js';
+
 /** Keras' BatchNormalization defaults, which InceptionV3 uses. */
 export const DEFAULT_BN_MOMENTUM = 0.99;
 export const DEFAULT_BN_EPSILON = 0.001;
@@ -91,30 +93,31 @@ export class ScaleFreeBatchNormalization extends layers.Layer {
       if (x == null || beta == null || movingMean == null || movingVariance == null) {
         throw new Error(`${this.name} was called before it was built`);
       }
-      // A constant gamma of ones: core's FusedBatchNorm saves its inputs for the backward pass and
-      // fails on a missing scale, so gradients (training or not) need one. It is not a weight.
-      const ones = tf.onesLike(beta.read());
       // A frozen layer (trainable = false) normalizes with its moving statistics and leaves them
       // alone, as Keras 2 does since TF 2.0: what fine-tuning on a frozen ImageNet backbone needs.
       if (kwargs['training'] !== true || !this.trainable) {
+        // A constant gamma of ones: core's FusedBatchNorm saves its inputs for the backward pass
+        // and fails on a missing scale, so gradients (training or not) need one. Not a weight.
         return tf.batchNorm(
           x,
           movingMean.read(),
           movingVariance.read(),
           beta.read(),
-          ones,
+          tf.onesLike(beta.read()),
           this.epsilon,
         );
       }
-      const reductionAxes = x.shape.slice(0, -1).map((_, i) => i);
-      const { mean, variance } = tf.moments(x, reductionAxes);
-      const normalized = tf.batchNorm(x, mean, variance, beta.read(), ones, this.epsilon);
-      // Like Keras, the moving variance follows the unbiased batch variance.
-      const count = reductionAxes.reduce((n, axis) => n * (x.shape[axis] ?? 1), 1);
-      const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
-      this.updateMovingAverage(movingMean, mean);
-      this.updateMovingAverage(movingVariance, unbiased);
-      return normalized;
+      const rate =
+        this.recalibrationStep !== undefined ? 1 / this.recalibrationStep : 1 - this.momentum;
+      const result = batchNormTraining(
+        x,
+        beta.read(),
+        { mean: movingMean.read(), variance: movingVariance.read() },
+        { epsilon: this.epsilon, averagingRate: rate },
+      );
+      movingMean.write(result.movingMean);
+      movingVariance.write(result.movingVariance);
+      return result.y;
     });
   }
 
@@ -128,15 +131,6 @@ export class ScaleFreeBatchNormalization extends layers.Layer {
       throw new RangeError(`recalibration steps count from 1; got ${step}`);
     }
     this.recalibrationStep = step;
-  }
-
-  private updateMovingAverage(variable: LayerVariable, batchValue: tf.Tensor): void {
-    const rate =
-      this.recalibrationStep !== undefined ? 1 / this.recalibrationStep : 1 - this.momentum;
-    tf.tidy(() => {
-      const old = variable.read();
-      variable.write(tf.sub(old, tf.mul(tf.sub(old, batchValue), rate)));
-    });
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -9,6 +9,13 @@ import { float32Values, makeOutput, NATIVE_BACKEND_NAME, nativeKernel } from './
  * dx = dy * k (mean and variance taken as inputs, like tfjs' own gradient). */
 export const BATCH_NORM_GRAD_KERNEL = 'SetrainNativeBatchNormGrad';
 
+/** @setrain/model's fused training batch norm (packages/model/src/batch-norm-training.ts holds the
+ * contract; kernels.test.ts checks the names match): y, the batch mean and variance, and the
+ * new moving averages. */
+export const BATCH_NORM_TRAINING_KERNEL = 'SetrainBatchNormTraining';
+/** Its gradient: [dx, doffset] from dy, x and the batch mean and variance. */
+export const BATCH_NORM_TRAINING_GRAD_KERNEL = 'SetrainBatchNormTrainingGrad';
+
 /** Per-channel vectors only: the layout of BatchNormalization layers over the last axis. */
 function channelValues(
   cpu: MathBackendCPU,
@@ -80,5 +87,84 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
       );
     },
   };
-  return [forward, grad];
+  const training: KernelConfig = {
+    kernelName: BATCH_NORM_TRAINING_KERNEL,
+    backendName: NATIVE_BACKEND_NAME,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const cpu = backend as MathBackendCPU;
+      const { x, offset, movingMean, movingVariance } = inputs;
+      const xv = float32Values(cpu, x);
+      if (x === undefined || xv === undefined || x.shape.length < 2) {
+        throw new Error(`${BATCH_NORM_TRAINING_KERNEL}: x must be float32 with rank >= 2`);
+      }
+      const channels = x.shape[x.shape.length - 1] ?? 0;
+      const o = channelValues(cpu, offset, channels);
+      const oldMean = channelValues(cpu, movingMean, channels);
+      const oldVariance = channelValues(cpu, movingVariance, channels);
+      if (!o || !oldMean || !oldVariance) {
+        throw new Error(
+          `${BATCH_NORM_TRAINING_KERNEL}: offset and moving statistics must be float32 [${channels}]`,
+        );
+      }
+      const { epsilon, averagingRate } = attrs as unknown as {
+        epsilon: number;
+        averagingRate: number;
+      };
+      const rows = xv.length / channels;
+      const y = new Float32Array(xv.length);
+      const mean = new Float32Array(channels);
+      const variance = new Float32Array(channels);
+      addon.batchNormTrain(xv, o, epsilon, rows, channels, y, mean, variance);
+      // The moving averages in the float32 steps of the unfused layer (tf.sub, tf.mul): old -
+      // (old - batch) * rate, with Keras' unbiased variance.
+      const f = Math.fround;
+      const rate = f(averagingRate);
+      const unbias = f(rows / (rows - 1));
+      const newMean = new Float32Array(channels);
+      const newVariance = new Float32Array(channels);
+      for (let c = 0; c < channels; c++) {
+        const m = oldMean[c] ?? 0;
+        const v = oldVariance[c] ?? 0;
+        const batchVariance = rows > 1 ? f((variance[c] ?? 0) * unbias) : (variance[c] ?? 0);
+        newMean[c] = f(m - f(f(m - (mean[c] ?? 0)) * rate));
+        newVariance[c] = f(v - f(f(v - batchVariance) * rate));
+      }
+      return [
+        makeOutput(cpu, [...x.shape], y),
+        ...[mean, variance, newMean, newVariance].map((values) =>
+          makeOutput(cpu, [channels], values),
+        ),
+      ];
+    },
+  };
+
+  const trainingGrad: KernelConfig = {
+    kernelName: BATCH_NORM_TRAINING_GRAD_KERNEL,
+    backendName: NATIVE_BACKEND_NAME,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const cpu = backend as MathBackendCPU;
+      const { dy, x, mean, variance } = inputs;
+      const xv = float32Values(cpu, x);
+      const dyv = float32Values(cpu, dy);
+      if (x === undefined || xv === undefined || dyv === undefined || dyv.length !== xv.length) {
+        throw new Error(
+          `${BATCH_NORM_TRAINING_GRAD_KERNEL}: x and dy must be float32 of one shape`,
+        );
+      }
+      const channels = x.shape[x.shape.length - 1] ?? 0;
+      const m = channelValues(cpu, mean, channels);
+      const v = channelValues(cpu, variance, channels);
+      if (!m || !v) {
+        throw new Error(
+          `${BATCH_NORM_TRAINING_GRAD_KERNEL}: mean and variance must be [${channels}]`,
+        );
+      }
+      const { epsilon } = attrs as unknown as { epsilon: number };
+      const dx = new Float32Array(xv.length);
+      const doffset = new Float32Array(channels);
+      addon.batchNormTrainGrad(xv, m, v, dyv, epsilon, xv.length / channels, channels, dx, doffset);
+      return [makeOutput(cpu, [...x.shape], dx), makeOutput(cpu, [channels], doffset)];
+    },
+  };
+  return [forward, grad, training, trainingGrad];
 }
