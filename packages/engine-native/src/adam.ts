@@ -3,7 +3,12 @@ import type { KernelConfig, NamedTensorMap, Tensor, Variable } from '@tensorflow
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import type { NativeAddon } from './addon.js';
-import { float32Values, makeOutput, NATIVE_BACKEND_NAME } from './kernels/kernel-utils.js';
+import {
+  float32Values,
+  makeOutput,
+  NATIVE_BACKEND_NAME,
+  outputArray,
+} from './kernels/kernel-utils.js';
 import type { NativeBackend } from './native-backend.js';
 
 /** Custom kernel: one fused Adam step for one variable; outputs the new value, m and v. */
@@ -61,7 +66,7 @@ export function adamKernel(addon: NativeAddon): KernelConfig {
         throw new Error(`${ADAM_KERNEL}: float32 inputs expected`);
       }
       const n = xv.length;
-      const outs = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
+      const outs = [outputArray(cpu, n), outputArray(cpu, n), outputArray(cpu, n)] as const;
       runAdam(addon, xv, mv, vv, gv, outs, attrs as unknown as AdamAttrs);
       return outs.map((o) => makeOutput(cpu, [...value.shape], o));
     },

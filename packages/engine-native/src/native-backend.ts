@@ -2,6 +2,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { BackendValues, DataId, TensorInfo } from '@tensorflow/tfjs-core';
 
 import type { NativeAddon } from './addon.js';
+import { Float32BufferPool } from './buffer-pool.js';
 
 /**
  * The cpu backend's storage (one TypedArray per tensor) with native kernels on top: every kernel
@@ -10,10 +11,13 @@ import type { NativeAddon } from './addon.js';
  *
  * It also tracks which arrays may be seen outside the kernels (read by dataSync()/data(), or
  * handed to a cpu-backend kernel that may keep a view of them). An array that was never exposed and
- * belongs to exactly one tensor can be updated in place, which the fused Adam step does.
+ * belongs to exactly one tensor can be updated in place, which the fused Adam step does, and can be
+ * reused for a new tensor once its tensor is disposed, which the kernels' output arrays do.
  */
 export class NativeBackend extends MathBackendCPU {
   readonly addon: NativeAddon;
+  /** Output arrays of the native kernels, reused after their tensors are disposed. */
+  readonly pool = new Float32BufferPool();
   private readonly exposed = new WeakSet<object>();
 
   constructor(addon: NativeAddon) {
@@ -31,6 +35,22 @@ export class NativeBackend extends MathBackendCPU {
     const values = await super.read(dataId);
     this.exposed.add(values);
     return values;
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const deleted = super.disposeData(dataId, force);
+    // Deleted means no tensor holds these values any more (views and shared references count as
+    // exposed, see expose), so an array the pool handed out can be handed out again.
+    if (deleted && values instanceof Float32Array && !this.data.has(dataId)) {
+      if (!this.exposed.has(values)) this.pool.give(values);
+    }
+    return deleted;
+  }
+
+  override dispose(): void {
+    this.pool.clear();
+    super.dispose();
   }
 
   /** Marks the storage of these tensors as possibly referenced outside this backend. */

@@ -2,7 +2,13 @@ import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import type { NativeAddon } from '../addon.js';
-import { float32Values, makeOutput, NATIVE_BACKEND_NAME, nativeKernel } from './kernel-utils.js';
+import {
+  float32Values,
+  makeOutput,
+  NATIVE_BACKEND_NAME,
+  nativeKernel,
+  outputArray,
+} from './kernel-utils.js';
 
 /** Custom kernel behind the FusedBatchNorm gradient on this backend (see gradients.ts). Outputs the
  * per-channel gradients of mean, variance, scale and offset, and the per-channel factor k with
@@ -40,7 +46,7 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
     const s = channelValues(cpu, scale, channels);
     if (!m || !v || o === undefined || s === undefined || channels === 0) return null;
     const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
-    const out = new Float32Array(xv.length);
+    const out = outputArray(cpu, xv.length);
     addon.batchNorm(xv, m, v, o, s, varianceEpsilon, out, xv.length / channels, channels);
     return makeOutput(cpu, [...x.shape], out);
   });
@@ -111,7 +117,7 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
         averagingRate: number;
       };
       const rows = xv.length / channels;
-      const y = new Float32Array(xv.length);
+      const y = outputArray(cpu, xv.length);
       const mean = new Float32Array(channels);
       const variance = new Float32Array(channels);
       addon.batchNormTrain(xv, o, epsilon, rows, channels, y, mean, variance);
@@ -160,7 +166,7 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
         );
       }
       const { epsilon } = attrs as unknown as { epsilon: number };
-      const dx = new Float32Array(xv.length);
+      const dx = outputArray(cpu, xv.length);
       const doffset = new Float32Array(channels);
       addon.batchNormTrainGrad(xv, m, v, dyv, epsilon, xv.length / channels, channels, dx, doffset);
       return [makeOutput(cpu, [...x.shape], dx), makeOutput(cpu, [channels], doffset)];

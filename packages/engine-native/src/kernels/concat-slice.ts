@@ -2,7 +2,7 @@ import { backend_util, type KernelConfig, type TensorInfo, util } from '@tensorf
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import type { NativeAddon } from '../addon.js';
-import { float32Values, makeOutput, nativeKernel, sizeOf } from './kernel-utils.js';
+import { float32Values, makeOutput, nativeKernel, outputArray, sizeOf } from './kernel-utils.js';
 
 /** Concat and Slice as row copies: Inception concatenates its branches on the channel axis, and the
  * gradient of that concat slices them back out. */
@@ -24,7 +24,7 @@ export function concatSliceKernels(addon: NativeAddon): KernelConfig[] {
     const rows = sizeOf(first.shape.slice(0, axis));
     const widths = tensors.map((t) => sizeOf(t.shape.slice(axis)));
     const pitch = widths.reduce((s, w) => s + w, 0);
-    const out = new Float32Array(rows * pitch);
+    const out = outputArray(cpu, rows * pitch);
     let offset = 0;
     tensors.forEach((_, i) => {
       const width = widths[i] ?? 0;
@@ -53,7 +53,7 @@ export function concatSliceKernels(addon: NativeAddon): KernelConfig[] {
     const inner = sizeOf(x.shape.slice(axis + 1));
     const rows = sizeOf(x.shape.slice(0, axis));
     const cols = (sizes[axis] ?? 0) * inner;
-    const out = new Float32Array(rows * cols);
+    const out = outputArray(cpu, rows * cols);
     if (out.length > 0) {
       addon.copy2d(
         xv,
@@ -86,7 +86,7 @@ export function concatSliceKernels(addon: NativeAddon): KernelConfig[] {
     let begin = 0;
     return sizes.map((s) => {
       const cols = s * inner;
-      const out = new Float32Array(rows * cols);
+      const out = outputArray(cpu, rows * cols);
       if (out.length > 0) addon.copy2d(xv, begin * inner, pitch, out, 0, cols, rows, cols);
       begin += s;
       const shape = [...x.shape];

@@ -8,6 +8,7 @@ import {
   float32Values,
   makeOutput,
   nativeKernel,
+  outputArray,
   sizeOf,
 } from './kernel-utils.js';
 
@@ -85,7 +86,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
       return null;
     const info = forwardInfo(x.shape, filter.shape, attrs as unknown as ConvAttrs);
     if (!supported(info)) return null;
-    const out = new Float32Array(sizeOf(info.outShape));
+    const out = outputArray(cpu, sizeOf(info.outShape));
     addon.conv2d(xv, wv, null, out, convShape(info), ACTIVATION_LINEAR);
     return makeOutput(cpu, info.outShape, out);
   });
@@ -109,7 +110,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
       if (values === undefined || values.length !== info.outChannels) return null;
       bv = values;
     }
-    const out = new Float32Array(sizeOf(info.outShape));
+    const out = outputArray(cpu, sizeOf(info.outShape));
     addon.conv2d(
       xv,
       wv,
@@ -131,7 +132,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
       return null;
     const info = forwardInfo(a.inputShape, filter.shape, { ...a, dilations: 1 });
     if (!supported(info)) return null;
-    const dx = new Float32Array(sizeOf(info.inShape));
+    const dx = outputArray(cpu, sizeOf(info.inShape));
     addon.conv2dBackpropInput(dyv, wv, dx, convShape(info));
     return makeOutput(cpu, [...a.inputShape], dx);
   });
@@ -146,7 +147,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
       return null;
     const info = forwardInfo(x.shape, a.filterShape, { ...a, dilations: 1 });
     if (!supported(info)) return null;
-    const dw = new Float32Array(sizeOf(a.filterShape));
+    const dw = outputArray(cpu, sizeOf(a.filterShape));
     addon.conv2dBackpropFilter(xv, dyv, dw, convShape(info));
     return makeOutput(cpu, [...a.filterShape], dw);
   });

@@ -7,6 +7,7 @@ import {
   float32Values,
   makeOutput,
   nativeKernel,
+  outputArray,
   sizeOf,
 } from './kernel-utils.js';
 
@@ -59,7 +60,7 @@ export function runBinary(
   if (av === undefined || bv === undefined) return null;
   const shape = outShape ?? backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
   if (shape.length > MAX_BINARY_RANK) return null;
-  const out = new Float32Array(sizeOf(shape));
+  const out = outputArray(backend, sizeOf(shape));
   if (out.length > 0) {
     addon.binary(
       op,
@@ -83,7 +84,7 @@ export function runUnary(
 ): TensorInfo | null {
   const xv = float32Values(backend, x);
   if (xv === undefined) return null;
-  const out = new Float32Array(xv.length);
+  const out = outputArray(backend, xv.length);
   if (out.length > 0) addon.unary(op, xv, out, alpha, xv.length);
   return makeOutput(backend, [...x.shape], out);
 }
@@ -142,7 +143,7 @@ export function addNKernel(addon: NativeAddon): KernelConfig {
     if (first === undefined) return null;
     const values = tensors.map((t) => float32Values(cpu, t));
     if (values.some((v) => v === undefined || v.length !== sizeOf(first.shape))) return null;
-    const out = new Float32Array(sizeOf(first.shape));
+    const out = outputArray(cpu, sizeOf(first.shape));
     out.set(values[0] as Float32Array);
     const shape = Int32Array.from([out.length]);
     const strides = Int32Array.from([1]);

@@ -7,6 +7,8 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
+import { NativeBackend } from '../native-backend.js';
+
 /** Name the backend registers under. */
 export const NATIVE_BACKEND_NAME = 'native';
 
@@ -29,6 +31,12 @@ export function float32Values(
   if (t === undefined || t.dtype !== 'float32') return undefined;
   const values = backend.data.get(t.dataId).values;
   return values instanceof Float32Array ? values : undefined;
+}
+
+/** A new output array of `length` floats for a kernel that writes every element: reused from the
+ * native backend's pool when it can be, so its contents are unspecified. */
+export function outputArray(backend: MathBackendCPU, length: number): Float32Array {
+  return backend instanceof NativeBackend ? backend.pool.take(length) : new Float32Array(length);
 }
 
 /** Wraps a typed array as a new float32 tensor on the backend (no copy). */

@@ -14,6 +14,7 @@ import {
   float32Values,
   makeOutput,
   nativeKernel,
+  outputArray,
   sizeOf,
 } from './kernel-utils.js';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
@@ -59,7 +60,7 @@ function runMatMul(
     bv2 = values;
   }
   if (fused && !['linear', 'relu', 'sigmoid'].includes(activation)) return null;
-  const out = new Float32Array(Math.max(batchA, batchB) * m * n);
+  const out = outputArray(cpu, Math.max(batchA, batchB) * m * n);
   addon.matmul(
     av,
     bv,

@@ -2,7 +2,14 @@ import { backend_util, type KernelConfig } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import type { NativeAddon } from '../addon.js';
-import { float32Values, makeOutput, nativeKernel, normalizeAxes, sizeOf } from './kernel-utils.js';
+import {
+  float32Values,
+  makeOutput,
+  nativeKernel,
+  normalizeAxes,
+  outputArray,
+  sizeOf,
+} from './kernel-utils.js';
 
 /** Reduction codes shared with csrc/loops.h. */
 const REDUCE_OPS = { Sum: 0, Mean: 1, Max: 2 } as const;
@@ -31,7 +38,7 @@ export function reduceKernels(addon: NativeAddon): KernelConfig[] {
       const outer = sizeOf(x.shape.slice(0, first));
       const r = sizeOf(x.shape.slice(first, last + 1));
       const inner = sizeOf(x.shape.slice(last + 1));
-      const out = new Float32Array(outer * inner);
+      const out = outputArray(cpu, outer * inner);
       addon.reduce(REDUCE_OPS[name], xv, out, outer, r, inner);
       const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
       const shape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
