@@ -466,7 +466,9 @@ void adam(const float* value, const float* m, const float* v, const float* g, in
           float one_minus_acc_beta1, float one_minus_acc_beta2, float* new_value, float* new_m,
           float* new_v) {
   const float neg_lr = -lr;
-#pragma omp parallel for num_threads(nthr(n)) schedule(static)
+  // simd: the outputs may be the inputs (in place), which stops GCC's own vectorisation (too many
+  // pointer pairs to check), yet each element is read before it is written, so lanes are independent.
+#pragma omp parallel for simd num_threads(nthr(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     const float gi = g[i];
     const float mi = m[i] * beta1 + gi * one_minus_beta1;
