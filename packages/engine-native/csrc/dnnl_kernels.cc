@@ -2,6 +2,7 @@
 // same few dozen shapes every time, and building a primitive costs far more than running a small one.
 #include <omp.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,9 @@ dnnl::stream& cpu_stream() {
 struct WeightLayout {
   bool ok = false;
   std::vector<int64_t> o, i, h, w;
+  // When o (or i) is the innermost blocked dimension, runs of this many consecutive o (or i) are
+  // contiguous in the blocked layout and move as one copy; 0 otherwise.
+  int64_t o_run = 0, i_run = 0;
 };
 
 WeightLayout weight_layout(const memory::desc& md) {
@@ -62,37 +66,80 @@ WeightLayout weight_layout(const memory::desc& md) {
       (*tables[dim])[x] = (x / block[dim]) * blk.strides[dim] + (x % block[dim]) * inner_stride[dim];
     }
   }
+  if (inner_stride[0] == 1 && block[0] > 1) out.o_run = block[0];
+  if (inner_stride[1] == 1 && block[1] > 1) out.i_run = block[1];
   out.ok = true;
   return out;
 }
 
-// HWIO (plain, O innermost) <-> a blocked layout described by `t`.
-void hwio_to_blocked(const float* src, float* dst, const WeightLayout& t) {
+// HWIO (plain, O innermost) <-> a blocked layout described by `t`. The filters change every step,
+// so this runs three times per convolution per step; the two common shapes of oneDNN's layouts get
+// block copies: o innermost (runs of o are contiguous on both sides) and i innermost (a block of
+// i rows is gathered per o, reading a few KB of HWIO rows that stay in L1).
+template <bool kToBlocked>
+void convert_weights(const float* src, float* dst, const WeightLayout& t) {
   const int64_t O = t.o.size(), I = t.i.size(), H = t.h.size(), W = t.w.size();
   const int64_t rows = H * W * I;
   const int nt = rows * O >= (1 << 17) ? threads() : 1;
+  if (t.o_run > 0) {
+    const int64_t run = t.o_run;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r % I, w = (r / I) % W, h = r / (I * W);
+      const int64_t base = t.h[h] + t.w[w] + t.i[i];
+      for (int64_t o0 = 0; o0 < O; o0 += run) {
+        const int64_t n = std::min(run, O - o0);
+        if (kToBlocked) {
+          std::memcpy(dst + base + t.o[o0], src + r * O + o0, n * sizeof(float));
+        } else {
+          std::memcpy(dst + r * O + o0, src + base + t.o[o0], n * sizeof(float));
+        }
+      }
+    }
+    return;
+  }
+  if (t.i_run > 0) {
+    const int64_t run = t.i_run, iblocks = (I + run - 1) / run;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t b = 0; b < H * W * iblocks; ++b) {
+      const int64_t ib = b % iblocks, w = (b / iblocks) % W, h = b / (iblocks * W);
+      const int64_t i0 = ib * run, n = std::min(run, I - i0);
+      const int64_t blocked = t.h[h] + t.w[w] + t.i[i0];
+      const int64_t plain = ((h * W + w) * I + i0) * O;
+      for (int64_t o = 0; o < O; ++o) {
+        const int64_t q = blocked + t.o[o];
+        for (int64_t k = 0; k < n; ++k) {
+          if (kToBlocked) {
+            dst[q + k] = src[plain + k * O + o];
+          } else {
+            dst[plain + k * O + o] = src[q + k];
+          }
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t i = r % I, w = (r / I) % W, h = r / (I * W);
     const int64_t base = t.h[h] + t.w[w] + t.i[i];
-    const float* s = src + r * O;
     const int64_t* to = t.o.data();
-    for (int64_t o = 0; o < O; ++o) dst[base + to[o]] = s[o];
+    for (int64_t o = 0; o < O; ++o) {
+      if (kToBlocked) {
+        dst[base + to[o]] = src[r * O + o];
+      } else {
+        dst[r * O + o] = src[base + to[o]];
+      }
+    }
   }
 }
 
+void hwio_to_blocked(const float* src, float* dst, const WeightLayout& t) {
+  convert_weights<true>(src, dst, t);
+}
+
 void blocked_to_hwio(const float* src, float* dst, const WeightLayout& t) {
-  const int64_t O = t.o.size(), I = t.i.size(), H = t.h.size(), W = t.w.size();
-  const int64_t rows = H * W * I;
-  const int nt = rows * O >= (1 << 17) ? threads() : 1;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t i = r % I, w = (r / I) % W, h = r / (I * W);
-    const int64_t base = t.h[h] + t.w[w] + t.i[i];
-    float* d = dst + r * O;
-    const int64_t* to = t.o.data();
-    for (int64_t o = 0; o < O; ++o) d[o] = src[base + to[o]];
-  }
+  convert_weights<false>(src, dst, t);
 }
 
 // A weights buffer in the primitive's layout, filled from (or drained to) tfjs' HWIO array.
