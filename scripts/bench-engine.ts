@@ -1,11 +1,14 @@
-// Training-step throughput of SE-Inception v3 on each tfjs engine present.
+// Training-step and forward-pass throughput of SE-Inception v3 on each tfjs engine present.
 //
 //   npm run bench:engine -- [--size 75] [--batch 8] [--steps 5] [--warmup 1] [--repeat 1]
 //                           [--engines tensorflow,webgpu,native,wasm] [--classes 10] [--threads N]
+//                           [--modes train,predict]
 //
 // Every (engine, repeat) runs in its own child process, so backends never share a heap or a
 // tfjs engine; repeats are interleaved (a,b,a,b) so machine noise hits every engine alike.
-// Prints one JSON line per engine run, and one per engine that could not run, with the reason.
+// Prints one JSON line per engine run (mode train: trainOnBatch; mode predict: the forward pass in
+// inference mode), one per engine that could not run, with the reason, and the ratio of each
+// engine's forward pass to wasm's (the zero-setup engine every other one must not fall behind).
 // With the native engine selected it then compares native with PyTorch (scripts/bench/compare-pytorch.ts):
 // 75 and 139 pixels, 1 and 2 threads, --repeat times each, printing ratios native/PyTorch.
 import { spawn } from 'node:child_process';
@@ -32,6 +35,9 @@ const DEFAULT_STEPS = 3;
 const DEFAULT_WARMUP = 1;
 const DEFAULT_REPEAT = 1;
 const DEFAULT_CLASSES = 10;
+/** What a run measures: training steps (trainOnBatch) or forward passes (predict). */
+const BENCH_MODES = ['train', 'predict'] as const;
+type BenchMode = (typeof BENCH_MODES)[number];
 /** Prefix of the one stdout line a child reports on; everything else it prints is passed through. */
 const RESULT_PREFIX = 'BENCH_RESULT ';
 
@@ -45,10 +51,12 @@ interface BenchOptions {
   /** Passed to initEngine (engines that cannot use it report what they ran with). */
   threads: number | undefined;
   engines: BackendName[];
+  modes: BenchMode[];
 }
 
 interface BenchResult {
   engine: BackendName;
+  mode: BenchMode;
   size: number;
   batch: number;
   steps: number;
@@ -79,6 +87,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; child: BackendNa
       engines: { type: 'string' },
       threads: { type: 'string' },
       child: { type: 'string' },
+      modes: { type: 'string' },
     },
     strict: true,
   });
@@ -101,6 +110,17 @@ function parseOptions(argv: string[]): { options: BenchOptions; child: BackendNa
           .split(',')
           .filter((name) => name !== '')
           .map(engine);
+  const mode = (name: string): BenchMode => {
+    if ((BENCH_MODES as readonly string[]).includes(name)) return name as BenchMode;
+    throw new Error(`unknown mode ${JSON.stringify(name)}; allowed: ${BENCH_MODES.join(', ')}`);
+  };
+  const modes =
+    values.modes === undefined
+      ? [...BENCH_MODES]
+      : values.modes
+          .split(',')
+          .filter((name) => name !== '')
+          .map(mode);
   return {
     options: {
       size: int('size', values.size, DEFAULT_SIZE, 75),
@@ -111,6 +131,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; child: BackendNa
       classes: int('classes', values.classes, DEFAULT_CLASSES, 1),
       threads: values.threads === undefined ? undefined : int('threads', values.threads, 1, 1),
       engines,
+      modes,
     },
     child: values.child === undefined ? undefined : engine(values.child),
   };
@@ -153,9 +174,16 @@ async function runChild(
       'float32',
     ),
   );
+  const mode = options.modes[0] ?? 'train';
   const step = async (): Promise<void> => {
-    // trainOnBatch reads the loss back, so each step ends when the backend has finished it.
-    await model.trainOnBatch(x, y);
+    if (mode === 'train') {
+      // trainOnBatch reads the loss back, so each step ends when the backend has finished it.
+      await model.trainOnBatch(x, y);
+    } else {
+      const predictions = model.predict(x) as tf.Tensor;
+      await predictions.data();
+      predictions.dispose();
+    }
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   };
   for (let i = 0; i < options.warmup; i++) await step();
@@ -168,6 +196,7 @@ async function runChild(
   model.dispose();
   const result: BenchResult = {
     engine,
+    mode,
     size: options.size,
     batch: options.batch,
     steps: options.steps,
@@ -186,26 +215,60 @@ function round(value: number, digits: number): number {
   return Math.round(value * scale) / scale;
 }
 
-/** Parent: one child process per (repeat, engine), interleaved, one JSON line each. */
+/** Strips `--name value` and `--name=value` from argv. */
+function withoutOption(argv: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === `--${name}`) i++;
+    else if (!arg.startsWith(`--${name}=`)) out.push(arg);
+  }
+  return out;
+}
+
+/** Parent: one child process per (mode, repeat, engine), interleaved, one JSON line each. */
 async function runParent(options: BenchOptions, argv: string[]): Promise<void> {
   const script = fileURLToPath(import.meta.url);
+  const childArgv = withoutOption(argv, 'modes');
   let failed = false;
-  for (let repeat = 0; repeat < options.repeat; repeat++) {
-    for (const engine of options.engines) {
-      const line = await runInChild(script, [...argv, '--child', engine]);
-      if (line === undefined) {
-        failed = true;
-        console.log(
-          JSON.stringify({
-            engine,
-            skipped: true,
-            reason: 'benchmark process failed (see stderr)',
-          }),
-        );
-      } else {
+  const forward = new Map<BackendName, number[]>();
+  for (const mode of options.modes) {
+    for (let repeat = 0; repeat < options.repeat; repeat++) {
+      for (const engine of options.engines) {
+        const line = await runInChild(script, [...childArgv, '--modes', mode, '--child', engine]);
+        if (line === undefined) {
+          failed = true;
+          console.log(
+            JSON.stringify({
+              engine,
+              mode,
+              skipped: true,
+              reason: 'benchmark process failed (see stderr)',
+            }),
+          );
+          continue;
+        }
         console.log(line);
+        const result = JSON.parse(line) as Partial<BenchResult>;
+        if (mode === 'predict' && typeof result.imgPerSec === 'number') {
+          forward.set(engine, [...(forward.get(engine) ?? []), result.imgPerSec]);
+        }
       }
     }
+  }
+  // Forward passes against wasm, the zero-setup engine: median over the repeats.
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const wasm = forward.get('wasm');
+  for (const [engine, rates] of forward) {
+    if (engine === 'wasm' || wasm === undefined) continue;
+    console.log(
+      JSON.stringify({
+        comparison: `${engine}/wasm forward pass`,
+        size: options.size,
+        batch: options.batch,
+        ratio: round(median(rates) / median(wasm), 3),
+      }),
+    );
   }
   if (options.engines.includes('native')) {
     // The PyTorch reference (skips itself, with the reason, when torch is not installed).
