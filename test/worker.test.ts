@@ -85,6 +85,7 @@ before(async () => {
     keyPrefix: prefix,
     s3: s3.config,
     engine: 'wasm',
+    engineThreads: undefined,
     workerId: 'worker-test-1',
     cacheDir: cache.path,
     downloadConcurrency: 4,

@@ -5,6 +5,7 @@
  * own config from the environment).
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,7 +37,8 @@ export interface LocalStackOptions {
   engine?: string;
   /** Reuse this Redis instead of starting one (its keys go under a fresh prefix). */
   redisUrl?: string;
-  /** Extra environment for every worker (e.g. short lock durations in tests). */
+  /** Extra environment for every worker (e.g. short lock durations in tests). By default each
+   * worker gets SETRAIN_ENGINE_THREADS = cores / workers. */
   workerEnv?: Record<string, string>;
   /** Extra environment for the API. */
   apiEnv?: Record<string, string>;
@@ -114,6 +116,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitReady(api, `${apiUrl}/readyz`, timeoutMs);
     const workers: ServiceProcess[] = [];
+    const workerTotal = options.workers ?? DEFAULT_STACK_WORKERS;
     let workerCount = 0;
     const startWorker = async (id?: string): Promise<ServiceProcess> => {
       workerCount++;
@@ -124,6 +127,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         REDIS_URL: redisUrl,
         SETRAIN_KEY_PREFIX: keyPrefix,
         SETRAIN_ENGINE: options.engine ?? 'auto',
+        // The workers share this machine's cores, as the README tells several workers to.
+        SETRAIN_ENGINE_THREADS: String(
+          Math.max(1, Math.floor(availableParallelism() / workerTotal)),
+        ),
         SETRAIN_WORKER_ID: workerId,
         SETRAIN_CACHE_DIR: join(work.path, `cache-${workerId}`),
         METRICS_PORT: String(metricsPort),
@@ -135,7 +142,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await waitReady(worker, `http://127.0.0.1:${metricsPort}/metrics`, timeoutMs);
       return worker;
     };
-    for (let i = 0; i < (options.workers ?? DEFAULT_STACK_WORKERS); i++) await startWorker();
+    for (let i = 0; i < workerTotal; i++) await startWorker();
     let stopping: Promise<void> | undefined;
     return {
       apiUrl,

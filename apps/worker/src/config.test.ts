@@ -9,6 +9,8 @@ test('defaults fill an empty environment', () => {
   assert.equal(config.keyPrefix, '{setrain}');
   assert.equal(config.engine, 'auto');
   assert.equal(config.lockDurationMs, DEFAULT_LOCK_DURATION_MS);
+  assert.equal(config.engineThreads, undefined);
+  assert.equal(loadWorkerConfig({ SETRAIN_ENGINE_THREADS: '' }).engineThreads, undefined);
   assert.deepEqual(config.s3, {});
   assert.ok(Object.isFrozen(config));
 });
@@ -20,6 +22,7 @@ test('S3 and tuning variables are read', () => {
     S3_ACCESS_KEY_ID: 'k',
     S3_SECRET_ACCESS_KEY: 's',
     SETRAIN_ENGINE: 'wasm',
+    SETRAIN_ENGINE_THREADS: '1',
     SETRAIN_WORKER_ID: 'gpu-0',
     SETRAIN_LOCK_DURATION_MS: '8000',
     METRICS_PORT: '0',
@@ -27,6 +30,7 @@ test('S3 and tuning variables are read', () => {
   assert.equal(config.s3.endpoint, 'http://127.0.0.1:9000');
   assert.equal(config.s3.forcePathStyle, true);
   assert.equal(config.engine, 'wasm');
+  assert.equal(config.engineThreads, 1);
   assert.equal(config.workerId, 'gpu-0');
   assert.equal(config.lockDurationMs, 8000);
   assert.equal(config.metricsPort, 0);
@@ -34,11 +38,17 @@ test('S3 and tuning variables are read', () => {
 
 test('bad values are named with what is allowed', () => {
   assert.throws(
-    () => loadWorkerConfig({ SETRAIN_ENGINE: 'tpu', REDIS_URL: 'http://x' }),
+    () =>
+      loadWorkerConfig({
+        SETRAIN_ENGINE: 'tpu',
+        SETRAIN_ENGINE_THREADS: '0',
+        REDIS_URL: 'http://x',
+      }),
     (error: unknown) =>
       error instanceof Error &&
       /WORKER_CONFIG_INVALID|invalid worker configuration/.test(error.message) &&
       /SETRAIN_ENGINE: must be one of auto, /.test(error.message) &&
+      /SETRAIN_ENGINE_THREADS: must be an integer from 1 to 1024/.test(error.message) &&
       /REDIS_URL: must be a redis:\/\//.test(error.message),
   );
 });

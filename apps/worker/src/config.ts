@@ -45,6 +45,16 @@ const envSchema = z.object({
   SETRAIN_ENGINE: z
     .enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')}` })
     .default('auto'),
+  // Empty means unset: compose passes ${SETRAIN_ENGINE_THREADS:-} through.
+  SETRAIN_ENGINE_THREADS: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce
+      .number()
+      .int({ error: 'must be an integer from 1 to 1024' })
+      .min(1, { error: 'must be an integer from 1 to 1024' })
+      .max(1024, { error: 'must be an integer from 1 to 1024' })
+      .optional(),
+  ),
   SETRAIN_WORKER_ID: optionalNonEmpty,
   SETRAIN_CACHE_DIR: optionalNonEmpty,
   SETRAIN_DOWNLOAD_CONCURRENCY: z.coerce
@@ -79,6 +89,10 @@ export interface WorkerConfig {
   readonly s3: S3Config;
   /** tfjs engine to train on (`auto` picks the best present). */
   readonly engine: EngineName;
+  /** CPU threads each training process uses on engines that use several (native); undefined:
+   * every core. Several workers on one machine should split its cores: oversubscribed OpenMP
+   * threads wait for each other at every kernel, and a step can run ten times slower. */
+  readonly engineThreads: number | undefined;
   /** Names this worker in trial state, trial.json provenance and logs. Default `<hostname>-<pid>`. */
   readonly workerId: string;
   /** Content-addressed image cache shared by every trial on this machine. */
@@ -116,6 +130,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     keyPrefix: e.SETRAIN_KEY_PREFIX,
     s3,
     engine: e.SETRAIN_ENGINE,
+    engineThreads: e.SETRAIN_ENGINE_THREADS,
     workerId: e.SETRAIN_WORKER_ID ?? `${hostname()}-${process.pid}`,
     cacheDir: e.SETRAIN_CACHE_DIR ?? DEFAULT_CACHE_DIR,
     downloadConcurrency: e.SETRAIN_DOWNLOAD_CONCURRENCY,

@@ -34,6 +34,8 @@ export interface TrialProcessorDeps {
   readonly workerId: string;
   readonly s3: S3Config;
   readonly engine: EngineName;
+  /** Threads for the engine in each trial process; undefined: every core. */
+  readonly engineThreads?: number | undefined;
   readonly cacheDir: string;
   readonly downloadConcurrency: number;
   readonly logger: Logger;
@@ -174,6 +176,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       payload,
       s3: deps.s3,
       engine: deps.engine,
+      ...(deps.engineThreads !== undefined ? { engineThreads: deps.engineThreads } : {}),
       workerId: deps.workerId,
       cacheDir: deps.cacheDir,
       downloadConcurrency: deps.downloadConcurrency,

@@ -52,6 +52,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     workerId: config.workerId,
     s3: config.s3,
     engine: config.engine,
+    engineThreads: config.engineThreads,
     cacheDir: config.cacheDir,
     downloadConcurrency: config.downloadConcurrency,
     logger,

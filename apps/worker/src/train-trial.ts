@@ -269,7 +269,11 @@ export async function runTrial(
 
   try {
     channel.send({ type: 'phase', phase: 'engine' });
-    const engine = await initEngine({ backend: request.engine });
+    const engine = await initEngine(
+      request.engineThreads === undefined
+        ? { backend: request.engine }
+        : { backend: request.engine, threads: request.engineThreads },
+    );
     provenance = { ...provenance, engine: engine.backend };
     channel.send({ type: 'metric', event: { kind: 'engine', engine: engine.backend } });
     checkStop();

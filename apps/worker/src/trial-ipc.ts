@@ -28,6 +28,8 @@ export interface TrialRunRequest {
   readonly payload: TrialPayload;
   readonly s3: S3Config;
   readonly engine: EngineName;
+  /** Threads for the engine; undefined: the engine's default (every core). */
+  readonly engineThreads?: number;
   readonly workerId: string;
   readonly cacheDir: string;
   readonly downloadConcurrency: number;
