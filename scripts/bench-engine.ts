@@ -270,7 +270,7 @@ async function runParent(options: BenchOptions, argv: string[]): Promise<void> {
       }),
     );
   }
-  if (options.engines.includes('native')) {
+  if (options.engines.includes('native') && options.modes.includes('train')) {
     // The PyTorch reference (skips itself, with the reason, when torch is not installed).
     await runPytorchComparison({
       sizes: DEFAULT_COMPARISON_SIZES,
