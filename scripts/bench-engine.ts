@@ -74,6 +74,20 @@ interface BenchSkip {
   reason: string;
 }
 
+/** `name` if it is one of `allowed`; otherwise an error that lists them. */
+function oneOf<T extends string>(what: string, allowed: readonly T[], name: string): T {
+  if ((allowed as readonly string[]).includes(name)) return name as T;
+  throw new Error(`unknown ${what} ${JSON.stringify(name)}; allowed: ${allowed.join(', ')}`);
+}
+
+/** A comma-separated list of `allowed` values. */
+function listOf<T extends string>(what: string, allowed: readonly T[], text: string): T[] {
+  return text
+    .split(',')
+    .filter((name) => name !== '')
+    .map((name) => oneOf(what, allowed, name));
+}
+
 function parseOptions(argv: string[]): { options: BenchOptions; child: BackendName | undefined } {
   const { values } = parseArgs({
     args: argv,
@@ -99,28 +113,13 @@ function parseOptions(argv: string[]): { options: BenchOptions; child: BackendNa
     }
     return value;
   };
-  const engine = (name: string): BackendName => {
-    if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
-    throw new Error(`unknown engine ${JSON.stringify(name)}; allowed: ${BACKEND_NAMES.join(', ')}`);
-  };
+  const engine = (name: string): BackendName => oneOf('engine', BACKEND_NAMES, name);
   const engines =
     values.engines === undefined
       ? [...DEFAULT_BENCH_ENGINES]
-      : values.engines
-          .split(',')
-          .filter((name) => name !== '')
-          .map(engine);
-  const mode = (name: string): BenchMode => {
-    if ((BENCH_MODES as readonly string[]).includes(name)) return name as BenchMode;
-    throw new Error(`unknown mode ${JSON.stringify(name)}; allowed: ${BENCH_MODES.join(', ')}`);
-  };
+      : listOf('engine', BACKEND_NAMES, values.engines);
   const modes =
-    values.modes === undefined
-      ? [...BENCH_MODES]
-      : values.modes
-          .split(',')
-          .filter((name) => name !== '')
-          .map(mode);
+    values.modes === undefined ? [...BENCH_MODES] : listOf('mode', BENCH_MODES, values.modes);
   return {
     options: {
       size: int('size', values.size, DEFAULT_SIZE, 75),

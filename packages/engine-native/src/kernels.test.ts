@@ -66,6 +66,17 @@ function withGrads(
   };
 }
 
+/** Stride-1 'same' convolution with bias and relu in one fused op. */
+const fusedConvBiasRelu = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor =>
+  tf.fused.conv2d({
+    x: x as tf.Tensor4D,
+    filter: w as tf.Tensor4D,
+    strides: 1,
+    pad: 'same',
+    bias: b,
+    activation: 'relu',
+  });
+
 describe('native kernels match the cpu backend', { skip }, () => {
   before(async () => {
     await loadNativeBackend({ threads: 2 });
@@ -126,18 +137,11 @@ describe('native kernels match the cpu backend', { skip }, () => {
     }
     await expectSameOnBothBackends(
       'fused conv 3x3 with bias and relu on 1x1',
-      withGrads(
-        (x, w, b) =>
-          tf.fused.conv2d({
-            x: x as tf.Tensor4D,
-            filter: w as tf.Tensor4D,
-            strides: 1,
-            pad: 'same',
-            bias: b,
-            activation: 'relu',
-          }),
-        () => [rand([4, 1, 1, 32], 5), rand([3, 3, 32, 16], 6), rand([16], 7)],
-      ),
+      withGrads(fusedConvBiasRelu, () => [
+        rand([4, 1, 1, 32], 5),
+        rand([3, 3, 32, 16], 6),
+        rand([16], 7),
+      ]),
       1e-4,
       1e-3,
     );
@@ -155,18 +159,11 @@ describe('native kernels match the cpu backend', { skip }, () => {
     );
     await expectSameOnBothBackends(
       'fused pointwise conv with bias and relu',
-      withGrads(
-        (x, w, b) =>
-          tf.fused.conv2d({
-            x: x as tf.Tensor4D,
-            filter: w as tf.Tensor4D,
-            strides: 1,
-            pad: 'same',
-            bias: b,
-            activation: 'relu',
-          }),
-        () => [rand([2, 4, 4, 24], 10), rand([1, 1, 24, 12], 11), rand([12], 12)],
-      ),
+      withGrads(fusedConvBiasRelu, () => [
+        rand([2, 4, 4, 24], 10),
+        rand([1, 1, 24, 12], 11),
+        rand([12], 12),
+      ]),
       1e-4,
       1e-3,
     );
@@ -175,18 +172,11 @@ describe('native kernels match the cpu backend', { skip }, () => {
   test('fused conv2d with bias and relu', async () => {
     await expectSameOnBothBackends(
       'fused conv',
-      withGrads(
-        (x, w, b) =>
-          tf.fused.conv2d({
-            x: x as tf.Tensor4D,
-            filter: w as tf.Tensor4D,
-            strides: 1,
-            pad: 'same',
-            bias: b,
-            activation: 'relu',
-          }),
-        () => [rand([2, 6, 6, 8], 5), rand([3, 3, 8, 16], 6), rand([16], 7)],
-      ),
+      withGrads(fusedConvBiasRelu, () => [
+        rand([2, 6, 6, 8], 5),
+        rand([3, 3, 8, 16], 6),
+        rand([16], 7),
+      ]),
       1e-4,
       1e-3,
     );
