@@ -1,136 +1,165 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { buildSeInceptionV3 } from '@setrain/model';
 import '@tensorflow/tfjs-backend-cpu';
-import * as tf from '@tensorflow/tfjs-core';
 
 import { loadNativeBackend } from './load-native-backend.js';
+import {
+  compareAgainstFloor,
+  compareUpdates,
+  describeAgainstFloor,
+  type FloorComparison,
+  type OneStepResult,
+  perturbByOneUlp,
+  seededLabels,
+  seededUniform,
+  structuredImages,
+  trainOneStep,
+  type UpdateComparison,
+} from './model-step-check.js';
 import { nativeSkipReason } from './testing.js';
 
 const SIZE = 75;
-const BATCH = 2;
+/** Four samples: the last blocks see 1x1 maps, where a batch norm over two samples has no
+ * gradient to pass back but rounding (see below) and one over three is still ill-conditioned. */
+const BATCH = 4;
 const CLASSES = 3;
-/** Plain SGD, so weight differences after one step are gradient differences times the rate. */
+const MODEL_SEED = 3;
+const IMAGE_SEED = 21;
+const LABEL_SEED = 22;
+/** Plain SGD, so an update is the gradient times the rate. */
 const LEARNING_RATE = 0.01;
+/** Native runs from weights one ulp away; each costs a few seconds, the cpu step minutes. */
+const NOISE_RUNS = 6;
+const NOISE_SEED = 5;
+const BATCH_NORMS = 94;
+const TRAINABLE_TENSORS = 194;
 
-interface StepResult {
-  loss: number;
-  weights: Map<string, Float32Array>;
+// What this compares, and why the tolerances are float32 tolerance. One SGD step of the full
+// SE-Inception v3 (75x75, batch 4 of distinct seeded images: colour, gradient and stripes per
+// sample; dropout 0; seeded weights and labels) runs on the cpu backend and on native from the
+// same weights. Compared: the loss, the update (new minus initial) of every trainable tensor and
+// of every batch norm's moving mean and variance, and the tensors left behind.
+//
+// A randomly initialised network with batch norm and ReLU amplifies any perturbation by a roughly
+// constant factor per layer (the gradient explosion of batch-normalised networks at
+// initialisation, Yang et al. 2019, ~1.4 per layer for ReLU). Measured on native: weights moved
+// by one ulp (1.2e-7 relative) change the activations by 2e-7 at the stem, 6e-6 at mixed2, 6e-5
+// at mixed7 and 7e-4 at mixed10, and the trainable-weight updates by 2.5e-2 to 6.8e-2 (whole
+// model, depending on which ulps move). So the float32 answer to "what is this step's update" is
+// only defined to a few per cent; that is a property of the model at initialisation, not of
+// either engine. The test measures this noise floor on the cheap engine: NOISE_RUNS native steps
+// from weights one ulp away, each compared with the unperturbed native step; a tensor's floor is
+// the root mean square of those errors. Native against cpu must then be within a small multiple
+// of the floor, per tensor, and for the whole model, with hard caps in case the floor itself
+// blows up. Measured (03:20 UTC, batch 4, 4 noise runs): whole-model update error vs cpu 3.1e-2
+// against a floor of 5.0e-2 (ratio 0.62); per tensor median ratio 0.59, worst 1.00; batch
+// statistics 6.6e-5 against 9.1e-5 (worst ratio 0.87); loss 8.3e-5 against 1.1e-4. Same-engine
+// runs differ as much: cpu against cpu from the one-ulp weights 6.4e-2. Tensors near the output
+// have small floors (predictions/bias 9e-5, se_top 1e-3), so they are checked tightly.
+//
+// The ratios share one chaotic factor (the perturbation grows along the same directions), so the
+// whole-model ratio behaves like |t| with NOISE_RUNS degrees of freedom: were native-vs-cpu
+// rounding as large as a one-ulp move of every weight, FLOOR_MULTIPLE 5 would be exceeded by chance
+// once in ~400 draws (a kernel change redraws); measured it is ~0.6 of that, once in ~4,000.
+// TENSOR_FLOOR_MULTIPLE 8 leaves room for the ~1.7x spread of single tensors around the common
+// factor. Inputs: uniform noise at batch 2 (the old check) has a floor of 2e-1 (the updates are
+// rounding); structured images at batch 2 1.3e-1, batch 3 1.8e-1, batch 4 3e-2 to 6e-2, and
+// batch 8 2.6e-2 at twice the cpu time. Every kernel's gradient is checked at 1e-4 in
+// kernels.test.ts; this checks that the step as a whole (gradient wiring, fused kernels, buffer
+// reuse) computes the cpu backend's step.
+const FLOOR_MULTIPLE = 5;
+const TENSOR_FLOOR_MULTIPLE = 8;
+/** Added to a tensor's floor: a few ulps of an update relative to the weight it moves. */
+const ABSOLUTE_FLOOR = 1e-6;
+/** Hard caps, well above the measured floors (5e-2, 9e-5, 1e-4). */
+const MAX_TRAINABLE_ERROR = 0.2;
+const MAX_STATISTICS_ERROR = 1e-3;
+const MAX_LOSS_ERROR = 1e-3;
+
+function relativeLossError(a: OneStepResult, b: OneStepResult): number {
+  return Math.abs(a.loss - b.loss) / Math.abs(b.loss);
 }
 
-/** One training step of the full model on `backend`, from the given initial weights (or the
- * seeded ones); also counts the tensors it left behind. */
-async function trainOneStep(
-  backend: string,
-  initial: Float32Array[] | undefined,
-): Promise<{ result: StepResult; initial: Float32Array[]; leaked: number }> {
-  await tf.setBackend(backend);
-  const before = tf.memory().numTensors;
-  // Dropout off: its masks are unseeded random numbers.
-  const model = buildSeInceptionV3({ inputSize: SIZE, numClasses: CLASSES, seed: 3, dropout: 0 });
-  const seeded = model.getWeights();
-  const start = initial ?? seeded.map((w) => Float32Array.from(w.dataSync()));
-  const startTensors = start.map((values, i) => tf.tensor(values, seeded[i]?.shape));
-  model.setWeights(startTensors);
-  tf.dispose(startTensors);
-  const optimizer = tf.train.sgd(LEARNING_RATE);
-  model.compile({ optimizer, loss: 'binaryCrossentropy' });
-  const x = tf.randomUniform([BATCH, SIZE, SIZE, 3], 0, 255, 'float32', 11);
-  const y = tf.tidy(() =>
-    tf.cast(tf.greater(tf.randomUniform([BATCH, CLASSES], 0, 1, 'float32', 12), 0.5), 'float32'),
+function assertWithinFloor(label: string, c: FloorComparison, cap: number): void {
+  assert.ok(
+    c.whole <= FLOOR_MULTIPLE * c.wholeFloor,
+    `${label}: whole update error ${c.whole} > ${FLOOR_MULTIPLE} x floor ${c.wholeFloor}`,
   );
-  const loss = Number(await model.trainOnBatch(x, y));
-  const weights = new Map(
-    model.weights.map((w) => [w.originalName, Float32Array.from(w.read().dataSync())]),
+  assert.ok(c.whole <= cap, `${label}: whole update error ${c.whole} > cap ${cap}`);
+  const outliers = c.tensors.filter((t) => !(t.ratio <= TENSOR_FLOOR_MULTIPLE));
+  assert.deepEqual(
+    outliers.map(
+      (t) => `${t.name}: error ${t.error.toExponential(2)}, floor ${t.floor.toExponential(2)}`,
+    ),
+    [],
+    `${label}: tensors whose update error exceeds ${TENSOR_FLOOR_MULTIPLE} x their noise floor`,
   );
-  tf.dispose([x, y]);
-  optimizer.dispose();
-  model.dispose();
-  return { result: { loss, weights }, initial: start, leaked: tf.memory().numTensors - before };
 }
 
-/** ||a - b|| / ||b|| over flat arrays (0 when both are 0). */
-function relativeL2(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    num += d * d;
-    den += (b[i] ?? 0) * (b[i] ?? 0);
-  }
-  return den === 0 ? (num === 0 ? 0 : Number.POSITIVE_INFINITY) : Math.sqrt(num / den);
-}
-
-// What this checks, and why not more. At 75x75 the last Inception blocks see 1x1 maps, so with
-// batch 2 their batch norms normalise two numbers per channel. Forward, that amplifies float32
-// rounding (different summation orders in oneDNN and in the cpu backend's JS loops) from 1e-7 at
-// the stem to 1e-1 at mixed10; backward, the input gradient of a two-sample batch norm is a
-// difference of nearly equal terms, so every weight gradient upstream is dominated by rounding on
-// either backend and the two backends' updates of trainable weights differ by more than 10%. The
-// step's loss and the batch statistics it records (moving mean and variance of all 94 batch
-// norms) are well-conditioned enough to compare; every kernel's gradient is checked against the
-// cpu backend in kernels.test.ts.
-const LOSS_TOLERANCE = 1e-2;
-const MEDIAN_STATISTICS_TOLERANCE = 1e-3;
-
-// The cpu backend is pure JS: this takes two to eight minutes on a 2-core machine.
+// The cpu backend is pure JS: its step takes about four minutes of one core at batch 4.
 test(
-  'one SE-Inception v3 training step on native: the loss and batch statistics of the cpu backend, no leaks',
-  { skip: nativeSkipReason(), timeout: 1_200_000 },
+  'one SE-Inception v3 training step on native: the loss, weight updates and batch statistics of the cpu backend within float32 noise, no leaks',
+  { skip: nativeSkipReason(), timeout: 1_800_000 },
   async () => {
     await loadNativeBackend({ threads: 2 });
-    const cpu = await trainOneStep('cpu', undefined);
-    const native = await trainOneStep('native', cpu.initial);
+    const common = {
+      inputSize: SIZE,
+      numClasses: CLASSES,
+      modelSeed: MODEL_SEED,
+      images: structuredImages(BATCH, SIZE, IMAGE_SEED),
+      labels: seededLabels(BATCH, CLASSES, LABEL_SEED),
+      learningRate: LEARNING_RATE,
+    };
+    const started = Date.now();
+    const cpu = await trainOneStep({ ...common, backend: 'cpu' });
+    const cpuSeconds = (Date.now() - started) / 1000;
+    const native = await trainOneStep({ ...common, backend: 'native', initial: cpu.initial });
     assert.equal(native.leaked, cpu.leaked, 'the native step leaked tensors the cpu step did not');
-    // Compare the updates (new weights minus initial ones), tensor by tensor.
-    const errors: Array<[string, number]> = [];
-    let globalNum = 0;
-    let globalDen = 0;
-    let index = 0;
-    for (const [name, expected] of cpu.result.weights) {
-      const actual = native.result.weights.get(name);
-      const initial = cpu.initial[index++];
-      assert.ok(actual !== undefined && initial !== undefined, `native has no weight ${name}`);
-      const delta = (w: Float32Array) => w.map((v, i) => v - (initial[i] ?? 0));
-      const dn = delta(actual);
-      const dc = delta(expected);
-      errors.push([name, relativeL2(dn, dc)]);
-      dc.forEach((v, i) => {
-        globalNum += (v - (dn[i] ?? 0)) ** 2;
-        globalDen += v * v;
-      });
+
+    const isTrainable = (i: number) => cpu.trainable[i] === true;
+    const isStatistic = (i: number) => cpu.trainable[i] === false;
+    const trainableNoise: UpdateComparison[] = [];
+    const statisticsNoise: UpdateComparison[] = [];
+    const lossNoise: number[] = [];
+    const random = seededUniform(NOISE_SEED);
+    for (let run = 0; run < NOISE_RUNS; run++) {
+      const initial = cpu.initial.map((w) => perturbByOneUlp(w, random));
+      const perturbed = await trainOneStep({ ...common, backend: 'native', initial });
+      assert.equal(perturbed.leaked, cpu.leaked, 'a perturbed native step leaked tensors');
+      trainableNoise.push(compareUpdates(perturbed, native, isTrainable));
+      statisticsNoise.push(compareUpdates(perturbed, native, isStatistic));
+      lossNoise.push(relativeLossError(perturbed, native));
     }
-    const global = Math.sqrt(globalNum / globalDen);
-    errors.sort((a, b) => a[1] - b[1]);
-    const median = errors[Math.floor(errors.length / 2)]?.[1] ?? 0;
-    const p90 = errors[Math.floor(errors.length * 0.9)]?.[1] ?? 0;
-    const [worstName, worst] = errors[errors.length - 1] ?? ['', 0];
-    const lossError = Math.abs(native.result.loss - cpu.result.loss) / Math.abs(cpu.result.loss);
+    const nativeSeconds = (Date.now() - started) / 1000 - cpuSeconds;
+
+    const trainable = compareAgainstFloor(
+      compareUpdates(native, cpu, isTrainable),
+      trainableNoise,
+      ABSOLUTE_FLOOR,
+    );
+    const statistics = compareAgainstFloor(
+      compareUpdates(native, cpu, isStatistic),
+      statisticsNoise,
+      ABSOLUTE_FLOOR,
+    );
+    const lossError = relativeLossError(native, cpu);
+    const lossFloor = Math.sqrt(lossNoise.reduce((s, v) => s + v * v, 0) / lossNoise.length);
     console.log(
-      `loss cpu ${cpu.result.loss} native ${native.result.loss} (relative ${lossError.toExponential(2)}); ` +
-        `update error: whole ${global.toExponential(2)}, median tensor ${median.toExponential(2)}, ` +
-        `90th percentile ${p90.toExponential(2)}, ` +
-        `worst tensor ${worstName} ${worst.toExponential(2)}`,
+      `loss cpu ${cpu.loss} native ${native.loss}: relative error ${lossError.toExponential(2)}, ` +
+        `floor ${lossFloor.toExponential(2)}\n` +
+        `${describeAgainstFloor('trainable weights', trainable)}\n` +
+        `${describeAgainstFloor('batch statistics', statistics)}\n` +
+        `cpu step ${cpuSeconds.toFixed(0)} s; native step and ${NOISE_RUNS} noise runs ${nativeSeconds.toFixed(0)} s`,
     );
-    const statistics = errors
-      .filter(([name]) => /moving_(mean|variance)$/.test(name))
-      .map(([, e]) => e)
-      .sort((a, b) => a - b);
-    const statisticsMedian =
-      statistics[Math.floor(statistics.length / 2)] ?? Number.POSITIVE_INFINITY;
-    console.log(
-      `batch statistics: ${statistics.length} tensors, median update error ${statisticsMedian.toExponential(2)}`,
-    );
-    assert.equal(
-      statistics.length,
-      2 * 94,
-      'expected the moving mean and variance of 94 batch norms',
-    );
-    assert.ok(lossError <= LOSS_TOLERANCE, `loss ${native.result.loss} vs cpu ${cpu.result.loss}`);
+
+    assert.equal(trainable.tensors.length, TRAINABLE_TENSORS, 'trainable tensors');
+    assert.equal(statistics.tensors.length, 2 * BATCH_NORMS, 'moving means and variances');
     assert.ok(
-      statisticsMedian <= MEDIAN_STATISTICS_TOLERANCE,
-      `median batch-statistics update error ${statisticsMedian}`,
+      lossError <= FLOOR_MULTIPLE * lossFloor + ABSOLUTE_FLOOR && lossError <= MAX_LOSS_ERROR,
+      `loss ${native.loss} vs cpu ${cpu.loss}: relative error ${lossError}, floor ${lossFloor}`,
     );
+    assertWithinFloor('trainable weights', trainable, MAX_TRAINABLE_ERROR);
+    assertWithinFloor('batch statistics', statistics, MAX_STATISTICS_ERROR);
   },
 );
