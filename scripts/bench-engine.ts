@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {
   DEFAULT_COMPARISON_SIZES,
+  DEFAULT_COMPARISON_STEPS,
   DEFAULT_COMPARISON_THREADS,
   runPytorchComparison,
 } from './bench/compare-pytorch.js';
@@ -275,7 +276,10 @@ async function runParent(options: BenchOptions, argv: string[]): Promise<void> {
       sizes: DEFAULT_COMPARISON_SIZES,
       threads: DEFAULT_COMPARISON_THREADS,
       batch: options.batch,
-      steps: options.steps,
+      // The comparison times more steps than the per-engine runs unless --steps says otherwise.
+      steps: argv.some((a) => a === '--steps' || a.startsWith('--steps='))
+        ? options.steps
+        : DEFAULT_COMPARISON_STEPS,
       warmup: options.warmup,
       repeat: options.repeat,
       classes: options.classes,

@@ -4,7 +4,7 @@
 // which goes first, so load from other processes hits both alike. Prints one JSON line per pair
 // and a table of ratios (ours / PyTorch, higher is better) with peak memory.
 //
-//   node --conditions=source --import tsx scripts/bench/compare-pytorch.ts [--repeat 3] [--steps 3]
+//   node --conditions=source --import tsx scripts/bench/compare-pytorch.ts [--repeat 3] [--steps 10]
 //        [--warmup 1] [--batch 8] [--sizes 75,139] [--threads 1,2]
 //
 // `npm run bench:engine` runs it after the per-engine runs when /usr/bin/python3 can import torch
@@ -17,6 +17,10 @@ import { parseArgs } from 'node:util';
 export const PYTHON = '/usr/bin/python3';
 export const DEFAULT_COMPARISON_SIZES: readonly number[] = [75, 139];
 export const DEFAULT_COMPARISON_THREADS: readonly number[] = [1, 2];
+/** Timed steps per run. A 75x75 step takes about 0.3 s on two threads; with 3 steps a scheduling
+ * hiccup of the host moved single ratios by 20% (measured 0.81-1.21 over five runs), with 10 the
+ * same five runs spread 1.04-1.37. */
+export const DEFAULT_COMPARISON_STEPS = 10;
 const RESULT_PREFIX = 'BENCH_RESULT ';
 
 /** Options of runPytorchComparison. */
@@ -219,7 +223,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     sizes: parseList(values.sizes, DEFAULT_COMPARISON_SIZES),
     threads: parseList(values.threads, DEFAULT_COMPARISON_THREADS),
     batch: int(values.batch, 8),
-    steps: int(values.steps, 3),
+    steps: int(values.steps, DEFAULT_COMPARISON_STEPS),
     warmup: int(values.warmup, 1),
     repeat: int(values.repeat, 3),
     classes: int(values.classes, 10),
