@@ -23,6 +23,10 @@ export class NativeBackend extends MathBackendCPU {
   constructor(addon: NativeAddon) {
     super();
     this.addon = addon;
+    // The cpu backend prints "install our node backend ... to speed things up dramatically" on its
+    // first tensor in Node; here that advice is wrong (this backend is the fast one). The flag is
+    // private in the typings, hence the cast.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
   }
 
   override readSync(dataId: DataId): BackendValues {
