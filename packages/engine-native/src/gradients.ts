@@ -9,6 +9,23 @@ import { NATIVE_BACKEND_NAME, normalizeAxes } from './kernels/kernel-utils.js';
 type GradFunc = GradConfig['gradFunc'];
 type GradResult = ReturnType<GradFunc>;
 
+/** dx = op(dy, x) in one native pass, for a unary op whose gradient needs only dy and x. */
+function elementwiseGrad(original: GradFunc, op: number): GradFunc {
+  return (dy, saved, attrs) => {
+    const [x] = saved;
+    const grad = dy as Tensor;
+    if (x === undefined || x.dtype !== 'float32' || grad.dtype !== 'float32' || x.rank > 6) {
+      return original(dy, saved, attrs);
+    }
+    return {
+      x: () =>
+        tf
+          .engine()
+          .runKernel<Tensor>(BROADCAST_BINARY_KERNEL, { a: grad, b: x }, { op, shape: x.shape }),
+    };
+  };
+}
+
 /**
  * tfjs registers gradients per op for every backend. Its gradients of batch norm, mean, square and
  * relu are written as chains of full-size elementwise ops (tile, ones, several multiplies); on this
@@ -70,41 +87,8 @@ const overrides: Record<string, (original: GradFunc) => GradFunc> = {
     };
   },
 
-  Square: (original) => (dy, saved, attrs) => {
-    const [x] = saved;
-    const grad = dy as Tensor;
-    if (x === undefined || x.dtype !== 'float32' || grad.dtype !== 'float32' || x.rank > 6) {
-      return original(dy, saved, attrs);
-    }
-    return {
-      x: () =>
-        tf
-          .engine()
-          .runKernel<Tensor>(
-            BROADCAST_BINARY_KERNEL,
-            { a: grad, b: x },
-            { op: BINARY_OPS.SquareGrad, shape: x.shape },
-          ),
-    };
-  },
-
-  Relu: (original) => (dy, saved, attrs) => {
-    const [x] = saved;
-    const grad = dy as Tensor;
-    if (x === undefined || x.dtype !== 'float32' || grad.dtype !== 'float32' || x.rank > 6) {
-      return original(dy, saved, attrs);
-    }
-    return {
-      x: () =>
-        tf
-          .engine()
-          .runKernel<Tensor>(
-            BROADCAST_BINARY_KERNEL,
-            { a: grad, b: x },
-            { op: BINARY_OPS.ReluGrad, shape: x.shape },
-          ),
-    };
-  },
+  Square: (original) => elementwiseGrad(original, BINARY_OPS.SquareGrad),
+  Relu: (original) => elementwiseGrad(original, BINARY_OPS.ReluGrad),
 };
 
 /** The wrappers this module registered, so a second install does not wrap them again. */
