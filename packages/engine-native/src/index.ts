@@ -1,7 +1,6 @@
 export {
   DEFAULT_NATIVE_PRIORITY,
   loadNativeBackend,
-  NATIVE_KERNEL_NAMES,
   type NativeBackendInfo,
   type NativeBackendOptions,
 } from './load-native-backend.js';

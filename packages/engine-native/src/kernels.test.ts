@@ -114,6 +114,14 @@ describe('native kernels match the cpu backend', { skip }, () => {
     }
   }
 
+  test('loadNativeBackend lists the kernels it runs natively', async () => {
+    const { nativeKernels } = await loadNativeBackend({ threads: 2 });
+    for (const name of ['Conv2DBackpropFilter', 'FusedBatchNorm', BATCH_NORM_TRAINING_KERNEL]) {
+      assert.ok(nativeKernels.includes(name), `${name} missing from ${nativeKernels.join(', ')}`);
+    }
+    assert.equal(new Set(nativeKernels).size, nativeKernels.length, 'listed twice');
+  });
+
   // These run as matrix products on the filter's single touching tap (see as_matmul in the addon).
   test('conv2d on a 1x1 map (the last Inception blocks at 75x75)', async () => {
     const cases: Array<[number, number, 1 | 2]> = [

@@ -38,47 +38,8 @@ export interface NativeBackendInfo {
 
 export const DEFAULT_NATIVE_PRIORITY = 0;
 
-/** The kernel names this package implements natively; the rest are copied from the cpu backend. */
-export const NATIVE_KERNEL_NAMES: readonly string[] = [
-  'Conv2D',
-  'FusedConv2D',
-  'Conv2DBackpropInput',
-  'Conv2DBackpropFilter',
-  'BatchMatMul',
-  '_FusedMatMul',
-  'FusedBatchNorm',
-  'Add',
-  'Sub',
-  'Multiply',
-  'RealDiv',
-  'Maximum',
-  'Minimum',
-  'SquaredDifference',
-  'AddN',
-  'Relu',
-  'Relu6',
-  'Sigmoid',
-  'Square',
-  'Sqrt',
-  'Rsqrt',
-  'Neg',
-  'Exp',
-  'Log',
-  'Abs',
-  'Step',
-  'Reciprocal',
-  'Tanh',
-  'Sum',
-  'Mean',
-  'Max',
-  'MaxPool',
-  'AvgPool',
-  'MaxPoolGrad',
-  'AvgPoolGrad',
-  'Concat',
-  'Slice',
-  'SplitV',
-];
+/** The kernels registered with native code (the rest are the cpu backend's), filled on first load. */
+const nativeKernelNames: string[] = [];
 
 /** cpu kernels that never hand out a view of an input's array (they add a reference or copy). */
 const SHARING_SAFE_KERNELS = new Set([
@@ -122,7 +83,8 @@ export async function loadNativeBackend(
       broadcastBinaryKernel(addon),
       adamKernel(addon),
     ];
-    const ownNames = new Set(own.map((k) => k.kernelName));
+    nativeKernelNames.push(...own.map((k) => k.kernelName));
+    const ownNames = new Set(nativeKernelNames);
     for (const config of tf.getKernelsForBackend('cpu')) {
       if (ownNames.has(config.kernelName)) continue;
       const cpuKernel = config.kernelFunc;
@@ -150,6 +112,6 @@ export async function loadNativeBackend(
   return {
     description: `native (oneDNN ${addon.version()}, ${threads} thread${threads === 1 ? '' : 's'})`,
     threads,
-    nativeKernels: [...NATIVE_KERNEL_NAMES],
+    nativeKernels: [...nativeKernelNames],
   };
 }
