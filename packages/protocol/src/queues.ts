@@ -21,5 +21,15 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX) {
     controlChannel: `${prefix}:control`,
     /** Hash workerId -> JSON heartbeat of live workers. */
     workers: `${prefix}:workers`,
+    /**
+     * Hash of durable stop requests of a sweep: field trialId (one trial) or SWEEP_STOP_FIELD (every
+     * trial of the sweep) -> JSON StopRequest. The controller writes it *before* publishing the
+     * pub/sub cancel (the fast path), and workers read it before starting a trial, at batch
+     * boundaries and before each checkpoint, so a lost pub/sub message never loses a stop.
+     */
+    sweepStops: (sweepId: string) => `${prefix}:sweep:${sweepId}:stops`,
   };
 }
+
+/** The field of `redisKeys().sweepStops` that stops every trial of the sweep. */
+export const SWEEP_STOP_FIELD = '*';

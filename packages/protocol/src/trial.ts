@@ -156,6 +156,17 @@ export type TrialState = z.infer<typeof trialStateSchema>;
 export const EARLY_STOP_ACTIONS = ['continue', 'stop'] as const;
 export type EarlyStopAction = (typeof EARLY_STOP_ACTIONS)[number];
 
+/** Why a trial or a whole sweep must stop (see `redisKeys().sweepStops`). */
+export const STOP_KINDS = ['cancel', 'early-stop', 'budget'] as const;
+export type StopKind = (typeof STOP_KINDS)[number];
+/** A durable stop request: written once, never cleared while the sweep's keys live. */
+export const stopRequestSchema = z.object({
+  kind: z.enum(STOP_KINDS),
+  reason: z.string(),
+  requestedAt: z.string(),
+});
+export type StopRequest = z.infer<typeof stopRequestSchema>;
+
 /** Messages on the control channel. */
 export const controlMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancel'), trialIds: z.array(trialIdSchema), reason: z.string() }),
