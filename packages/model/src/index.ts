@@ -43,3 +43,8 @@ export {
   recalibrateBatchNorm,
   type RecalibrationReport,
 } from './recalibrate-batch-norm.js';
+export {
+  PORTABLE_BATCH_NORM_CLASS,
+  portableSaveHandler,
+  toPortableTopology,
+} from './portable-topology.js';
