@@ -36,7 +36,7 @@ import { registerBestRoutes } from './routes/best.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerSweepRoutes } from './routes/sweeps.js';
 import { registerTrialRoutes } from './routes/trials.js';
-import { SweepController } from './sweep-controller.js';
+import { SweepController } from './controller/index.js';
 import { SweepStore } from './sweep-store.js';
 
 declare module 'fastify' {

@@ -4,7 +4,7 @@ export * from './config.js';
 export * from './config-error.js';
 export * from './dataset-check.js';
 export * from './errors.js';
-export * from './sweep-controller.js';
+export * from './controller/index.js';
 export * from './sweep-record.js';
 export * from './sweep-store.js';
 export * from './warm-start.js';

@@ -1,0 +1,4 @@
+export * from './budget.js';
+export { failureStatus } from './job-outcome.js';
+export * from './options.js';
+export * from './sweep-controller.js';

@@ -1,0 +1,408 @@
+import { randomBytes } from 'node:crypto';
+
+import {
+  isFinishedSweepStatus,
+  isTerminalTrialStatus,
+  newSweepId,
+  parseTrialId,
+  type TrialState,
+  type UpdateSweepBody,
+  type SweepSpec,
+} from '@setrain/protocol';
+import { plannedTrialCount } from '@setrain/sweep';
+
+import { DEFAULT_RECONCILE_INTERVAL_MS } from '../config.js';
+import { ApiError } from '../errors.js';
+import { type SweepRecord } from '../sweep-record.js';
+import { type SweepStore } from '../sweep-store.js';
+import { collectWarmStart } from '../warm-start.js';
+import { bestOf, failureCriterion, finishedRecord, stopCriterion } from './budget.js';
+import {
+  DEFAULT_LOCK_TTL_MS,
+  DEFAULT_LOCK_WAIT_MS,
+  type CreateSweepInput,
+  type SweepControllerOptions,
+} from './options.js';
+import { writeSweepJson } from './sweep-json.js';
+import { SweepLock } from './sweep-lock.js';
+import { TrialEnqueuer } from './trial-enqueuer.js';
+import { samplerOf } from './trial-payload.js';
+import { TrialStopper } from './trial-stopper.js';
+import { TrialSync } from './trial-sync.js';
+
+/** Extra passes of one advance when a worker wrote a trial state under our feet. */
+const MAX_CONTENDED_PASSES = 3;
+/** How long a user action (cancel, pause, resume, PATCH) waits for the sweep lock. */
+const USER_LOCK_WAIT_MS = DEFAULT_LOCK_WAIT_MS * 5;
+
+/**
+ * Drives sweeps: samples parameters, enqueues trials up to the sweep's parallelism, folds finished
+ * trials back in (best trial, counts), and ends the sweep. All state lives in Redis; any number of
+ * API replicas can run a controller: a per-sweep lock serialises advances, and deterministic job
+ * ids (`<sweepId>.<n>`) make a repeated enqueue a no-op.
+ */
+export class SweepController {
+  private readonly store: SweepStore;
+  private readonly options: SweepControllerOptions;
+  private readonly now: () => Date;
+  private readonly lock: SweepLock;
+  private readonly enqueuer: TrialEnqueuer;
+  private readonly trialSync: TrialSync;
+  private readonly stopper: TrialStopper;
+  private readonly inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private reconciling: Promise<void> | undefined;
+
+  constructor(options: SweepControllerOptions) {
+    this.options = options;
+    const { store, queue, logger } = options;
+    this.store = store;
+    this.now = options.now ?? (() => new Date());
+    this.lock = new SweepLock({ store, logger, ttlMs: options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS });
+    this.enqueuer = new TrialEnqueuer({
+      store,
+      queue,
+      logger,
+      now: this.now,
+      saveRecord: (record) => this.saveRecord(record),
+      ...(options.jobAttempts !== undefined ? { jobAttempts: options.jobAttempts } : {}),
+      ...(options.jobBackoffMs !== undefined ? { jobBackoffMs: options.jobBackoffMs } : {}),
+    });
+    this.trialSync = new TrialSync({ store, queue, enqueuer: this.enqueuer, logger });
+    this.stopper = new TrialStopper({ store, enqueuer: this.enqueuer, logger, now: this.now });
+  }
+
+  /** Subscribes to queue events and starts the reconcile loop (first pass right away). */
+  start(): void {
+    const events = this.options.queueEvents;
+    if (events !== undefined) {
+      const onEnd = ({ jobId }: { jobId: string }): void => {
+        const parsed = parseTrialId(jobId);
+        if (parsed !== undefined) this.advanceInBackground(parsed.sweepId);
+      };
+      events.on('completed', onEnd);
+      events.on('failed', onEnd);
+      events.on('active', onEnd);
+    }
+    const interval = this.options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS;
+    this.timer = setInterval(() => void this.reconcileAll(), interval);
+    this.timer.unref();
+    void this.reconcileAll();
+  }
+
+  /** Stops the loop and waits for advances in progress. Does not close the queue or Redis. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.reconciling;
+    await Promise.allSettled([...this.inFlight.values()].map((e) => e.done));
+  }
+
+  /** Advances every active sweep once (what a restarted API does first). */
+  reconcileAll(): Promise<void> {
+    this.reconciling ??= (async () => {
+      try {
+        for (const sweepId of await this.store.activeSweepIds()) {
+          if (this.closed) break;
+          await this.advance(sweepId).catch((error: unknown) =>
+            this.options.logger.error({ err: error, sweepId }, 'advancing sweep failed'),
+          );
+        }
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'reconcile pass failed');
+      } finally {
+        this.reconciling = undefined;
+      }
+    })();
+    return this.reconciling;
+  }
+
+  /** Stores a new sweep, writes its sweep.json and enqueues its first trials. */
+  async createSweep(input: CreateSweepInput): Promise<SweepRecord> {
+    const { spec, kind } = input;
+    const warmStart = await collectWarmStart(this.store, spec);
+    const at = this.now().toISOString();
+    const record: SweepRecord = {
+      id: newSweepId((n) => randomBytes(n), kind),
+      kind,
+      ...(spec.name !== undefined ? { name: spec.name } : {}),
+      spec,
+      status: 'running',
+      createdAt: at,
+      updatedAt: at,
+      plannedTrials: plannedTrialCount(spec),
+      startedTrials: 0,
+      artifactsBucket: this.options.artifactsBucket,
+      sampler: spec.search.strategy,
+      best: null,
+      finalSweepJsonWritten: false,
+      warmStart,
+    };
+    // Fails here (not in the first advance) when the sampler rejects the search section.
+    samplerOf(record);
+    // S3 first: if it is down the sweep is never half-created.
+    await writeSweepJson(this.options.s3, record, []);
+    await this.store.createSweep(record);
+    this.options.logger.info(
+      { sweepId: record.id, plannedTrials: record.plannedTrials },
+      'sweep created',
+    );
+    await this.advance(record.id);
+    return (await this.store.getSweep(record.id)) ?? record;
+  }
+
+  /**
+   * Cancels a running sweep: removes trials that have not started, tells workers to stop the
+   * running ones (they end as cancelled), and marks the sweep cancelled. Returns the record, or
+   * undefined when there is no such sweep.
+   */
+  async cancel(sweepId: string, reason: string): Promise<SweepRecord | undefined> {
+    await this.lock.withLock(sweepId, USER_LOCK_WAIT_MS, async () => {
+      const record = await this.store.getSweep(sweepId);
+      if (record === undefined || isFinishedSweepStatus(record.status)) return;
+      const trials = await this.store.getStoredTrials(sweepId);
+      const stamp = this.now().toISOString();
+      await this.saveRecord({
+        ...record,
+        status: 'cancelled',
+        reason,
+        finishedAt: stamp,
+        updatedAt: stamp,
+      });
+      await this.stopper.stopTrials(sweepId, trials, reason);
+    });
+    await this.advance(sweepId);
+    return this.store.getSweep(sweepId);
+  }
+
+  /**
+   * Pauses a running sweep: trials that have not started leave the queue (they stay `queued` and
+   * go back on resume), running ones finish, nothing new is enqueued. Pausing a paused sweep is a
+   * no-op; a finished one answers SWEEP_FINISHED.
+   */
+  async pause(sweepId: string): Promise<SweepRecord> {
+    const paused = await this.userAction(sweepId, async (record) => {
+      if (record.status === 'paused') return record;
+      const next: SweepRecord = { ...record, status: 'paused', updatedAt: this.stamp() };
+      await this.saveRecord(next);
+      await this.enqueuer.unqueueNotStarted(await this.store.getStoredTrials(sweepId));
+      this.options.logger.info({ sweepId }, 'sweep paused');
+      return next;
+    });
+    await this.advance(sweepId);
+    return (await this.store.getSweep(sweepId)) ?? paused;
+  }
+
+  /** Resumes a paused sweep: its queued trials go back on the queue and new ones follow. */
+  async resume(sweepId: string): Promise<SweepRecord> {
+    const resumed = await this.userAction(sweepId, async (record) => {
+      if (record.status === 'running') return record;
+      const next: SweepRecord = { ...record, status: 'running', updatedAt: this.stamp() };
+      await this.saveRecord(next);
+      this.options.logger.info({ sweepId }, 'sweep resumed');
+      return next;
+    });
+    await this.advance(sweepId);
+    return (await this.store.getSweep(sweepId)) ?? resumed;
+  }
+
+  /**
+   * Changes a running or paused sweep's parallelism and/or maxTrials. maxTrials below the trials
+   * already started answers REQUEST_INVALID; a grid's planned count stays capped at its size.
+   */
+  async update(sweepId: string, body: UpdateSweepBody): Promise<SweepRecord> {
+    const updated = await this.userAction(sweepId, async (record) => {
+      if (body.maxTrials !== undefined && body.maxTrials < record.startedTrials) {
+        const message = `must be at least ${record.startedTrials}, the trials already started`;
+        throw new ApiError('REQUEST_INVALID', { detail: `maxTrials: ${message}` }, [
+          { path: 'maxTrials', message },
+        ]);
+      }
+      const spec: SweepSpec = {
+        ...record.spec,
+        ...(body.parallelism !== undefined ? { parallelism: body.parallelism } : {}),
+        ...(body.maxTrials !== undefined ? { maxTrials: body.maxTrials } : {}),
+      };
+      const next: SweepRecord = {
+        ...record,
+        spec,
+        plannedTrials: Math.max(record.startedTrials, plannedTrialCount(spec)),
+        updatedAt: this.stamp(),
+      };
+      await this.saveRecord(next);
+      this.options.logger.info(
+        { sweepId, parallelism: spec.parallelism, plannedTrials: next.plannedTrials },
+        'sweep updated',
+      );
+      return next;
+    });
+    await this.advance(sweepId);
+    return (await this.store.getSweep(sweepId)) ?? updated;
+  }
+
+  /** Runs a user action on an unfinished sweep under its lock (404 / 409 otherwise). */
+  private async userAction(
+    sweepId: string,
+    fn: (record: SweepRecord) => Promise<SweepRecord>,
+  ): Promise<SweepRecord> {
+    const result = await this.lock.withLock(sweepId, USER_LOCK_WAIT_MS, async () => {
+      const record = await this.store.getSweep(sweepId);
+      if (record === undefined) throw new ApiError('SWEEP_NOT_FOUND', { sweepId });
+      if (isFinishedSweepStatus(record.status)) {
+        throw new ApiError('SWEEP_FINISHED', { sweepId, status: record.status });
+      }
+      return fn(record);
+    });
+    if (result === undefined) throw new Error(`sweep ${sweepId} stayed locked; retry`);
+    return result;
+  }
+
+  /**
+   * Brings a sweep up to date with its jobs, enqueues what its budget allows, and ends it when
+   * done. Concurrent calls for one sweep coalesce into one run plus at most one re-run.
+   */
+  advance(sweepId: string): Promise<void> {
+    const existing = this.inFlight.get(sweepId);
+    if (existing !== undefined) {
+      existing.again = true;
+      return existing.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        let passes = 0;
+        do {
+          entry.again = false;
+          const contended = await this.lock.withLock(sweepId, DEFAULT_LOCK_WAIT_MS, () =>
+            this.advanceLocked(sweepId),
+          );
+          if (contended === true && passes++ < MAX_CONTENDED_PASSES) entry.again = true;
+        } while (entry.again && !this.closed);
+      } finally {
+        this.inFlight.delete(sweepId);
+      }
+    })();
+    this.inFlight.set(sweepId, entry);
+    return entry.done;
+  }
+
+  private advanceInBackground(sweepId: string): void {
+    if (this.closed) return;
+    this.advance(sweepId).catch((error: unknown) =>
+      this.options.logger.error({ err: error, sweepId }, 'advancing sweep failed'),
+    );
+  }
+
+  /** One advance under the lock. Returns true when a trial state changed under our feet. */
+  private async advanceLocked(sweepId: string): Promise<boolean> {
+    const loaded = await this.store.getSweep(sweepId);
+    if (loaded === undefined) {
+      await this.store.markInactive(sweepId);
+      return false;
+    }
+    // 1. Fold the queue's view of every unfinished trial into its state.
+    const { trials, contended: synced } = await this.syncTrials(loaded);
+    // 2. The best trial so far.
+    let record = loaded;
+    const best = bestOf(record.spec.objective.goal, trials);
+    if (JSON.stringify(best) !== JSON.stringify(record.best)) record = { ...record, best };
+    // 3. Budget: fail, stop, enqueue more, or complete.
+    const decided = await this.applyBudget(record, trials);
+    record = decided.record;
+    if (JSON.stringify(record) !== JSON.stringify(loaded)) {
+      await this.saveRecord({ ...record, updatedAt: this.stamp() });
+    }
+    // 4. Ended and settled: write the final sweep.json once, then stop watching the sweep.
+    const contended = synced || decided.stopped;
+    if (!contended) await this.settle(record, trials);
+    return contended;
+  }
+
+  /** Every trial of the sweep after syncing the unfinished ones with their jobs. */
+  private async syncTrials(
+    record: SweepRecord,
+  ): Promise<{ trials: TrialState[]; contended: boolean }> {
+    const trials: TrialState[] = [];
+    let contended = false;
+    for (const trial of await this.store.getStoredTrials(record.id)) {
+      const synced = await this.trialSync.sync(record, trial);
+      contended ||= synced === 'contended';
+      trials.push(synced === 'contended' ? trial.state : synced);
+    }
+    return { trials, contended };
+  }
+
+  /**
+   * Ends an unfinished sweep when its failures or budget say so (stopping its trials), else
+   * enqueues what it may and completes it when every trial is done. `stopped`: trials were
+   * stopped, so the next pass re-reads them.
+   */
+  private async applyBudget(
+    record: SweepRecord,
+    trials: TrialState[],
+  ): Promise<{ record: SweepRecord; stopped: boolean }> {
+    if (isFinishedSweepStatus(record.status)) return { record, stopped: false };
+    const failure = failureCriterion(record, trials);
+    if (failure !== undefined) {
+      const failed = finishedRecord(record, 'failed', this.now(), failure);
+      await this.endAndStop(failed, `sweep failed: ${failure}`);
+      return { record: failed, stopped: true };
+    }
+    const unfinished = trials.some((t) => !isTerminalTrialStatus(t.status));
+    const stop =
+      unfinished || record.startedTrials < record.plannedTrials
+        ? stopCriterion(record, trials, this.now())
+        : undefined;
+    if (stop !== undefined) {
+      const stopped = finishedRecord(record, 'completed', this.now(), stop);
+      await this.endAndStop(stopped, `sweep stopped: ${stop}`);
+      this.options.logger.info({ sweepId: record.id, reason: stop }, 'sweep stopped');
+      return { record: stopped, stopped: true };
+    }
+    let next = record;
+    if (next.status === 'running') next = await this.enqueuer.enqueueMore(next, trials);
+    const active = trials.filter((t) => !isTerminalTrialStatus(t.status)).length;
+    if (active === 0 && next.startedTrials >= next.plannedTrials) {
+      next = finishedRecord(next, 'completed', this.now());
+    }
+    return { record: next, stopped: false };
+  }
+
+  /** Saves an ended sweep's record, then stops its unfinished trials. */
+  private async endAndStop(record: SweepRecord, reason: string): Promise<void> {
+    await this.saveRecord(record);
+    await this.stopper.stopTrials(record.id, await this.store.getStoredTrials(record.id), reason);
+  }
+
+  /** When the sweep has ended and every trial settled: final sweep.json, then inactive. */
+  private async settle(record: SweepRecord, trials: readonly TrialState[]): Promise<void> {
+    const unsettled = trials.some((t) => !isTerminalTrialStatus(t.status));
+    if (!isFinishedSweepStatus(record.status) || unsettled) return;
+    if (!record.finalSweepJsonWritten) {
+      try {
+        await writeSweepJson(this.options.s3, record, trials);
+        await this.saveRecord({ ...record, finalSweepJsonWritten: true });
+      } catch (error) {
+        this.options.logger.warn(
+          { err: error, sweepId: record.id },
+          'writing the final sweep.json failed',
+        );
+        return; // stays active: the reconcile loop retries
+      }
+    }
+    await this.store.markInactive(record.id);
+    this.options.logger.info(
+      { sweepId: record.id, status: record.status, best: record.best?.trialId },
+      'sweep ended',
+    );
+  }
+
+  private stamp(): string {
+    return this.now().toISOString();
+  }
+
+  private async saveRecord(record: SweepRecord): Promise<void> {
+    await this.store.putSweep(record);
+  }
+}

@@ -1,0 +1,79 @@
+// What the controller derives from a sweep's spec for its trials (pure): the sampler, the history
+// it suggests from, and each trial's job payload.
+import {
+  resolveTrialConfig,
+  trialPayloadSchema,
+  type SweepSpec,
+  type TrialPayload,
+  type TrialState,
+} from '@setrain/protocol';
+import {
+  createSampler,
+  DEFAULT_TPE_STARTUP_TRIALS,
+  maxTrialEpochs,
+  type Observation,
+  type Sampler,
+} from '@setrain/sweep';
+
+import { type SweepRecord } from '../sweep-record.js';
+
+/**
+ * The sweep's sampler. With warm-start results, TPE's random startup is shortened by their
+ * number: they already are the observations the startup trials would have produced.
+ */
+export function samplerOf(record: SweepRecord): Sampler {
+  const { spec } = record;
+  let search = spec.search;
+  if (search.strategy === 'tpe' && record.warmStart.length > 0) {
+    const startup = search.tpe?.startupTrials ?? DEFAULT_TPE_STARTUP_TRIALS;
+    search = {
+      ...search,
+      tpe: { ...search.tpe, startupTrials: Math.max(0, startup - record.warmStart.length) },
+    };
+  }
+  return createSampler(search, { seed: spec.training.seed, goal: spec.objective.goal });
+}
+
+/** The sampler's history: warm-start results first, numbered 0, -1, ... so they count as earlier. */
+export function historyOf(record: SweepRecord, trials: readonly TrialState[]): Observation[] {
+  return [
+    ...record.warmStart.map((w, index): Observation => ({
+      trialNumber: -index,
+      params: w.params,
+      value: w.objectiveValue,
+      status: 'completed',
+    })),
+    ...trials.map((t) => ({
+      trialNumber: t.trialNumber,
+      params: t.params,
+      value: t.objectiveValue,
+      status: t.status,
+    })),
+  ];
+}
+
+/** The spec's early-stopping rule with ASHA's maxEpochs resolved (what workers run). */
+function earlyStoppingOf(spec: SweepSpec): TrialPayload['earlyStopping'] {
+  const rule = spec.earlyStopping;
+  if (rule?.type === 'asha') return { ...rule, maxEpochs: rule.maxEpochs ?? maxTrialEpochs(spec) };
+  return rule;
+}
+
+/** The BullMQ job data of one trial of the sweep. */
+export function payloadOf(record: SweepRecord, state: TrialState): TrialPayload {
+  const { model, training } = resolveTrialConfig(record.spec, state.params);
+  return trialPayloadSchema.parse({
+    sweepId: record.id,
+    trialId: state.trialId,
+    trialNumber: state.trialNumber,
+    dataset: record.spec.dataset,
+    model,
+    training,
+    objective: record.spec.objective,
+    params: state.params,
+    artifactsBucket: record.artifactsBucket,
+    ...(record.spec.earlyStopping !== undefined
+      ? { earlyStopping: earlyStoppingOf(record.spec) }
+      : {}),
+  });
+}
