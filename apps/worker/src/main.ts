@@ -4,7 +4,7 @@
  */
 import { loadWorkerConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { startWorker } from './runtime.js';
+import { startWorker } from './job-holder/worker-runtime.js';
 import { errorMessage } from './worker-error.js';
 
 const config = loadWorkerConfig();

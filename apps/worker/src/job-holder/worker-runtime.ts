@@ -2,12 +2,16 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TRIALS_QUEUE, type TrialResult } from '@setrain/protocol';
 
-import type { WorkerConfig } from './config.js';
+import type { WorkerConfig } from '../config.js';
 import { subscribeToControl, type ControlSubscription } from './control-subscriber.js';
 import { startHeartbeat } from './heartbeat.js';
-import { createLogger, type Logger } from './logger.js';
-import { createWorkerMetrics, startMetricsServer, type WorkerMetrics } from './metrics.js';
-import { createTrialProcessor, type TrialProcessor, type TrialProcessorDeps } from './processor.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createWorkerMetrics, startMetricsServer, type WorkerMetrics } from '../metrics.js';
+import {
+  createTrialProcessor,
+  type TrialProcessor,
+  type TrialProcessorDeps,
+} from './trial-job-processor.js';
 
 /** Options of {@link startWorker} beyond the config. */
 export interface StartWorkerOptions {

@@ -3,8 +3,8 @@
  * trial, sends the outcome and exits. If the worker process goes away (killed), the IPC channel
  * closes and this process exits at once: a trial must never keep training for a job nobody holds.
  */
-import type { ChildMessage, EarlyStopDecision, ParentMessage, StopReason } from './trial-ipc.js';
-import { runTrial } from './train-trial.js';
+import type { ChildMessage, EarlyStopDecision, ParentMessage, StopReason } from '../trial-ipc.js';
+import { runTrial } from './run-trial.js';
 
 /** Exit code when the parent disappeared mid-trial. */
 const EXIT_PARENT_GONE = 70;

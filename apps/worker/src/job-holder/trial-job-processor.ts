@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
   runKeys,
-  trialRecordSchema,
   type EpochMetrics,
   type TrialRecord,
   isBetter,
@@ -14,16 +13,17 @@ import {
 } from '@setrain/protocol';
 
 import { decideAfterEpoch } from './early-stopping.js';
-import type { Logger } from './logger.js';
-import type { WorkerMetrics } from './metrics.js';
-import { WORKER_PACKAGE_VERSION } from './package-version.js';
-import { bestEpochOf, objectiveOf } from './objective.js';
-import type { TrialFaults, TrialRunRequest, TrialStarted } from './trial-ipc.js';
-import { forkTrialLauncher, type RunningTrial, type TrialLauncher } from './trial-process.js';
+import type { Logger } from '../logger.js';
+import type { WorkerMetrics } from '../metrics.js';
+import { WORKER_PACKAGE_VERSION } from '../package-version.js';
+import { objectiveOf } from '../objective.js';
+import { buildTrialRecord, writeTrialRecord } from '../trial-record.js';
+import type { TrialFaults, TrialRunRequest, TrialStarted } from '../trial-ipc.js';
+import { forkTrialLauncher, type RunningTrial, type TrialLauncher } from './trainer-launcher.js';
 import { TrialStateStore } from './trial-state-store.js';
-import { errorMessage, WorkerError } from './worker-error.js';
+import { errorMessage, WorkerError } from '../worker-error.js';
 import type { EngineName } from '@setrain/engine';
-import { createS3Client, putObject, type S3Config } from '@setrain/storage';
+import { createS3Client, type S3Config } from '@setrain/storage';
 
 /** Dependencies of {@link createTrialProcessor}, injected so tests build it against real services. */
 export interface TrialProcessorDeps {
@@ -88,39 +88,19 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     epochs: readonly EpochMetrics[],
   ): Promise<string> => {
     s3Client ??= createS3Client(deps.s3);
-    const best = bestEpochOf(epochs, payload.objective);
-    const record = trialRecordSchema.parse({
-      trialId: payload.trialId,
-      sweepId: payload.sweepId,
-      trialNumber: payload.trialNumber,
+    const record = buildTrialRecord(payload, {
       status,
       reason,
-      params: payload.params,
-      model: payload.model,
-      training: payload.training,
-      objective: payload.objective,
-      objectiveValue: best.value,
-      bestEpoch: best.epoch,
-      epochs: [...epochs],
+      epochs,
       provenance: {
         dataset: payload.dataset,
         seed: payload.training.seed,
         packageVersion: WORKER_PACKAGE_VERSION,
         workerId: deps.workerId,
       },
-      artifacts: [],
-      finishedAt: new Date().toISOString(),
-    } satisfies TrialRecord);
+    });
     const key = runKeys(payload.sweepId).trial(payload.trialId).trialJson;
-    await putObject(
-      s3Client,
-      payload.artifactsBucket,
-      key,
-      `${JSON.stringify(record, null, 2)}\n`,
-      {
-        contentType: 'application/json',
-      },
-    );
+    await writeTrialRecord(s3Client, payload.artifactsBucket, key, record);
     return key;
   };
 

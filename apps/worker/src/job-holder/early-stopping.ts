@@ -9,7 +9,7 @@ import {
 } from '@setrain/protocol';
 import { createScheduler, type Decision, type TrialProgress } from '@setrain/sweep';
 
-import { objectiveOf } from './objective.js';
+import { objectiveOf } from '../objective.js';
 
 /**
  * Every trial of a sweep with its objective after each epoch, read from Redis (the trial states in

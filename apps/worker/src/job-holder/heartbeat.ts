@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { redisKeys } from '@setrain/protocol';
 
-import type { Logger } from './logger.js';
-import { errorMessage } from './worker-error.js';
+import type { Logger } from '../logger.js';
+import { errorMessage } from '../worker-error.js';
 
 /** How often a worker refreshes its entry in `<prefix>:workers`. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;

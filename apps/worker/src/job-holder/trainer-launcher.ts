@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { EpochMetrics } from '@setrain/protocol';
 
-import type { WorkerMetricEvent } from './metrics.js';
+import type { WorkerMetricEvent } from '../metrics.js';
 
 import type {
   ChildMessage,
@@ -14,8 +14,8 @@ import type {
   TrialOutcome,
   TrialRunRequest,
   TrialStarted,
-} from './trial-ipc.js';
-import { errorMessage, WorkerError } from './worker-error.js';
+} from '../trial-ipc.js';
+import { errorMessage, WorkerError } from '../worker-error.js';
 
 /** Callbacks for what a trial process reports; async ones run one at a time, in order. */
 export interface TrialProcessListeners {
@@ -39,7 +39,7 @@ export interface TrialProcessListeners {
 
 /** How trial processes are started. */
 export interface TrialProcessOptions {
-  /** Script the child runs. Default: trial-child next to this module (.ts under tsx, .js when built). */
+  /** Script the child runs. Default: trainer/trainer-main (.ts under tsx, .js when built). */
   readonly entry?: string;
   /** Node flags for the child. Default: what running `.ts` sources needs, nothing for built `.js`. */
   readonly execArgv?: readonly string[];
@@ -74,7 +74,7 @@ export type TrialLauncher = (
 
 function defaultEntry(): string {
   const self = fileURLToPath(import.meta.url);
-  return fileURLToPath(new URL(`./trial-child${extname(self)}`, import.meta.url));
+  return fileURLToPath(new URL(`../trainer/trainer-main${extname(self)}`, import.meta.url));
 }
 
 /** A launcher that forks one Node process per trial. */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { controlMessageSchema, redisKeys, type ControlMessage } from '@setrain/protocol';
 
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 /** A subscription to the control channel on its own connection (a subscribed connection can do nothing else). */
 export interface ControlSubscription {

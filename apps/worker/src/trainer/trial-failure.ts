@@ -1,0 +1,62 @@
+import type { TrialOutcome } from '../trial-ipc.js';
+import { buildTrialRecord, writeTrialRecord } from '../trial-record.js';
+import { errorMessage, WorkerError } from '../worker-error.js';
+import { StopRequested, type TrialContext } from './trial-context.js';
+
+type FailedOutcome = Extract<TrialOutcome, { kind: 'failed' }>;
+
+/** How an error ends a trial: its status, code, and whether a retry may help. */
+export function classifyTrialError(
+  error: unknown,
+): Pick<FailedOutcome, 'status' | 'code' | 'message' | 'retryable'> {
+  if (error instanceof StopRequested) {
+    return {
+      status: 'cancelled',
+      code: 'TRIAL_CANCELLED',
+      message: `cancelled: ${error.message}`,
+      retryable: false,
+    };
+  }
+  if (error instanceof WorkerError) {
+    return {
+      status: error.code === 'TRIAL_DIVERGED' ? 'diverged' : 'failed',
+      code: error.code,
+      message: error.message,
+      retryable: !error.unrecoverable,
+    };
+  }
+  return { status: 'failed', code: 'UNEXPECTED', message: errorMessage(error), retryable: true };
+}
+
+/**
+ * The outcome of a trial that threw: `stopped` for a shutdown (its last checkpoint stays for the
+ * next attempt), else `failed`; a failure no retry can fix also gets its trial.json.
+ */
+export async function outcomeOfError(ctx: TrialContext, error: unknown): Promise<TrialOutcome> {
+  if (error instanceof StopRequested && error.reason === 'shutdown') {
+    return { kind: 'stopped', lastCheckpointEpoch: ctx.lastCheckpointEpoch };
+  }
+  const failure = classifyTrialError(error);
+  let trialJsonKey: string | undefined;
+  if (!failure.retryable) {
+    try {
+      const record = buildTrialRecord(ctx.payload, {
+        status: failure.status,
+        reason: failure.message,
+        epochs: ctx.history,
+        provenance: ctx.provenance,
+        startedAt: ctx.startedAt,
+      });
+      await writeTrialRecord(ctx.client, ctx.bucket, ctx.keys.trialJson, record);
+      trialJsonKey = ctx.keys.trialJson;
+    } catch {
+      // The outcome still reaches the worker; trial.json is a best-effort record for failures.
+    }
+  }
+  return {
+    kind: 'failed',
+    ...failure,
+    epochsCompleted: ctx.history.length,
+    ...(trialJsonKey !== undefined ? { trialJsonKey } : {}),
+  };
+}
