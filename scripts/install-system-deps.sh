@@ -2,6 +2,7 @@
 # Installs the Debian packages setrain's demo and tests run for real (as root, on Debian bookworm).
 # Skips what is already installed, so it is cheap to re-run.
 #   redis-server        BullMQ queues (the demo and the test harness start their own on a free port)
+#   redis-sentinel      the chaos suite's Sentinel failover scenario (npm run chaos)
 #   prometheus          metrics and dashboard tests (prometheus + promtool)
 #   docker-compose      static check of infra/docker-compose.yml (no Docker engine needed)
 #   the shellcheck linter, run on every shell script
@@ -15,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 
-apt_packages=(redis-server prometheus docker-compose shellcheck libvulkan1 libdnnl-dev g++ make)
+apt_packages=(redis-server redis-sentinel prometheus docker-compose shellcheck libvulkan1 libdnnl-dev g++ make)
 backports_packages=(mesa-vulkan-drivers)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -49,5 +50,6 @@ fi
 # The demo and tests start their own redis-server and prometheus; Debian's services are not needed.
 if command -v service >/dev/null; then
   service redis-server stop >/dev/null 2>&1 || true
+  service redis-sentinel stop >/dev/null 2>&1 || true
   service prometheus stop >/dev/null 2>&1 || true
 fi

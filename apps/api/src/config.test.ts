@@ -42,3 +42,17 @@ test('config errors name every bad variable', () => {
   );
   assert.throws(() => loadConfig({ ...BASE, SETRAIN_API_KEYS: 'short' }), /at least 16 characters/);
 });
+
+test('config reads Redis Sentinel addresses and master name, both or neither', () => {
+  const config = loadConfig({
+    ...BASE,
+    REDIS_SENTINELS: '127.0.0.1:26379',
+    REDIS_SENTINEL_MASTER: 'setrain',
+  });
+  assert.deepEqual(config.redisSentinel, {
+    sentinels: [{ host: '127.0.0.1', port: 26379 }],
+    name: 'setrain',
+  });
+  assert.equal(loadConfig(BASE).redisSentinel, undefined);
+  assert.throws(() => loadConfig({ ...BASE, REDIS_SENTINEL_MASTER: 'setrain' }), /REDIS_SENTINELS/);
+});

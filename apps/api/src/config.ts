@@ -1,4 +1,10 @@
-import { DEFAULT_KEY_PREFIX } from '@setrain/protocol';
+import {
+  DEFAULT_KEY_PREFIX,
+  redisSentinelEnvShape,
+  redisSentinelOptions,
+  requireSentinelPair,
+  type RedisSentinelOptions,
+} from '@setrain/protocol';
 import { z } from 'zod';
 
 import { ConfigError } from './config-error.js';
@@ -29,6 +35,8 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .default(DEFAULT_REDIS_URL),
+  REDIS_SENTINELS: redisSentinelEnvShape.REDIS_SENTINELS,
+  REDIS_SENTINEL_MASTER: redisSentinelEnvShape.REDIS_SENTINEL_MASTER,
   SETRAIN_KEY_PREFIX: z.string().min(1).default(DEFAULT_KEY_PREFIX),
   SETRAIN_API_KEYS: z
     .string({ error: 'is required: a comma-separated list of bearer API keys' })
@@ -76,6 +84,8 @@ export interface ApiConfig {
   readonly port: number;
   readonly host: string;
   readonly redisUrl: string;
+  /** Set with REDIS_SENTINELS and REDIS_SENTINEL_MASTER: connect through Sentinel. */
+  readonly redisSentinel?: RedisSentinelOptions | undefined;
   readonly keyPrefix: string;
   readonly apiKeys: readonly string[];
   readonly s3: {
@@ -94,7 +104,7 @@ export interface ApiConfig {
 
 /** Parses the API's environment variables; throws ConfigError naming each bad one. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const result = envSchema.safeParse(env);
+  const result = envSchema.superRefine(requireSentinelPair).safeParse(env);
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => ({
@@ -115,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
+    redisSentinel: redisSentinelOptions(e),
     keyPrefix: e.SETRAIN_KEY_PREFIX,
     apiKeys: Object.freeze([...e.SETRAIN_API_KEYS]),
     s3,

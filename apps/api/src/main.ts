@@ -12,6 +12,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 // Wiring only: config -> dependencies -> app -> listen; SIGTERM/SIGINT close everything.
 const config = loadConfig();
 const redis = new Redis(config.redisUrl, {
+  ...config.redisSentinel,
   maxRetriesPerRequest: API_REDIS_MAX_RETRIES_PER_REQUEST,
   enableOfflineQueue: false,
   lazyConnect: true,

@@ -36,6 +36,25 @@ test('S3 and tuning variables are read', () => {
   assert.equal(config.metricsPort, 0);
 });
 
+test('Redis Sentinel variables become connection options; half a pair is refused', () => {
+  const config = loadWorkerConfig({
+    REDIS_SENTINELS: '127.0.0.1:26379,127.0.0.1:26380',
+    REDIS_SENTINEL_MASTER: 'setrain',
+  });
+  assert.deepEqual(config.redisSentinel, {
+    sentinels: [
+      { host: '127.0.0.1', port: 26379 },
+      { host: '127.0.0.1', port: 26380 },
+    ],
+    name: 'setrain',
+  });
+  assert.equal(loadWorkerConfig({}).redisSentinel, undefined);
+  assert.throws(
+    () => loadWorkerConfig({ REDIS_SENTINELS: '127.0.0.1:26379' }),
+    /REDIS_SENTINEL_MASTER/,
+  );
+});
+
 test('bad values are named with what is allowed', () => {
   assert.throws(
     () =>

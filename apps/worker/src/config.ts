@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
 import { ENGINE_NAMES, type EngineName } from '@setrain/engine';
-import { DEFAULT_KEY_PREFIX } from '@setrain/protocol';
+import {
+  DEFAULT_KEY_PREFIX,
+  redisSentinelEnvShape,
+  redisSentinelOptions,
+  requireSentinelPair,
+  type RedisSentinelOptions,
+} from '@setrain/protocol';
 import type { S3Config } from '@setrain/storage';
 import { z } from 'zod';
 
@@ -36,6 +42,8 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .default(DEFAULT_REDIS_URL),
+  REDIS_SENTINELS: redisSentinelEnvShape.REDIS_SENTINELS,
+  REDIS_SENTINEL_MASTER: redisSentinelEnvShape.REDIS_SENTINEL_MASTER,
   SETRAIN_KEY_PREFIX: z.string().min(1).default(DEFAULT_KEY_PREFIX),
   S3_ENDPOINT: optionalNonEmpty,
   S3_REGION: optionalNonEmpty,
@@ -84,6 +92,8 @@ const envSchema = z.object({
 /** The worker's configuration, read once from the environment by {@link loadWorkerConfig}. */
 export interface WorkerConfig {
   readonly redisUrl: string;
+  /** Set with REDIS_SENTINELS and REDIS_SENTINEL_MASTER: connect through Sentinel. */
+  readonly redisSentinel?: RedisSentinelOptions | undefined;
   /** Prefix of BullMQ's and setrain's Redis keys; must match the API's. */
   readonly keyPrefix: string;
   readonly s3: S3Config;
@@ -107,7 +117,7 @@ export interface WorkerConfig {
 
 /** Parses the worker's environment; throws WorkerError WORKER_CONFIG_INVALID naming each bad variable. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const result = envSchema.safeParse(env);
+  const result = envSchema.superRefine(requireSentinelPair).safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map(
       (issue) => `${String(issue.path[0] ?? '')}: ${issue.message}`,
@@ -127,6 +137,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   });
   return Object.freeze({
     redisUrl: e.REDIS_URL,
+    redisSentinel: redisSentinelOptions(e),
     keyPrefix: e.SETRAIN_KEY_PREFIX,
     s3,
     engine: e.SETRAIN_ENGINE,

@@ -11,3 +11,4 @@ export * from './trial.js';
 export * from './resolve-trial.js';
 export * from './api.js';
 export * from './metrics.js';
+export * from './redis-sentinel.js';

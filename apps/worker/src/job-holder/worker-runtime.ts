@@ -42,8 +42,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   const { config } = options;
   const logger = options.logger ?? createLogger(config.logLevel, { workerId: config.workerId });
   // BullMQ workers block on Redis; they need unlimited retries per request.
-  const bullConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  const stateConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const bullConnection = new Redis(config.redisUrl, {
+    ...config.redisSentinel,
+    maxRetriesPerRequest: null,
+  });
+  const stateConnection = new Redis(config.redisUrl, {
+    ...config.redisSentinel,
+    maxRetriesPerRequest: 3,
+  });
   const metrics = createWorkerMetrics({ workerId: config.workerId });
   const metricsServer =
     config.metricsPort > 0
@@ -65,7 +71,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   let control: ControlSubscription | undefined;
   try {
     control = await subscribeToControl(
-      new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+      new Redis(config.redisUrl, { ...config.redisSentinel, maxRetriesPerRequest: null }),
       config.keyPrefix,
       (message) => {
         if (message.type === 'cancel' && processor.cancel(message.trialIds, message.reason)) {
