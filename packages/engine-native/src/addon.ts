@@ -158,6 +158,17 @@ export const BUILD_COMMAND = 'npm run build:addon -w @setrain/engine-native';
 
 let cached: NativeAddon | undefined;
 
+/** Why the addon cannot load here (what to install or run), or undefined when it loads. */
+export function nativeAddonUnavailableReason(): string | undefined {
+  try {
+    loadAddon();
+    return undefined;
+  } catch (error) {
+    if (error instanceof NativeBackendError) return error.message;
+    throw error;
+  }
+}
+
 /** Loads the addon once, or throws a NativeBackendError that says what to install or run. */
 export function loadAddon(): NativeAddon {
   if (cached !== undefined) return cached;

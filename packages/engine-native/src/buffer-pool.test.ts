@@ -3,11 +3,12 @@ import { test } from 'node:test';
 
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { engineSkipReason } from '@setrain/testing';
 
 import { Float32BufferPool, MIN_POOLED_LENGTH } from './buffer-pool.js';
 import { loadNativeBackend } from './load-native-backend.js';
 import type { NativeBackend } from './native-backend.js';
-import { nativeSkipReason } from './testing.js';
+import { nativeAddonUnavailableReason } from './addon.js';
 
 const N = MIN_POOLED_LENGTH * 2;
 
@@ -36,7 +37,7 @@ test('the pool reuses its own arrays at the same length, once each, within its b
 
 test(
   'native reuses a disposed output array, but never one that was read or shared',
-  { skip: nativeSkipReason() },
+  { skip: engineSkipReason('native', nativeAddonUnavailableReason()) },
   async () => {
     await loadNativeBackend({ threads: 1 });
     await tf.setBackend('native');

@@ -1,3 +1,4 @@
+export { nativeAddonUnavailableReason } from './addon.js';
 export {
   DEFAULT_NATIVE_PRIORITY,
   loadNativeBackend,

@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // Registers tfjs' gradients, as the model's layers do.
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
+import { closeness, engineSkipReason, valuesOn } from '@setrain/testing';
 
 import {
   BATCH_NORM_TRAINING_GRAD_KERNEL as MODEL_BATCH_NORM_TRAINING_GRAD_KERNEL,
@@ -17,9 +18,9 @@ import {
   BATCH_NORM_TRAINING_KERNEL,
 } from './kernels/batch-norm.js';
 import { loadNativeBackend } from './load-native-backend.js';
-import { closeness, nativeSkipReason, valuesOn } from './testing.js';
+import { nativeAddonUnavailableReason } from './addon.js';
 
-const skip = nativeSkipReason();
+const skip = engineSkipReason('native', nativeAddonUnavailableReason());
 
 /** Seeded inputs so both backends see the same numbers. */
 function rand(shape: number[], seed: number, lo = -1, hi = 1): tf.Tensor {

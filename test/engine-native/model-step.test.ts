@@ -3,7 +3,8 @@ import { test } from 'node:test';
 
 import '@tensorflow/tfjs-backend-cpu';
 
-import { loadNativeBackend } from './load-native-backend.js';
+import { loadNativeBackend, nativeAddonUnavailableReason } from '@setrain/engine-native';
+import { engineSkipReason } from '@setrain/testing';
 import {
   compareAgainstFloor,
   compareUpdates,
@@ -17,7 +18,6 @@ import {
   trainOneStep,
   type UpdateComparison,
 } from './model-step-check.js';
-import { nativeSkipReason } from './testing.js';
 
 const SIZE = 75;
 /** Four samples per batch norm channel at the 1x1 maps of the last blocks. Over two samples
@@ -109,7 +109,7 @@ function assertWithinFloor(label: string, c: FloorComparison, cap: number): void
 // native steps about 30 s together.
 test(
   'one SE-Inception v3 training step on native: the loss, weight updates and batch statistics of the cpu backend within float32 noise, no leaks',
-  { skip: nativeSkipReason(), timeout: 1_800_000 },
+  { skip: engineSkipReason('native', nativeAddonUnavailableReason()), timeout: 1_800_000 },
   async () => {
     await loadNativeBackend({ threads: 2 });
     const common = {

@@ -1,4 +1,5 @@
 import { buildSeInceptionV3 } from '@setrain/model';
+import { Prng } from '@setrain/sweep';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Options of trainOneStep. */
@@ -36,16 +37,10 @@ export interface OneStepResult {
   leaked: number;
 }
 
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1), independent of tfjs. */
+/** Uniform numbers in [0, 1) from the project's one seeded generator, independent of tfjs. */
 export function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 /**

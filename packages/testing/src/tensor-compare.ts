@@ -1,15 +1,4 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
 import * as tf from '@tensorflow/tfjs-core';
-
-/** Why the native tests skip, or undefined when the addon is built and they run. */
-export function nativeSkipReason(): string | undefined {
-  const addon = fileURLToPath(new URL('../build/Release/setrain_native.node', import.meta.url));
-  return existsSync(addon)
-    ? undefined
-    : `native addon not built (${addon}); apt-get install libdnnl-dev && npm run build:addon -w @setrain/engine-native`;
-}
 
 /** Runs `fn` on a backend and returns its tensors' values (the tensors are disposed). */
 export async function valuesOn(backend: string, fn: () => tf.Tensor[]): Promise<Float32Array[]> {
