@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { CliError } from '../errors.js';
-import { parseCsvLine, scanDatasetFolder } from './scan-folder.js';
+import { parseLabelsCsv, scanDatasetFolder } from './scan-folder.js';
 
 async function withDir(fn: (dir: string) => Promise<void>) {
   const dir = await mkdtemp(join(tmpdir(), 'setrain-scan-'));
@@ -16,9 +16,22 @@ async function withDir(fn: (dir: string) => Promise<void>) {
   }
 }
 
-test('CSV cells honour quotes', () => {
-  assert.deepEqual(parseCsvLine('a.png,"red;round"'), ['a.png', 'red;round']);
-  assert.deepEqual(parseCsvLine('"x, y.png","say ""hi"""'), ['x, y.png', 'say "hi"']);
+test('labels.csv is parsed as RFC 4180 with a BOM, quoted commas, quotes and line breaks', () => {
+  const rows = parseLabelsCsv(
+    '\ufefffile,labels\na.png,"red;round"\n\n"x, y.png","say ""hi"""\nz.png,"two\nlines"\nw.png,ok\n',
+    'labels.csv',
+  );
+  assert.deepEqual(
+    rows.map((row) => [row.line, ...row.cells]),
+    [
+      [1, 'file', 'labels'],
+      [2, 'a.png', 'red;round'],
+      [4, 'x, y.png', 'say "hi"'],
+      [5, 'z.png', 'two\nlines'],
+      [7, 'w.png', 'ok'],
+    ],
+  );
+  assert.throws(() => parseLabelsCsv('a.png,"open', 'labels.csv'), /labels\.csv: not valid CSV/);
 });
 
 test('per-class subfolders become single-label entries with sorted classes', async () => {
@@ -54,6 +67,12 @@ test('labels.csv gives multi-label entries and names bad lines', async () => {
     await assert.rejects(scanDatasetFolder(dir), (err: unknown) => {
       assert.ok(err instanceof CliError);
       assert.match(err.message, /labels\.csv line 2: image .*missing\.png does not exist/);
+      return true;
+    });
+    await writeFile(join(dir, 'labels.csv'), '\ufefffile,labels\na.png,red\n../b.jpg,blue\n');
+    await assert.rejects(scanDatasetFolder(dir), (err: unknown) => {
+      assert.ok(err instanceof CliError);
+      assert.match(err.message, /labels\.csv line 3: \.\.\/b\.jpg is outside the dataset folder/);
       return true;
     });
   });

@@ -1,5 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join, relative, sep } from 'node:path';
+import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+
+import { type Info, parse as parseCsv } from 'csv-parse/sync';
 
 import { CliError, EXIT_CODES } from '../errors.js';
 
@@ -34,41 +36,61 @@ function toKey(root: string, path: string): string {
   return `images/${relative(root, path).split(sep).join('/')}`;
 }
 
-/** Parses one CSV line (RFC 4180 quoting) into cells. */
-export function parseCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      cells.push(cell);
-      cell = '';
-    } else cell += ch;
+/** One data row of labels.csv with the 1-based line it starts on (for error messages). */
+interface CsvRow {
+  cells: string[];
+  line: number;
+}
+
+/**
+ * Parses labels.csv (RFC 4180: quoted cells may hold commas, quotes and line breaks; a UTF-8 BOM is
+ * dropped) into rows, each with the line it starts on. A syntax error names the file and line.
+ */
+export function parseLabelsCsv(text: string, csvPath: string): CsvRow[] {
+  try {
+    // csv-parse's typings say string[][] whatever the options; with `info` each record is
+    // {record, info} (documented), so the shape is asserted through unknown.
+    const records = parseCsv(text, {
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      info: true,
+    }) as unknown as { record: string[]; info: Info }[];
+    // info.lines is the line a record ends on; quoted line breaks inside it move its start back.
+    return records.map(({ record, info }) => ({
+      cells: record,
+      line: info.lines - record.reduce((n, cell) => n + (cell.match(/\n/g)?.length ?? 0), 0),
+    }));
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    throw new CliError(`${csvPath}: not valid CSV (${text})`, EXIT_CODES.usage);
   }
-  cells.push(cell);
-  return cells.map((c) => c.trim());
+}
+
+/** The image path a labels.csv row names, refused when it leaves the dataset folder. */
+function imagePathInFolder(root: string, file: string, where: string): string {
+  const path = resolve(root, file);
+  const inside = relative(root, path);
+  if (isAbsolute(file) || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+    throw new CliError(
+      `${where}: ${file} is outside the dataset folder; name images relative to ${root}`,
+      EXIT_CODES.usage,
+    );
+  }
+  return path;
 }
 
 async function scanCsv(root: string, csvPath: string): Promise<LocalDataset> {
-  const lines = (await readFile(csvPath, 'utf8')).split(/\r?\n/);
+  const rows = parseLabelsCsv(await readFile(csvPath, 'utf8'), csvPath);
   const images: LocalImage[] = [];
   const seen = new Set<string>();
   const classes = new Set<string>();
-  const first = parseCsvLine(lines[0] ?? '');
-  const hasHeader = first[0]?.toLowerCase() === 'file' || first[0]?.toLowerCase() === 'filename';
-  for (let i = hasHeader ? 1 : 0; i < lines.length; i++) {
-    const line = lines[i]?.trim();
-    if (!line) continue;
-    const where = `${csvPath} line ${i + 1}`;
-    const [file, labelCell] = parseCsvLine(line);
+  const header = rows[0]?.cells[0]?.toLowerCase();
+  const hasHeader = header === 'file' || header === 'filename';
+  for (const { cells, line } of rows.slice(hasHeader ? 1 : 0)) {
+    const where = `${csvPath} line ${line}`;
+    const [file, labelCell] = cells;
     if (!file || labelCell === undefined) {
       throw new CliError(
         `${where}: expected "file,labels" (labels separated by "${LABEL_SEPARATOR}")`,
@@ -81,7 +103,7 @@ async function scanCsv(root: string, csvPath: string): Promise<LocalDataset> {
         EXIT_CODES.usage,
       );
     }
-    const path = join(root, file);
+    const path = imagePathInFolder(root, file, where);
     try {
       if (!(await stat(path)).isFile()) throw new Error('not a file');
     } catch {
