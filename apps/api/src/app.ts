@@ -6,6 +6,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
   METRICS_PATH,
   SpecError,
+  SpecTooLargeError,
   TRIALS_QUEUE,
   type TrialPayload,
   type TrialResult,
@@ -15,6 +16,7 @@ import fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyServerOptions,
   type RawServerDefault,
 } from 'fastify';
@@ -37,6 +39,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerSweepRoutes } from './routes/sweeps.js';
 import { registerTrialRoutes } from './routes/trials.js';
 import { SweepController } from './controller/index.js';
+import { checkRouteIds } from './route-ids.js';
 import { SweepStore } from './sweep-store.js';
 
 declare module 'fastify' {
@@ -105,6 +108,16 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     bodyLimit,
     // Errors carry no stack to clients; the error handler logs them.
     return503OnClosing: true,
+    // The router's own errors (a parameter past its length limit, bad percent-encoding) answer in
+    // the catalogue's shape too.
+    frameworkErrors: (error, request, reply) => {
+      const apiError =
+        error.code === 'FST_ERR_BAD_URL'
+          ? new ApiError('REQUEST_INVALID', { detail: 'the URL is not valid percent-encoding' })
+          : new ApiError('NOT_FOUND', { method: request.method, url: request.url.slice(0, 200) });
+      // The router's reply is typed for no particular route; this one sends the catalogue body.
+      void (reply as FastifyReply).code(apiError.status).send(apiError.toBody());
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -182,6 +195,8 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     );
   });
 
+  app.addHook('preValidation', checkRouteIds);
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error, request.id, bodyLimit, request.headers['content-type']);
     if (apiError.code === 'INTERNAL' || apiError.status >= 500) {
@@ -233,6 +248,9 @@ function toApiError(
   contentType: string | undefined,
 ): ApiError {
   if (error instanceof ApiError) return error;
+  if (error instanceof SpecTooLargeError) {
+    return new ApiError('SPEC_TOO_LARGE', { detail: error.message });
+  }
   if (error instanceof SpecError) {
     return new ApiError('SPEC_INVALID', { detail: error.message }, error.issues);
   }

@@ -16,10 +16,21 @@ export const ERROR_CATALOGUE = {
   REQUEST_INVALID: { status: 400, message: 'invalid request: {detail}' },
   SPEC_INVALID: { status: 400, message: 'invalid spec: {detail}' },
   DATASET_INVALID: { status: 400, message: 'invalid dataset {dataset}: {detail}' },
+  DATA_BUCKET_NOT_ALLOWED: {
+    status: 400,
+    message:
+      '{field} {uri} is in bucket {bucket}, which this API does not read from; allowed buckets: {allowed} (SETRAIN_DATA_BUCKETS)',
+  },
+  TRIAL_MEMORY_EXCEEDED: {
+    status: 400,
+    message:
+      'a trial of this spec may need {estimate} bytes, more than the {budget}-byte budget per trial (SETRAIN_MAX_TRIAL_MEMORY_BYTES): {detail}',
+  },
   UNAUTHORIZED: {
     status: 401,
     message: 'missing or unknown API key; send "Authorization: Bearer <key>"',
   },
+  FORBIDDEN: { status: 403, message: 'key {keyName} may not {action}: {detail}' },
   NOT_FOUND: { status: 404, message: 'no route {method} {url}' },
   SWEEP_NOT_FOUND: { status: 404, message: 'no sweep {sweepId}' },
   TRIAL_NOT_FOUND: { status: 404, message: 'no trial {trialId}' },
@@ -30,6 +41,7 @@ export const ERROR_CATALOGUE = {
   },
   SWEEP_FINISHED: { status: 409, message: 'sweep {sweepId} already ended ({status})' },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is larger than {limit} bytes' },
+  SPEC_TOO_LARGE: { status: 413, message: '{detail}; send a smaller spec' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     message:

@@ -1,4 +1,3 @@
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 import { sweepIdSchema } from './ids.js';
@@ -9,6 +8,7 @@ import {
   isSearchableParam,
   SEARCHABLE_PARAM_NAMES,
 } from './search-space.js';
+import { checkSpecTextSize, parseYamlLinear } from './spec-text-limits.js';
 import { objectiveSchema, trainingSpecSchema } from './training.js';
 
 /** Search strategies. grid enumerates every combination of `values`/`constant`/`int_uniform`
@@ -233,11 +233,16 @@ export function toSpecIssues(error: z.ZodError): SpecIssue[] {
   });
 }
 
-/** Parses spec text: JSON when it looks like JSON, YAML otherwise (YAML is a superset anyway). */
+/**
+ * Parses spec text: JSON when it looks like JSON, YAML otherwise (YAML is a superset anyway).
+ * Throws SpecTooLargeError over MAX_SPEC_TEXT_BYTES and SpecError for text that does not parse or
+ * breaks a YAML limit (duplicate keys, aliases, depth); the parse is linear in the text's size.
+ */
 export function parseSpecText(text: string): unknown {
+  checkSpecTextSize(text);
   const trimmed = text.trimStart();
   try {
-    return trimmed.startsWith('{') ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
+    return trimmed.startsWith('{') ? (JSON.parse(text) as unknown) : parseYamlLinear(text);
   } catch (err) {
     const format = trimmed.startsWith('{') ? 'JSON' : 'YAML';
     throw new SpecError([

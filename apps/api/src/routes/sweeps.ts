@@ -28,6 +28,7 @@ import { type ApiApp, type RouteContext } from '../app.js';
 import { checkDataset } from '../dataset-check.js';
 import { ApiError } from '../errors.js';
 import { type SweepRecord } from '../sweep-record.js';
+import { checkGridSize } from '../spec-limits.js';
 import { toSweepDetail, toSweepSummary } from '../views.js';
 import { COMMON_ERROR_RESPONSES } from './error-responses.js';
 
@@ -68,6 +69,7 @@ export async function loadSweep(context: RouteContext, sweepId: string): Promise
 }
 
 async function submit(context: RouteContext, spec: SweepSpec, kind: SweepKind) {
+  checkGridSize(spec);
   await checkDataset(context.s3, spec.dataset);
   let record: SweepRecord;
   try {
@@ -259,6 +261,7 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
 /** The first n configurations of a spec body (`POST /v1/sweeps/preview`). */
 function previewOf(body: unknown, n: number): PreviewResponse {
   const spec = parseSweepSpec(specInput(body));
+  checkGridSize(spec);
   try {
     return {
       strategy: spec.search.strategy,
