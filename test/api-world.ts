@@ -4,8 +4,15 @@
  * BullMQ workers standing in for real ones. Shared by the API and smarter-sweep tests.
  */
 import { buildApp, type ApiApp, type AppDeps } from '@setrain/api';
-import { TRIALS_QUEUE, type TrialPayload, type TrialResult } from '@setrain/protocol';
-import { writeDataset } from '@setrain/storage';
+import type { S3Client } from '@aws-sdk/client-s3';
+import {
+  runKeys,
+  TRIALS_QUEUE,
+  type TrialPayload,
+  type TrialRecord,
+  type TrialResult,
+} from '@setrain/protocol';
+import { putObject, writeDataset } from '@setrain/storage';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -97,5 +104,68 @@ export async function createApiWorld(options: ApiWorldOptions): Promise<ApiWorld
       await queue.close();
       redis.disconnect();
     },
+  };
+}
+
+/**
+ * A worker's end of a trial, as the real worker leaves it: final/ (epoch 2) and best/ (epoch 1)
+ * objects (`weightsBytes` each, filled with the trial number, +100 under best/), a stray object
+ * under best/ that the record does not list, trial.json, then the TrialResult.
+ */
+export async function writeFinishedTrial(
+  client: S3Client,
+  bucket: string,
+  payload: TrialPayload,
+  objectiveValue: number,
+  weightsBytes = 300,
+): Promise<TrialResult> {
+  const keys = runKeys(payload.sweepId).trial(payload.trialId);
+  // best/ and final/ differ (the last epoch's weights are not the best's), as after a peak.
+  const artifacts: TrialRecord['artifacts'] = [];
+  for (const [set, dir, epoch, fill] of [
+    ['last', keys.final, 2, payload.trialNumber],
+    ['best', keys.best, 1, payload.trialNumber + 100],
+  ] as const) {
+    const model = await putObject(
+      client,
+      bucket,
+      `${dir}model.json`,
+      `{"trial":"${payload.trialId}"}`,
+    );
+    const weights = await putObject(
+      client,
+      bucket,
+      `${dir}weights.bin`,
+      new Uint8Array(weightsBytes).fill(fill),
+    );
+    for (const a of [model, weights]) {
+      artifacts.push({ key: a.key, bytes: a.size, sha256: a.sha256, set, epoch });
+    }
+  }
+  // An object the record does not list is never served.
+  await putObject(client, bucket, `${keys.best}stray.bin`, 'not listed');
+  const record: TrialRecord = {
+    trialId: payload.trialId,
+    sweepId: payload.sweepId,
+    trialNumber: payload.trialNumber,
+    status: 'completed',
+    params: payload.params,
+    model: payload.model,
+    training: payload.training,
+    objective: payload.objective,
+    objectiveValue,
+    bestEpoch: 1,
+    epochs: [],
+    provenance: { dataset: payload.dataset, seed: payload.training.seed, packageVersion: 'test' },
+    artifacts,
+  };
+  await putObject(client, bucket, keys.trialJson, JSON.stringify(record));
+  return {
+    trialId: payload.trialId,
+    status: 'completed',
+    objectiveValue,
+    bestEpoch: 1,
+    epochsCompleted: 1,
+    trialJson: keys.trialJson,
   };
 }

@@ -21,11 +21,11 @@ import {
   type TrialRecord,
   type TrialResult,
 } from '@setrain/protocol';
-import { getJson, putObject } from '@setrain/storage';
+import { getJson } from '@setrain/storage';
 import { Redis } from 'ioredis';
 import tar from 'tar-stream';
 
-import { createApiWorld, type ApiWorld } from './api-world.js';
+import { createApiWorld, writeFinishedTrial, type ApiWorld } from './api-world.js';
 import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
 
 const API_KEY = 'test-key-0123456789abcdef';
@@ -90,49 +90,13 @@ function errorOf(body: string) {
   return apiErrorBodySchema.parse(JSON.parse(body)).error;
 }
 
-/** A worker's end of a trial: final/ objects and trial.json in S3, then the TrialResult. */
-async function finishTrial(
+/** A worker's end of a trial (see writeFinishedTrial). */
+function finishTrial(
   bucket: string,
   payload: TrialPayload,
   objectiveValue: number,
 ): Promise<TrialResult> {
-  const keys = runKeys(payload.sweepId).trial(payload.trialId);
-  const model = await putObject(
-    s3.client,
-    bucket,
-    `${keys.final}model.json`,
-    `{"trial":"${payload.trialId}"}`,
-  );
-  const weights = await putObject(
-    s3.client,
-    bucket,
-    `${keys.final}weights.bin`,
-    new Uint8Array(300).fill(payload.trialNumber),
-  );
-  const record: TrialRecord = {
-    trialId: payload.trialId,
-    sweepId: payload.sweepId,
-    trialNumber: payload.trialNumber,
-    status: 'completed',
-    params: payload.params,
-    model: payload.model,
-    training: payload.training,
-    objective: payload.objective,
-    objectiveValue,
-    bestEpoch: 1,
-    epochs: [],
-    provenance: { dataset: payload.dataset, seed: payload.training.seed, packageVersion: 'test' },
-    artifacts: [model, weights].map((a) => ({ key: a.key, bytes: a.size, sha256: a.sha256 })),
-  };
-  await putObject(s3.client, bucket, keys.trialJson, JSON.stringify(record));
-  return {
-    trialId: payload.trialId,
-    status: 'completed',
-    objectiveValue,
-    bestEpoch: 1,
-    epochsCompleted: 1,
-    trialJson: keys.trialJson,
-  };
+  return writeFinishedTrial(s3.client, bucket, payload, objectiveValue);
 }
 
 test('bad specs answer 400 naming the field; unknown keys answer 401', async () => {
@@ -364,8 +328,26 @@ test('a sweep enqueues grid trials up to parallelism and a worker drives it to c
     assert.ok(
       best.artifacts.every((a) => a.uri.startsWith(`s3://${w.bucket}/`) && a.sha256 !== undefined),
     );
+    assert.equal(best.weights, 'best');
+    assert.equal(best.epoch, 1);
+    assert.ok(best.artifacts.every((a) => a.key.includes('/best/')));
     const presigned = await fetch(best.artifacts[1]?.url ?? '');
-    assert.equal((await presigned.arrayBuffer()).byteLength, 300);
+    const presignedBytes = new Uint8Array(await presigned.arrayBuffer());
+    assert.equal(presignedBytes.byteLength, 300);
+    assert.equal(presignedBytes[0], 101, 'the best epoch weights');
+    const last = bestTrialResponseSchema.parse(
+      (
+        await app.inject({
+          method: 'GET',
+          url: `/v1/sweeps/${sweep.id}/best?epoch=last`,
+          headers: AUTH,
+        })
+      ).json(),
+    );
+    assert.equal(last.weights, 'last');
+    assert.equal(last.epoch, 2);
+    assert.ok(last.artifacts.every((a) => a.key.includes('/final/')));
+    assert.equal(last.trialJson.sha256, best.trialJson.sha256);
 
     const download = await app.inject({
       method: 'GET',
@@ -391,9 +373,10 @@ test('a sweep enqueues grid trials up to parallelism and a worker drives it to c
     const t1 = `${sweep.id}.1`;
     assert.deepEqual(
       [...entries.keys()],
-      [`${t1}/trial.json`, `${t1}/final/model.json`, `${t1}/final/weights.bin`],
+      [`${t1}/trial.json`, `${t1}/best/model.json`, `${t1}/best/weights.bin`],
     );
-    assert.equal(entries.get(`${t1}/final/weights.bin`)?.length, 300);
+    assert.equal(entries.get(`${t1}/best/weights.bin`)?.length, 300);
+    assert.equal(entries.get(`${t1}/best/weights.bin`)?.[0], 101);
     const trialJson = JSON.parse(
       entries.get(`${t1}/trial.json`)?.toString() ?? '{}',
     ) as TrialRecord;

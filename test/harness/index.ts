@@ -13,3 +13,4 @@ export * from './service-process.js';
 export * from './redis.js';
 export * from './s3.js';
 export * from './prometheus.js';
+export * from './cutting-proxy.js';

@@ -19,6 +19,8 @@ export const EXIT_CODES = {
   checksum: 7,
   /** `sweep status --watch` / `submit --watch`: the sweep ended failed or cancelled. */
   sweepNotCompleted: 8,
+  /** A download broke off or ended early (e.g. S3 failed mid-stream); nothing was written. */
+  incomplete: 9,
 } as const;
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 

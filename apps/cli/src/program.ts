@@ -1,5 +1,6 @@
 import { ENGINE_NAMES, type EngineName } from '@setrain/engine';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { ARTIFACT_EPOCHS, DEFAULT_ARTIFACT_EPOCH, type ArtifactEpoch } from '@setrain/protocol';
 
 import type { CommandContext } from './context.js';
 import { datasetUpload, datasetValidate } from './commands/dataset.js';
@@ -115,11 +116,22 @@ export function buildProgram(getContext: (flags: GlobalFlags) => Promise<Command
 
   program
     .command('fetch-best <sweepId>')
-    .description('download the best checkpoint, verify sha256, write model-card.json')
-    .requiredOption('-o, --output <dir>', 'folder to write the checkpoint into')
+    .description(
+      "download the best trial's weights (its best epoch by default), verify every sha256, write model-card.json",
+    )
+    .requiredOption('-o, --output <dir>', 'a new or empty folder to write the checkpoint into')
+    .addOption(
+      new Option('--epoch <which>', "the best epoch's weights or the last epoch's")
+        .choices([...ARTIFACT_EPOCHS])
+        .default(DEFAULT_ARTIFACT_EPOCH),
+    )
+    .option('--force', 'write into a non-empty folder, replacing only the files fetch-best writes')
     .option('--json', 'print the model card as JSON')
-    .action(async (id: string, opts: { output: string; json?: boolean }) =>
-      fetchBest(await ctx(), id, opts),
+    .action(
+      async (
+        id: string,
+        opts: { output: string; epoch: ArtifactEpoch; force?: boolean; json?: boolean },
+      ) => fetchBest(await ctx(), id, opts),
     );
 
   program

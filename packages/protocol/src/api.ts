@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { ARTIFACT_EPOCHS, DEFAULT_ARTIFACT_EPOCH } from './artifacts.js';
 import { sweepIdSchema, trialIdSchema } from './ids.js';
 import { MAX_TRIALS_LIMIT, STRATEGIES, type SweepSpec } from './sweep-spec.js';
 import { epochMetricsSchema, paramSetSchema, TRIAL_STATUSES } from './trial.js';
@@ -223,6 +224,11 @@ export const bestArtifactSchema = z.object({
 });
 export type BestArtifact = z.infer<typeof bestArtifactSchema>;
 
+/** Query of `GET /v1/sweeps/:id/best` and `/best/download`: which epoch's weights. */
+export const bestQuerySchema = z.strictObject({
+  epoch: z.enum(ARTIFACT_EPOCHS).default(DEFAULT_ARTIFACT_EPOCH),
+});
+
 /** `GET /v1/sweeps/:id/best`. */
 export const bestTrialResponseSchema = z.object({
   sweepId: sweepIdSchema,
@@ -231,9 +237,15 @@ export const bestTrialResponseSchema = z.object({
   objective: z.object({ metric: z.enum(METRIC_NAMES), goal: z.enum(GOALS) }),
   objectiveValue: z.number(),
   bestEpoch: z.number().int().nullable(),
-  /** trial.json (the durable record of the trial). */
+  /** Which weights `artifacts` are (`?epoch=best|last`, default best) and the epoch they hold. */
+  weights: z.enum(ARTIFACT_EPOCHS).default(DEFAULT_ARTIFACT_EPOCH),
+  epoch: z.number().int().nullable().default(null),
+  /** trial.json (the durable record of the trial); its sha256 as the API read it. */
   trialJson: bestArtifactSchema,
-  /** Every object under the trial's final/ directory. */
+  /**
+   * Exactly the files of the chosen weights (best/ or final/) that trial.json lists, with the
+   * sha256 trial.json records for each; the tar of /best/download holds these and trial.json.
+   */
   artifacts: z.array(bestArtifactSchema),
   /** Seconds the presigned URLs stay valid. */
   urlExpiresInSeconds: z.number().int().min(1),

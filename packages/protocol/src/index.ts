@@ -11,5 +11,6 @@ export * from './training.js';
 export * from './trial.js';
 export * from './resolve-trial.js';
 export * from './api.js';
+export * from './artifacts.js';
 export * from './metrics.js';
 export * from './redis-sentinel.js';

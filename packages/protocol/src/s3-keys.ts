@@ -5,7 +5,9 @@
  *   runs/<sweepId>/sweep.json
  *   runs/<sweepId>/trials/<trialId>/trial.json
  *   runs/<sweepId>/trials/<trialId>/checkpoints/epoch-0003/{model.json,weights.bin,optimizer.bin,state.json}
- *   runs/<sweepId>/trials/<trialId>/final/{model.json,weights.bin,weights.h5,classes.json}
+ *   runs/<sweepId>/trials/<trialId>/final/{model.json,weights.bin,weights.h5,classes.json}  (last epoch)
+ *   runs/<sweepId>/trials/<trialId>/best/{model.json,weights.bin,weights.h5,classes.json}   (best epoch)
+ *   runs/<sweepId>/archive.json   (a finished sweep's record and trial states)
  */
 
 export const MANIFEST_FILE = 'manifest.jsonl';
@@ -55,6 +57,8 @@ export function runKeys(sweepId: string) {
   return {
     prefix: `${base}/`,
     sweepJson: `${base}/sweep.json`,
+    /** A finished sweep's record and trial states, so it answers after its Redis keys expire. */
+    archiveJson: `${base}/archive.json`,
     trial(trialId: string) {
       const trialBase = `${base}/trials/${trialId}`;
       return {
@@ -63,7 +67,10 @@ export function runKeys(sweepId: string) {
         checkpointsPrefix: `${trialBase}/checkpoints/`,
         /** Directory (with trailing slash) of the checkpoint written after `epoch` (1-based). */
         checkpoint: (epoch: number) => `${trialBase}/checkpoints/${epochDirName(epoch)}/`,
+        /** The last epoch's weights (see ARTIFACT_DIRS). */
         final: `${trialBase}/final/`,
+        /** The best epoch's weights by the sweep's objective (see ARTIFACT_DIRS). */
+        best: `${trialBase}/best/`,
       };
     },
   };

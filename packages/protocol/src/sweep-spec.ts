@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { retentionSchema } from './artifacts.js';
 import { sweepIdSchema } from './ids.js';
 import { modelSpecSchema } from './model-args-schema.js';
 import {
@@ -173,6 +174,8 @@ export const sweepSpecSchema = z.strictObject({
   budget: budgetSchema.optional(),
   /** Earlier sweeps whose results seed the sampler (TPE). */
   warmStart: warmStartSchema.optional(),
+  /** Which checkpoints and trials keep their artifacts (see artifacts.ts); default latest-and-best, all. */
+  retention: retentionSchema.optional(),
 });
 export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
 export type SweepSpec = z.output<typeof sweepSpecSchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { ARTIFACT_EPOCHS, checkpointRootSchema, retentionSchema } from './artifacts.js';
 import { modelSpecSchema } from './model-args-schema.js';
 import { trialIdSchema, sweepIdSchema } from './ids.js';
 import { earlyStoppingSchema } from './sweep-spec.js';
@@ -51,6 +52,8 @@ export const trialPayloadSchema = z.strictObject({
    * it after every epoch; absent, the trial runs its full budget.
    */
   earlyStopping: earlyStoppingSchema.optional(),
+  /** The sweep's retention block; absent, the defaults (latest and best checkpoints). */
+  retention: retentionSchema.optional(),
 });
 export type TrialPayload = z.infer<typeof trialPayloadSchema>;
 
@@ -77,6 +80,10 @@ export const artifactSchema = z.object({
   key: z.string(),
   bytes: z.number().int().min(0),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Which weights it belongs to: `best/` or `final/` (`last`). Absent in records before best/. */
+  set: z.enum(ARTIFACT_EPOCHS).optional(),
+  /** The epoch whose weights the set holds. */
+  epoch: z.number().int().min(1).optional(),
 });
 export type Artifact = z.infer<typeof artifactSchema>;
 
@@ -113,7 +120,7 @@ export const trialRecordSchema = z.object({
   bestEpoch: z.number().int().nullable(),
   epochs: z.array(epochMetricsSchema),
   provenance: provenanceSchema,
-  /** Every artifact of the trial's final/ directory, with sha256. */
+  /** Every artifact of the trial's final/ and best/ directories, with sha256, set and epoch. */
   artifacts: z.array(artifactSchema),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
@@ -149,6 +156,11 @@ export const trialStateSchema = z.object({
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
   trialJson: z.string().optional(),
+  /**
+   * The trial's complete checkpoints, oldest first, each with the sha256 of its state.json: the
+   * trusted roots a resume verifies a checkpoint from.
+   */
+  checkpoints: z.array(checkpointRootSchema).optional(),
 });
 export type TrialState = z.infer<typeof trialStateSchema>;
 

@@ -1,13 +1,15 @@
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
-import type { BestTrialResponse, TrialRecord } from '@setrain/protocol';
-import tar from 'tar-stream';
+import {
+  DEFAULT_ARTIFACT_EPOCH,
+  type ArtifactEpoch,
+  type BestTrialResponse,
+  type TrialRecord,
+} from '@setrain/protocol';
 
+import { planDownload, TRIAL_JSON_FILE } from '../checkpoint/download-plan.js';
+import { extractVerified, type ExtractedFile } from '../checkpoint/extract-verified.js';
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../context.js';
 import { CliError, EXIT_CODES } from '../errors.js';
@@ -20,6 +22,9 @@ export interface ModelCard {
   sweepId: string;
   trialId: string;
   objective: BestTrialResponse['objective'] & { value: number; bestEpoch: number | null };
+  /** Which weights these are (best or last epoch) and the epoch they hold. */
+  weights: ArtifactEpoch;
+  epoch: number | null;
   params: BestTrialResponse['params'];
   model: TrialRecord['model'] | undefined;
   training: TrialRecord['training'] | undefined;
@@ -30,114 +35,117 @@ export interface ModelCard {
   fetchedAt: string;
 }
 
-/** Extracts a tar stream into `dir` (flattened to base names), hashing every file on the way. */
-async function extractTar(
-  source: NodeJS.ReadableStream,
-  dir: string,
-): Promise<Map<string, { bytes: number; sha256: string }>> {
-  const files = new Map<string, { bytes: number; sha256: string }>();
-  const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => {
-    if (header.type !== 'file') {
-      stream.resume();
-      stream.on('end', next);
-      return;
-    }
-    const name = basename(header.name);
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const hasher = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    pipeline(stream, hasher, createWriteStream(join(dir, name))).then(
-      () => {
-        files.set(name, { bytes, sha256: hash.digest('hex') });
-        next();
-      },
-      (err: unknown) => next(err as Error),
-    );
-  });
-  await pipeline(source, extract);
-  return files;
+export interface FetchBestOptions {
+  output: string;
+  /** Write into a non-empty folder, replacing only the files fetch-best writes. */
+  force?: boolean;
+  /** `best` (default) or `last` epoch's weights. */
+  epoch?: ArtifactEpoch;
+  json?: boolean;
 }
 
-/** `setrain fetch-best <sweepId> -o <dir>` */
+/** Refuses a non-empty output folder unless --force; a file in its place is always refused. */
+async function checkOutput(output: string, force: boolean): Promise<void> {
+  let entries: string[];
+  try {
+    if (!(await stat(output)).isDirectory()) {
+      throw new CliError(`${output} exists and is not a folder`, EXIT_CODES.usage);
+    }
+    entries = await readdir(output);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (entries.length > 0 && !force) {
+    throw new CliError(
+      `${output} is not empty; pick a new or empty folder, or pass --force to replace only the files fetch-best writes (others are kept)`,
+      EXIT_CODES.usage,
+    );
+  }
+}
+
+/** Moves verified files into place; model-card.json last, so its presence means all are there. */
+async function placeFiles(
+  staging: string,
+  output: string,
+  files: readonly string[],
+): Promise<void> {
+  await mkdir(output, { recursive: true });
+  for (const path of files) {
+    await mkdir(dirname(join(output, path)), { recursive: true });
+    await rename(join(staging, path), join(output, path));
+  }
+}
+
+function modelCardOf(
+  best: BestTrialResponse,
+  record: TrialRecord,
+  files: readonly ExtractedFile[],
+  fetchedFrom: string,
+): ModelCard {
+  return {
+    sweepId: best.sweepId,
+    trialId: best.trialId,
+    objective: { ...best.objective, value: best.objectiveValue, bestEpoch: best.bestEpoch },
+    weights: best.weights,
+    epoch: best.epoch,
+    params: best.params,
+    model: record.model,
+    training: record.training,
+    metrics: record.epochs,
+    provenance: record.provenance,
+    files: files.map((f) => ({
+      name: f.path,
+      bytes: f.bytes,
+      sha256: f.sha256,
+      verified: f.verified,
+    })),
+    fetchedFrom,
+    fetchedAt: new Date().toISOString(),
+  };
+}
+
+/** `setrain fetch-best <sweepId> -o <dir> [--epoch best|last] [--force]` */
 export async function fetchBest(
   ctx: CommandContext,
   sweepId: string,
-  options: { output: string; json?: boolean },
+  options: FetchBestOptions,
 ): Promise<void> {
+  const output = resolve(options.output);
+  await checkOutput(output, options.force === true);
   const api = ctx.api();
-  const best = await api.getJson<BestTrialResponse>(
-    `/v1/sweeps/${encodeURIComponent(sweepId)}/best`,
-  );
-  // Download into a sibling temp folder and move it into place only once verified.
-  const staging = `${options.output.replace(/\/+$/, '')}.partial-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
+  const query = `?epoch=${options.epoch ?? DEFAULT_ARTIFACT_EPOCH}`;
+  const base = `/v1/sweeps/${encodeURIComponent(sweepId)}/best`;
+  const best = await api.getJson<BestTrialResponse>(`${base}${query}`);
+  const plan = planDownload(best);
+  // Download and verify in a staging folder beside the output (same file system, so the final
+  // move is a rename): a broken download never leaves a partial checkpoint in the output.
+  await mkdir(dirname(output), { recursive: true });
+  const staging = await mkdtemp(join(dirname(output), `.${basename(output)}.fetch-`));
   try {
-    const stream = await api.getStream(`/v1/sweeps/${encodeURIComponent(sweepId)}/best/download`);
-    const files = await extractTar(stream, staging);
-    const expected = new Map(
-      [...best.artifacts, best.trialJson]
-        .filter((a) => a.sha256)
-        .map((a) => [basename(a.key), a.sha256 as string]),
-    );
-    const record = files.has('trial.json')
-      ? (JSON.parse(await readFile(join(staging, 'trial.json'), 'utf8')) as TrialRecord)
-      : undefined;
-    for (const artifact of record?.artifacts ?? [])
-      expected.set(basename(artifact.key), artifact.sha256);
-    for (const [name, sha256] of expected) {
-      const got = files.get(name);
-      if (!got)
-        throw new CliError(
-          `the download lacks ${name}, which the best trial lists`,
-          EXIT_CODES.checksum,
-        );
-      if (got.sha256 !== sha256) {
-        throw new CliError(
-          `sha256 mismatch for ${name}: expected ${sha256}, got ${got.sha256}; nothing was written`,
-          EXIT_CODES.checksum,
-        );
-      }
-    }
-    const card: ModelCard = {
-      sweepId: best.sweepId,
-      trialId: best.trialId,
-      objective: { ...best.objective, value: best.objectiveValue, bestEpoch: best.bestEpoch },
-      params: best.params,
-      model: record?.model,
-      training: record?.training,
-      metrics: record?.epochs ?? [],
-      provenance: record?.provenance,
-      files: [...files].map(([name, f]) => ({ name, ...f, verified: expected.has(name) })),
-      fetchedFrom: api.baseUrl,
-      fetchedAt: new Date().toISOString(),
-    };
+    const stream = await api.getStream(`${base}/download${query}`);
+    const files = await extractVerified(stream, staging, plan);
+    const record = JSON.parse(
+      await readFile(join(staging, TRIAL_JSON_FILE), 'utf8'),
+    ) as TrialRecord;
+    const card = modelCardOf(best, record, files, api.baseUrl);
     await writeFile(join(staging, MODEL_CARD_FILE), `${JSON.stringify(card, null, 2)}\n`);
-    await rm(options.output, { recursive: true, force: true });
-    await rename(staging, options.output);
+    await placeFiles(staging, output, [...files.map((f) => f.path), MODEL_CARD_FILE]);
     if (options.json) {
       writeJson(ctx, card);
       return;
     }
+    const params =
+      Object.entries(best.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || 'no params';
     ctx.out.write(
-      `best trial ${best.trialId}: ${best.objective.metric} ${formatNumber(best.objectiveValue)} ` +
-        `(${
-          Object.entries(best.params)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(', ') || 'no params'
-        })\n` +
-        `wrote ${files.size} files to ${options.output} (${expected.size} verified by sha256) and ${MODEL_CARD_FILE}\n` +
+      `best trial ${best.trialId}: ${best.objective.metric} ${formatNumber(best.objectiveValue)} (${params})\n` +
+        `${best.weights} weights (epoch ${best.epoch ?? '?'}): wrote ${files.length} files to ${options.output}, ` +
+        `each verified by sha256, and ${MODEL_CARD_FILE}\n` +
         `try it: setrain predict ${options.output} <image...>\n`,
     );
-  } catch (err) {
+  } finally {
     await rm(staging, { recursive: true, force: true });
-    throw err;
   }
 }

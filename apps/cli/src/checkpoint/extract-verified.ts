@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+import tar from 'tar-stream';
+
+import { CliError, EXIT_CODES } from '../errors.js';
+import type { PlannedFile } from './download-plan.js';
+
+/** What was extracted and checked. */
+export interface ExtractedFile extends PlannedFile {
+  readonly verified: true;
+}
+
+function hashingStream(onDone: (bytes: number, sha256: string) => void): Transform {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      onDone(bytes, hash.digest('hex'));
+      callback();
+    },
+  });
+}
+
+/**
+ * Extracts a best-trial tar into `dir` (a fresh staging folder) and checks it is exactly `plan`:
+ * no other entry, none missing, every size and sha256 as planned. A stream that breaks or ends
+ * early is an incomplete download (exit 9); a wrong byte is a checksum mismatch (exit 7).
+ */
+export async function extractVerified(
+  source: NodeJS.ReadableStream,
+  dir: string,
+  plan: readonly PlannedFile[],
+): Promise<ExtractedFile[]> {
+  const byName = new Map(plan.map((file) => [file.tarName, file]));
+  const seen = new Map<string, { bytes: number; sha256: string }>();
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const file = byName.get(header.name);
+    if (header.type !== 'file' || file === undefined || seen.has(header.name)) {
+      stream.resume();
+      next(
+        new CliError(
+          `the download holds ${header.name} (${header.type ?? 'entry'}), which the API did not list; nothing was written`,
+          EXIT_CODES.checksum,
+        ),
+      );
+      return;
+    }
+    const target = join(dir, file.path);
+    mkdir(dirname(target), { recursive: true })
+      .then(() =>
+        pipeline(
+          stream,
+          hashingStream((bytes, sha256) => seen.set(header.name, { bytes, sha256 })),
+          createWriteStream(target),
+        ),
+      )
+      .then(
+        () => next(),
+        (error: unknown) => next(error as Error),
+      );
+  });
+  try {
+    await pipeline(source, extract);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(
+      `the download was cut short: the stream broke off (${(error as Error).message}) before every file had arrived; nothing was written. Run the command again`,
+      EXIT_CODES.incomplete,
+    );
+  }
+  return plan.map((file) => {
+    const got = seen.get(file.tarName);
+    if (got === undefined) {
+      throw new CliError(
+        `the download ended without ${file.path}, which the API lists; nothing was written. Run the command again`,
+        EXIT_CODES.incomplete,
+      );
+    }
+    if (got.bytes !== file.bytes || got.sha256 !== file.sha256) {
+      throw new CliError(
+        `sha256 mismatch for ${file.path}: expected ${file.sha256} (${file.bytes} bytes), got ${got.sha256} (${got.bytes} bytes); nothing was written`,
+        EXIT_CODES.checksum,
+      );
+    }
+    return { ...file, verified: true as const };
+  });
+}
