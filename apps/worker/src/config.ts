@@ -13,7 +13,11 @@ import {
 import type { S3Config } from '@setrain/storage';
 import { z } from 'zod';
 
+import { DEFAULT_DECODED_CACHE_MAX_BYTES } from './decoded-cache.js';
+import { DEFAULT_CACHE_MAX_BYTES } from './image-cache.js';
+import { DEFAULT_IMAGE_MAX_BYTES, DEFAULT_IMAGE_MAX_PIXELS } from './image-decode.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
+import type { TrialDataOptions } from './trial-data.js';
 import { WorkerError } from './worker-error.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -71,6 +75,14 @@ const envSchema = z.object({
     .min(1)
     .max(256)
     .default(DEFAULT_DOWNLOAD_CONCURRENCY),
+  SETRAIN_IMAGE_MAX_PIXELS: z.coerce.number().int().min(1).default(DEFAULT_IMAGE_MAX_PIXELS),
+  SETRAIN_IMAGE_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_IMAGE_MAX_BYTES),
+  SETRAIN_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(DEFAULT_CACHE_MAX_BYTES),
+  SETRAIN_DECODED_CACHE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_DECODED_CACHE_MAX_BYTES),
   SETRAIN_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(DEFAULT_LOCK_DURATION_MS),
   SETRAIN_STALLED_INTERVAL_MS: z.coerce
     .number()
@@ -108,6 +120,8 @@ export interface WorkerConfig {
   /** Content-addressed image cache shared by every trial on this machine. */
   readonly cacheDir: string;
   readonly downloadConcurrency: number;
+  /** Image pixel and byte caps and the two caches' byte budgets; defaults when absent. */
+  readonly data?: TrialDataOptions;
   readonly lockDurationMs: number;
   readonly stalledIntervalMs: number;
   readonly maxStalledCount: number;
@@ -145,6 +159,14 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     workerId: e.SETRAIN_WORKER_ID ?? `${hostname()}-${process.pid}`,
     cacheDir: e.SETRAIN_CACHE_DIR ?? DEFAULT_CACHE_DIR,
     downloadConcurrency: e.SETRAIN_DOWNLOAD_CONCURRENCY,
+    data: Object.freeze({
+      imageLimits: Object.freeze({
+        maxPixels: e.SETRAIN_IMAGE_MAX_PIXELS,
+        maxBytes: e.SETRAIN_IMAGE_MAX_BYTES,
+      }),
+      cacheMaxBytes: e.SETRAIN_CACHE_MAX_BYTES,
+      decodedCacheMaxBytes: e.SETRAIN_DECODED_CACHE_MAX_BYTES,
+    }),
     lockDurationMs: e.SETRAIN_LOCK_DURATION_MS,
     stalledIntervalMs: e.SETRAIN_STALLED_INTERVAL_MS,
     maxStalledCount: e.SETRAIN_MAX_STALLED_COUNT,

@@ -1,15 +1,20 @@
 import type { Augmentation } from '@setrain/protocol';
-import sharp from 'sharp';
 
 import { SeededRandom } from './seeded-random.js';
-import { errorMessage, WorkerError } from './worker-error.js';
 
-/** One image ready for batching: its cached file, where it came from, and its multi-hot target. */
+/** One image ready for batching: where it came from and its multi-hot target. */
 export interface Sample {
-  readonly path: string;
   /** s3:// URI, for error messages. */
   readonly uri: string;
   readonly target: Float32Array;
+}
+
+/** Decoded pixels of the samples, by sample index (a {@link DecodedImages} packed file). */
+export interface PixelSource {
+  /** Side of the square images it holds (the base size, before crops). */
+  readonly size: number;
+  /** Sample `index`'s `size * size * 3` RGB bytes. */
+  read(index: number): Promise<Uint8Array>;
 }
 
 /** How one training sample is augmented in one epoch; drawn up front so prefetching keeps order. */
@@ -91,48 +96,23 @@ export function planValidation(
   return indices.map((index) => ({ index, flip: false, cropX: offset, cropY: offset }));
 }
 
-/** Decodes an image file to `size` x `size` RGB bytes (aspect ratio not kept: the model is square). */
-export async function decodeImage(path: string, size: number, uri: string): Promise<Uint8Array> {
-  try {
-    const { data, info } = await sharp(path, { failOn: 'warning' })
-      .resize(size, size, { fit: 'fill' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    return data;
-  } catch (cause) {
-    throw new WorkerError(
-      'IMAGE_CORRUPT',
-      `image ${uri} cannot be decoded: ${errorMessage(cause)}`,
-      {
-        cause,
-      },
-    );
-  }
-}
-
 /**
- * Decodes, crops and flips the planned samples into batch arrays. Decoding runs on libuv's thread
- * pool (sharp), so a batch loaded while the previous one trains costs the training loop nothing.
+ * Reads, crops and flips the planned samples into batch arrays. The pixels were decoded once into
+ * `images` (see decoded-cache.ts); reads run on libuv's thread pool, so a batch loaded while the
+ * previous one trains costs the training loop nothing.
  */
 export async function loadBatch(
+  images: PixelSource,
   samples: readonly Sample[],
   plans: readonly SamplePlan[],
   inputSize: number,
-  baseSize: number,
   numClasses: number,
 ): Promise<BatchArrays> {
+  const baseSize = images.size;
   const count = plans.length;
   const pixels = new Float32Array(count * inputSize * inputSize * 3);
   const targets = new Float32Array(count * numClasses);
-  const decoded = await Promise.all(
-    plans.map((plan) => {
-      const sample = samples[plan.index] as Sample;
-      return decodeImage(sample.path, baseSize, sample.uri);
-    }),
-  );
+  const decoded = await Promise.all(plans.map((plan) => images.read(plan.index)));
   plans.forEach((plan, i) => {
     const image = decoded[i] as Uint8Array;
     const sample = samples[plan.index] as Sample;

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { S3Client } from '@aws-sdk/client-s3';
 import { formatS3Uri } from '@setrain/protocol';
-import { downloadToFile } from '@setrain/storage';
-import sharp from 'sharp';
+import { downloadToFile, isSha256Hex } from '@setrain/storage';
 
-import { errorMessage, WorkerError } from './worker-error.js';
+import { evictToBudget, touchCached, type EvictionReport } from './cache-budget.js';
+import { checkImageBytes, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-decode.js';
 
-/** An S3 object to cache, identified by its ETag (the cache key). */
+/** An S3 object to cache, as listed (its ETag only finds a known object's content hash). */
 export interface CacheRequest {
   readonly bucket: string;
   readonly key: string;
@@ -17,110 +17,128 @@ export interface CacheRequest {
   readonly size: number;
 }
 
-/** What one {@link ImageCache.fill} did. */
-export interface CacheFillReport {
-  /** Objects fetched from S3 by this call. */
-  readonly downloaded: number;
-  /** Objects already in the cache. */
-  readonly cached: number;
-  readonly bytesDownloaded: number;
-  /** Local file of each request, in request order. */
-  readonly paths: string[];
+/** One object made present by {@link ImageCache.get}. */
+export interface CachedImage {
+  /** Local file holding the object's bytes. */
+  readonly path: string;
+  /** sha256 of the bytes: the file's name in the cache. */
+  readonly sha256: string;
+  /** Whether this call fetched it from S3. */
+  readonly downloaded: boolean;
 }
 
 /** Options of {@link ImageCache}. */
 export interface ImageCacheOptions {
   /** Directory of the cache (created if missing); shared by every trial on the machine. */
   readonly dir: string;
-  /** Downloads in flight at once. Default 8. */
-  readonly concurrency?: number;
+  /** Byte budget of the cached images; the least recently used go first. Default 10 GiB. */
+  readonly maxBytes?: number;
+  /** Objects over `limits.maxBytes` fail before they are downloaded. */
+  readonly limits?: ImageLimits;
   readonly signal?: AbortSignal;
 }
 
-export const DEFAULT_CACHE_CONCURRENCY = 8;
+export const DEFAULT_CACHE_MAX_BYTES = 10 * 1024 ** 3;
 
 /**
- * A local, content-addressed image cache. Files are named by a hash of the object's ETag and size,
- * so the same bytes under two keys are stored once, an overwritten object is fetched again, and a
- * second trial on the same machine downloads nothing. A file enters the cache only after it has
- * been fully downloaded and decoded once, so a corrupt image is reported (naming the object) before
- * training starts and is never cached.
+ * A local, content-addressed, bounded image cache shared by every trial on the machine. A file is
+ * named by the sha256 of its bytes (computed while downloading and checked against the object's
+ * `sha256` metadata when it has one), so the same bytes under two keys are stored once. A small
+ * index maps an object's bucket, key, ETag and size to that hash, so a second trial finds its
+ * images without asking S3, and an overwritten object (new ETag) is fetched again. Cached bytes stay
+ * under `maxBytes`: after downloads, the least recently used files are evicted.
  */
 export class ImageCache {
   private readonly objectsDir: string;
-  private readonly concurrency: number;
+  private readonly indexDir: string;
+  private readonly maxBytes: number;
+  private readonly limits: ImageLimits;
+  /** Bytes downloaded since the last eviction pass. */
+  private pendingBytes = 0;
 
   constructor(
     private readonly client: S3Client,
     private readonly options: ImageCacheOptions,
   ) {
     this.objectsDir = join(options.dir, 'objects');
-    this.concurrency = options.concurrency ?? DEFAULT_CACHE_CONCURRENCY;
+    this.indexDir = join(options.dir, 'index');
+    this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+    this.limits = options.limits ?? DEFAULT_IMAGE_LIMITS;
   }
 
-  /** Local path of an object's cached copy (present or not). */
-  pathOf(request: Pick<CacheRequest, 'etag' | 'size'>): string {
-    const name = createHash('sha256').update(`${request.etag}:${request.size}`).digest('hex');
-    return join(this.objectsDir, name.slice(0, 2), name);
+  /** Local path of the content with this sha256 (present or not). */
+  pathOf(sha256: string): string {
+    return join(this.objectsDir, sha256.slice(0, 2), sha256);
   }
 
-  /** Makes every requested object present locally, downloading the missing ones. */
-  async fill(requests: readonly CacheRequest[]): Promise<CacheFillReport> {
-    await mkdir(this.objectsDir, { recursive: true });
-    let downloaded = 0;
-    let cached = 0;
-    let bytesDownloaded = 0;
-    const paths = requests.map((request) => this.pathOf(request));
-    let next = 0;
-    const work = async (): Promise<void> => {
-      while (next < requests.length) {
-        const index = next++;
-        const request = requests[index] as CacheRequest;
-        const path = paths[index] as string;
-        if (await exists(path)) {
-          cached += 1;
-          continue;
-        }
-        await this.download(request, path);
-        downloaded += 1;
-        bytesDownloaded += request.size;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, requests.length) }, work));
-    return { downloaded, cached, bytesDownloaded, paths };
-  }
-
-  private async download(request: CacheRequest, path: string): Promise<void> {
+  /**
+   * Makes one object present locally (downloading it when its content is not cached) and marks it
+   * as just used. Objects over the byte limit fail with IMAGE_TOO_LARGE before any download.
+   */
+  async get(request: CacheRequest): Promise<CachedImage> {
     const uri = formatS3Uri({ bucket: request.bucket, key: request.key });
-    await mkdir(join(path, '..'), { recursive: true });
-    const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    checkImageBytes(request.size, uri, this.limits);
+    const indexPath = this.indexPathOf(request);
+    const known = await readFile(indexPath, 'utf8').catch(() => undefined);
+    if (known !== undefined && isSha256Hex(known) && (await isFile(this.pathOf(known)))) {
+      await touchCached(this.pathOf(known));
+      return { path: this.pathOf(known), sha256: known, downloaded: false };
+    }
+    const sha256 = await this.download(request, uri);
+    await mkdir(join(indexPath, '..'), { recursive: true });
+    await writeAtomically(indexPath, sha256);
+    this.pendingBytes += request.size;
+    // Evicting as downloads go keeps the cache bounded even while one dataset larger than the
+    // budget streams through it (images are decoded as soon as they land).
+    if (this.pendingBytes > this.maxBytes / 10) await this.evict();
+    return { path: this.pathOf(sha256), sha256, downloaded: true };
+  }
+
+  /** Evicts the least recently used images until the cache is within its budget. */
+  async evict(): Promise<EvictionReport> {
+    this.pendingBytes = 0;
+    return evictToBudget(this.objectsDir, this.maxBytes);
+  }
+
+  private indexPathOf(request: CacheRequest): string {
+    const name = createHash('sha256')
+      .update(JSON.stringify([request.bucket, request.key, request.etag, request.size]))
+      .digest('hex');
+    return join(this.indexDir, name.slice(0, 2), name);
+  }
+
+  private async download(request: CacheRequest, uri: string): Promise<string> {
+    const temp = join(
+      this.objectsDir,
+      `${process.pid}.${Math.random().toString(36).slice(2)}.download.tmp`,
+    );
+    await mkdir(this.objectsDir, { recursive: true });
     try {
-      await downloadToFile(this.client, request.bucket, request.key, temp, {
+      const result = await downloadToFile(this.client, request.bucket, request.key, temp, {
         ...(this.options.signal !== undefined ? { signal: this.options.signal } : {}),
       });
-      try {
-        // A full decode: header-only checks pass truncated files.
-        await sharp(temp, { failOn: 'warning' }).raw().toBuffer();
-      } catch (cause) {
-        throw new WorkerError(
-          'IMAGE_CORRUPT',
-          `image ${uri} cannot be decoded: ${errorMessage(cause)}`,
-          {
-            cause,
-          },
-        );
-      }
+      // The object may have grown since it was listed.
+      checkImageBytes(result.size, uri, this.limits);
+      const path = this.pathOf(result.sha256);
+      await mkdir(join(path, '..'), { recursive: true });
       await rename(temp, path);
+      return result.sha256;
     } finally {
       await rm(temp, { force: true });
     }
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
   } catch {
     return false;
   }
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, path);
 }

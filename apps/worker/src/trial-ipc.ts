@@ -13,6 +13,7 @@ import type {
 import type { S3Config } from '@setrain/storage';
 
 import type { WorkerMetricEvent } from './metrics.js';
+import type { TrialDataOptions } from './trial-data.js';
 import type { WorkerErrorCode } from './worker-error.js';
 
 /** Faults tests inject to exercise failure paths that real data cannot produce on demand. */
@@ -33,6 +34,8 @@ export interface TrialRunRequest {
   readonly workerId: string;
   readonly cacheDir: string;
   readonly downloadConcurrency: number;
+  /** Image limits and cache budgets; defaults when absent. */
+  readonly data?: TrialDataOptions;
   readonly faults?: TrialFaults;
 }
 

@@ -18,6 +18,7 @@ import type { WorkerMetrics } from '../metrics.js';
 import { WORKER_PACKAGE_VERSION } from '../package-version.js';
 import { objectiveOf } from '../objective.js';
 import { buildTrialRecord, writeTrialRecord } from '../trial-record.js';
+import type { TrialDataOptions } from '../trial-data.js';
 import type { TrialFaults, TrialRunRequest, TrialStarted } from '../trial-ipc.js';
 import { forkTrialLauncher, type RunningTrial, type TrialLauncher } from './trainer-launcher.js';
 import { TrialStateStore } from './trial-state-store.js';
@@ -38,6 +39,8 @@ export interface TrialProcessorDeps {
   readonly engineThreads?: number | undefined;
   readonly cacheDir: string;
   readonly downloadConcurrency: number;
+  /** Image limits and cache budgets passed to each trial; defaults when absent. */
+  readonly data?: TrialDataOptions | undefined;
   readonly logger: Logger;
   /** Prometheus metrics of this worker; trial processes report into it over IPC. */
   readonly metrics?: WorkerMetrics;
@@ -160,6 +163,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       workerId: deps.workerId,
       cacheDir: deps.cacheDir,
       downloadConcurrency: deps.downloadConcurrency,
+      ...(deps.data !== undefined ? { data: deps.data } : {}),
       ...(faults !== undefined ? { faults } : {}),
     };
     deps.metrics?.trialStarted({ sweepId: payload.sweepId });

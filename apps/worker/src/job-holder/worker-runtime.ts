@@ -65,6 +65,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     engineThreads: config.engineThreads,
     cacheDir: config.cacheDir,
     downloadConcurrency: config.downloadConcurrency,
+    data: config.data,
     logger,
     ...options.processor,
   });

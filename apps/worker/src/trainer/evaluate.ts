@@ -32,7 +32,7 @@ export async function evaluateValidation(
   const probs: number[] = [];
   const targets: number[] = [];
   for (const plans of validationBatches) {
-    const arrays = await loadBatch(data.samples, plans, inputSize, setup.baseSize, numClasses);
+    const arrays = await loadBatch(data.images, data.samples, plans, inputSize, numClasses);
     const x = tf.tensor4d(arrays.pixels, [arrays.count, inputSize, inputSize, 3]);
     try {
       const predicted = setup.model.predict(x) as tf.Tensor;

@@ -42,8 +42,8 @@ function startedReport(
 }
 
 /**
- * Runs one trial to an outcome, stage by stage: engine, data (validate the dataset, fill the image
- * cache), model, resume from the latest complete checkpoint, the epoch loop (checkpoint after each
+ * Runs one trial to an outcome, stage by stage: engine, data (validate the dataset, open its decoded
+ * images), model, resume from the latest complete checkpoint, the epoch loop (checkpoint after each
  * epoch), then final/ and trial.json. Never throws: every failure becomes a `failed` outcome.
  */
 export async function runTrial(
@@ -52,10 +52,13 @@ export async function runTrial(
 ): Promise<TrialOutcome> {
   const ctx = createTrialContext(request, channel);
   let setup: TrainingSetup | undefined;
+  /** Holds the decoded images' file open until the trial ends. */
+  let prepared: PreparedData | undefined;
   try {
     const engine = await startEngine(ctx);
     ctx.checkStop();
     const data = await loadTrialData(ctx);
+    prepared = data;
     setup = buildTrialModel(ctx, data);
     const random = await restoreOrInitialise(ctx, setup);
     channel.send({ type: 'started', started: startedReport(ctx, engine, data) });
@@ -66,5 +69,6 @@ export async function runTrial(
     return await outcomeOfError(ctx, error);
   } finally {
     setup?.model.dispose();
+    await prepared?.images.close();
   }
 }

@@ -15,13 +15,7 @@ export type BatchLoader = (plans: SamplePlan[]) => Promise<BatchArrays>;
 /** A loader whose batches may be started early (prefetch) and abandoned by a stop. */
 export function batchLoader(data: PreparedData, setup: TrainingSetup): BatchLoader {
   return (plans) => {
-    const promise = loadBatch(
-      data.samples,
-      plans,
-      setup.inputSize,
-      setup.baseSize,
-      setup.numClasses,
-    );
+    const promise = loadBatch(data.images, data.samples, plans, setup.inputSize, setup.numClasses);
     // Awaited later; a stop before then must not turn its failure into an unhandled rejection.
     promise.catch(() => undefined);
     return promise;

@@ -1,0 +1,234 @@
+/**
+ * The worker's data path against real services (redis-server, s3rver, a worker forking trial
+ * processes): image limits (a PNG bomb, an oversize object), the bounded content-addressed image
+ * cache and the decoded-image cache shared across trials.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { Job, Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  datasetKeys,
+  TRIALS_QUEUE,
+  trialPayloadSchema,
+  type TrialPayload,
+  type TrialResult,
+} from '@setrain/protocol';
+import { putObject } from '@setrain/storage';
+import {
+  DEFAULT_IMAGE_MAX_PIXELS,
+  ImageCache,
+  prepareData,
+  startWorker,
+  TrialStateStore,
+  type WorkerConfig,
+  type WorkerRuntime,
+} from '@setrain/worker';
+
+import {
+  startRedis,
+  startS3,
+  tempDir,
+  uniqueName,
+  type RedisServer,
+  type S3Server,
+  type TempDir,
+} from './harness/index.js';
+import { pngBomb } from './fixtures/image-bombs.js';
+import { uploadShapesDataset } from './fixtures/shapes-dataset.js';
+
+/** The worker under test refuses objects over 64 KiB (the shapes images are ~2-4 KB). */
+const MAX_BYTES = 64 * 1024;
+const FAIL_TIMEOUT_MS = 120_000;
+
+let redis: RedisServer;
+let s3: S3Server;
+let cache: TempDir;
+let bucket: string;
+let connection: Redis;
+let eventsConnection: Redis;
+let queue: Queue<TrialPayload, TrialResult>;
+let queueEvents: QueueEvents;
+let runtime: WorkerRuntime;
+const prefix = `{${uniqueName('wd')}}`;
+
+before(async () => {
+  [redis, s3, cache] = await Promise.all([startRedis(), startS3(), tempDir('worker-data')]);
+  bucket = await s3.createBucket();
+  const config: WorkerConfig = {
+    redisUrl: redis.url,
+    keyPrefix: prefix,
+    s3: s3.config,
+    engine: 'wasm',
+    engineThreads: undefined,
+    workerId: 'worker-data-1',
+    cacheDir: join(cache.path, 'worker'),
+    downloadConcurrency: 4,
+    data: { imageLimits: { maxPixels: DEFAULT_IMAGE_MAX_PIXELS, maxBytes: MAX_BYTES } },
+    lockDurationMs: 30_000,
+    stalledIntervalMs: 30_000,
+    maxStalledCount: 1,
+    metricsPort: 0,
+    logLevel: 'warn',
+  };
+  connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  eventsConnection = connection.duplicate();
+  queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection, prefix });
+  queueEvents = new QueueEvents(TRIALS_QUEUE, { connection: eventsConnection, prefix });
+  await queueEvents.waitUntilReady();
+  runtime = await startWorker({ config });
+});
+
+after(async () => {
+  await runtime?.close();
+  await queueEvents?.close();
+  await queue?.close();
+  connection?.disconnect();
+  eventsConnection?.disconnect();
+  await Promise.all([redis?.stop(), s3?.stop(), cache?.cleanup()]);
+});
+
+/** Uploads a 4-image shapes dataset whose image `key` is replaced by `body`; returns its manifest. */
+async function datasetWith(name: string, key: string, body: Buffer): Promise<string> {
+  const data = await uploadShapesDataset(s3.client, bucket, `datasets/${name}`, { count: 4 });
+  await putObject(s3.client, bucket, datasetKeys(`datasets/${name}`).image(key), body);
+  return data.manifestUri;
+}
+
+/** Runs a trial on `dataset` that must fail; returns the failure message and the failed job. */
+async function failingTrial(dataset: string): Promise<{ message: string; job: Job }> {
+  const sweepId = uniqueName('sw-wd');
+  const payload = trialPayloadSchema.parse({
+    sweepId,
+    trialId: `${sweepId}.1`,
+    trialNumber: 1,
+    dataset,
+    model: { inputSize: 75 },
+    training: { epochs: 1, batchSize: 2, validationSplit: 0.25, seed: 1 },
+    objective: { metric: 'val_loss', goal: 'minimize' },
+    params: {},
+    artifactsBucket: bucket,
+  });
+  const job = await queue.add('trial', payload, { jobId: payload.trialId, attempts: 3 });
+  const error = await job.waitUntilFinished(queueEvents, FAIL_TIMEOUT_MS).then(
+    () => assert.fail(`${payload.trialId} should have failed`),
+    (e: unknown) => e as Error,
+  );
+  const failed = await Job.fromId(queue, payload.trialId);
+  assert.ok(failed);
+  const state = await new TrialStateStore(connection, prefix).get(sweepId, payload.trialId);
+  assert.equal(state?.status, 'failed');
+  return { message: error.message, job: failed };
+}
+
+test('a PNG bomb fails its trial at once with a dataset error naming it; the worker stays up', async () => {
+  const bomb = pngBomb(20_000, 20_000);
+  assert.ok(bomb.length < 100_000, `the bomb is a small file (${bomb.length} bytes)`);
+  const dataset = await datasetWith('bomb', 'images/0002.jpg', bomb);
+  const { message, job } = await failingTrial(dataset);
+  assert.match(
+    message,
+    new RegExp(
+      `IMAGE_TOO_LARGE: image s3://${bucket}/datasets/bomb/images/0002\\.jpg is 20000x20000`,
+    ),
+  );
+  assert.match(message, /SETRAIN_IMAGE_MAX_PIXELS/);
+  assert.equal(job.attemptsMade, 1, 'a dataset error is not retried');
+  assert.equal(runtime.worker.isRunning(), true);
+});
+
+test('an object over the byte limit fails its trial, naming it, and is never cached', async () => {
+  const dataset = await datasetWith('oversize', 'images/0003.jpg', randomBytes(MAX_BYTES + 1));
+  const { message, job } = await failingTrial(dataset);
+  assert.match(
+    message,
+    new RegExp(
+      `IMAGE_TOO_LARGE: image s3://${bucket}/datasets/oversize/images/0003\\.jpg is ${MAX_BYTES + 1} bytes`,
+    ),
+  );
+  assert.equal(job.attemptsMade, 1);
+  assert.equal(runtime.worker.isRunning(), true);
+  const cached = await filesUnder(join(cache.path, 'worker', 'objects'));
+  assert.ok(cached.every((file) => file.size <= MAX_BYTES));
+});
+
+async function filesUnder(dir: string): Promise<{ path: string; size: number }[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  return Promise.all(
+    entries
+      .filter((entry) => entry.isFile())
+      .map(async (entry) => {
+        const path = join(entry.parentPath, entry.name);
+        return { path, size: (await stat(path)).size };
+      }),
+  );
+}
+
+test('the image cache is content-addressed and evicts the least recently used at its budget', async () => {
+  const data = await uploadShapesDataset(s3.client, bucket, 'datasets/evict', { count: 8 });
+  const keys = datasetKeys('datasets/evict');
+  const sizes = data.images.map((image) => image.bytes.length);
+  // Room for about three images.
+  const budget = Math.max(...sizes) * 3;
+  const dir = join(cache.path, 'evict');
+  const imageCache = new ImageCache(s3.client, { dir, maxBytes: budget });
+  const requests = data.images.map((image) => ({
+    bucket,
+    key: keys.image(image.key),
+    etag: 'listed-etag-' + image.key,
+    size: image.bytes.length,
+  }));
+  const got = [];
+  const total = async (): Promise<number> =>
+    (await filesUnder(join(dir, 'objects'))).reduce((sum, file) => sum + file.size, 0);
+  for (const request of requests) {
+    got.push(await imageCache.get(request));
+    // Bounded while it fills, not only afterwards.
+    assert.ok((await total()) <= budget, `${await total()} bytes cached, budget ${budget}`);
+  }
+  assert.ok(got.every((image) => image.downloaded));
+  const report = await imageCache.evict();
+  assert.equal(report.bytes, await total());
+  const left = await filesUnder(join(dir, 'objects'));
+  assert.ok(left.length <= 3 && left.length < got.length, `${left.length} images left`);
+  // The most recent stayed (a hit, nothing downloaded); the oldest was evicted and comes back.
+  const last = got.at(-1);
+  assert.ok(last && left.some((file) => file.path === last.path));
+  assert.equal((await imageCache.get(requests.at(-1) ?? assert.fail())).downloaded, false);
+  assert.equal((await imageCache.get(requests[0] ?? assert.fail())).downloaded, true);
+  // Named by the sha256 of the bytes: the same bytes under another key are one file.
+  const copyKey = keys.image('copy-of-last.jpg');
+  await putObject(s3.client, bucket, copyKey, data.images.at(-1)?.bytes ?? assert.fail());
+  const copy = await imageCache.get({ ...(requests.at(-1) ?? assert.fail()), key: copyKey });
+  assert.equal(copy.path, last.path);
+});
+
+test('decoded images are shared: a second trial on the machine downloads and decodes nothing', async () => {
+  const data = await uploadShapesDataset(s3.client, bucket, 'datasets/decoded', { count: 6 });
+  const request = {
+    datasetUri: data.manifestUri,
+    baseSize: 86,
+    validationSplit: 0.25,
+    seed: 1,
+    cacheDir: join(cache.path, 'shared'),
+    downloadConcurrency: 4,
+  };
+  const first = await prepareData(s3.client, request);
+  const second = await prepareData(s3.client, request);
+  try {
+    assert.deepEqual([first.downloaded, first.images.built], [6, true]);
+    assert.deepEqual([second.downloaded, second.cached, second.images.built], [0, 6, false]);
+    assert.deepEqual(await second.images.read(5), await first.images.read(5));
+    // Another input size decodes again, from the image cache (no download).
+    const other = await prepareData(s3.client, { ...request, baseSize: 75 });
+    assert.deepEqual([other.downloaded, other.images.built], [0, true]);
+    await other.images.close();
+  } finally {
+    await first.images.close();
+    await second.images.close();
+  }
+});
