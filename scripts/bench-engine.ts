@@ -6,6 +6,7 @@
 //
 // Every (engine, repeat) runs in its own child process, so backends never share a heap or a
 // tfjs engine; repeats are interleaved (a,b,a,b) so machine noise hits every engine alike.
+// Img/s and ms/step come from the median step time (as the PyTorch reference reports them).
 // Prints one JSON line per engine run (mode train: trainOnBatch; mode predict: the forward pass in
 // inference mode), one per engine that could not run, with the reason, and the ratio of each
 // engine's forward pass to wasm's (the zero-setup engine every other one must not fall behind).
@@ -25,6 +26,7 @@ import {
   DEFAULT_COMPARISON_THREADS,
   runPytorchComparison,
 } from './bench/compare-pytorch.js';
+import { median, round } from './bench/stats.js';
 // The layers package registers every op's gradient (tfjs-core's Node bundle does not).
 import '@tensorflow/tfjs-layers';
 
@@ -61,8 +63,11 @@ interface BenchResult {
   size: number;
   batch: number;
   steps: number;
+  /** From the median step time. */
   imgPerSec: number;
+  /** Median step time. */
   msPerStep: number;
+  stepMs: number[];
   peakRssMB: number;
   numTensorsAfter: number;
   description: string;
@@ -187,9 +192,14 @@ async function runChild(
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   };
   for (let i = 0; i < options.warmup; i++) await step();
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < options.steps; i++) await step();
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const stepMs: number[] = [];
+  for (let i = 0; i < options.steps; i++) {
+    const start = process.hrtime.bigint();
+    await step();
+    stepMs.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  // The median step, as the PyTorch reference reports (a mean lets one host hiccup move it).
+  const medianMs = median(stepMs);
   clearInterval(sampler);
   tf.dispose([x, y]);
   optimizer.dispose();
@@ -200,19 +210,15 @@ async function runChild(
     size: options.size,
     batch: options.batch,
     steps: options.steps,
-    imgPerSec: round((options.batch * options.steps) / seconds, 3),
-    msPerStep: round((seconds * 1000) / options.steps, 1),
+    imgPerSec: round((options.batch * 1000) / medianMs, 3),
+    msPerStep: round(medianMs, 1),
+    stepMs: stepMs.map((ms) => round(ms, 1)),
     peakRssMB: round(peakRss / 2 ** 20, 0),
     numTensorsAfter: tf.memory().numTensors,
     description,
   };
   if (threads !== undefined) result.threads = threads;
   return result;
-}
-
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }
 
 /** Strips `--name value` and `--name=value` from argv. */
@@ -257,7 +263,6 @@ async function runParent(options: BenchOptions, argv: string[]): Promise<void> {
     }
   }
   // Forward passes against wasm, the zero-setup engine: median over the repeats.
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   const wasm = forward.get('wasm');
   for (const [engine, rates] of forward) {
     if (engine === 'wasm' || wasm === undefined) continue;

@@ -13,6 +13,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { median, round } from './stats.js';
+
 /** Debian's python3-torch installs for the system interpreter, not for one earlier on PATH. */
 export const PYTHON = '/usr/bin/python3';
 export const DEFAULT_COMPARISON_SIZES: readonly number[] = [75, 139];
@@ -127,11 +129,6 @@ async function runPytorch(
   return { imgPerSec: result.imgPerSec, peakRssMB: result.peakRssMiB };
 }
 
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
-}
-
 /** Markdown table: one row per configuration, the ratio of every repeat, and peak memory. */
 export function comparisonTable(pairs: readonly ComparisonPair[]): string {
   const rows = new Map<string, ComparisonPair[]>();
@@ -144,7 +141,6 @@ export function comparisonTable(pairs: readonly ComparisonPair[]): string {
     '| --- | --- | --- | --- | --- | --- |',
   ];
   for (const [key, list] of rows) {
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const ratios = list.map((p) => p.ratio);
     lines.push(
       `| ${key} | ${median(list.map((p) => p.nativeImgPerSec)).toFixed(2)} | ${median(list.map((p) => p.pytorchImgPerSec)).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(', ')} | ${Math.min(...ratios).toFixed(2)} | ${Math.max(...list.map((p) => p.nativePeakRssMB)).toFixed(0)} / ${Math.max(...list.map((p) => p.pytorchPeakRssMB)).toFixed(0)} |`,
