@@ -20,8 +20,8 @@ import {
 } from '@setrain/protocol';
 import { putObject } from '@setrain/storage';
 import {
-  DEFAULT_IMAGE_MAX_PIXELS,
   ImageCache,
+  loadWorkerConfig,
   prepareData,
   startWorker,
   TrialStateStore,
@@ -29,15 +29,8 @@ import {
   type WorkerRuntime,
 } from '@setrain/worker';
 
-import {
-  startRedis,
-  startS3,
-  tempDir,
-  uniqueName,
-  type RedisServer,
-  type S3Server,
-  type TempDir,
-} from './harness/index.js';
+import { startRedis, startS3, tempDir, uniqueName } from './harness/index.js';
+import type { RedisServer, S3Server, TempDir } from './harness/index.js';
 import { pngBomb } from './fixtures/image-bombs.js';
 import { uploadShapesDataset } from './fixtures/shapes-dataset.js';
 
@@ -59,21 +52,19 @@ const prefix = `{${uniqueName('wd')}}`;
 before(async () => {
   [redis, s3, cache] = await Promise.all([startRedis(), startS3(), tempDir('worker-data')]);
   bucket = await s3.createBucket();
+  // Through the worker's own env parsing, so the variable names are tested too.
   const config: WorkerConfig = {
-    redisUrl: redis.url,
-    keyPrefix: prefix,
+    ...loadWorkerConfig({
+      REDIS_URL: redis.url,
+      SETRAIN_KEY_PREFIX: prefix,
+      SETRAIN_ENGINE: 'wasm',
+      SETRAIN_WORKER_ID: 'worker-data-1',
+      SETRAIN_CACHE_DIR: join(cache.path, 'worker'),
+      SETRAIN_IMAGE_MAX_BYTES: String(MAX_BYTES),
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+    }),
     s3: s3.config,
-    engine: 'wasm',
-    engineThreads: undefined,
-    workerId: 'worker-data-1',
-    cacheDir: join(cache.path, 'worker'),
-    downloadConcurrency: 4,
-    data: { imageLimits: { maxPixels: DEFAULT_IMAGE_MAX_PIXELS, maxBytes: MAX_BYTES } },
-    lockDurationMs: 30_000,
-    stalledIntervalMs: 30_000,
-    maxStalledCount: 1,
-    metricsPort: 0,
-    logLevel: 'warn',
   };
   connection = new Redis(redis.url, { maxRetriesPerRequest: null });
   eventsConnection = connection.duplicate();
@@ -85,10 +76,8 @@ before(async () => {
 
 after(async () => {
   await runtime?.close();
-  await queueEvents?.close();
-  await queue?.close();
-  connection?.disconnect();
-  eventsConnection?.disconnect();
+  await Promise.all([queueEvents?.close(), queue?.close()]);
+  for (const redisConnection of [connection, eventsConnection]) redisConnection?.disconnect();
   await Promise.all([redis?.stop(), s3?.stop(), cache?.cleanup()]);
 });
 
