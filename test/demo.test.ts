@@ -18,9 +18,9 @@ test(
     const result = await runDemo({
       out,
       workers: 1,
-      trainImages: 64,
+      trainImages: 96,
       heldOutImages: 27,
-      epochs: 4,
+      epochs: 6,
       seRatios: [8],
       // Dropout masks are not seeded in tfjs; without dropout the run is deterministic.
       dropouts: [0],
@@ -29,7 +29,7 @@ test(
       throw err;
     });
     t.diagnostic(
-      `held-out accuracy: shape ${result.accuracy.shape.toFixed(2)}, colour ${result.accuracy.colour.toFixed(2)}, ` +
+      `held-out accuracy: orientation ${result.accuracy.orientation.toFixed(2)}, colour ${result.accuracy.colour.toFixed(2)}, ` +
         `both ${result.accuracy.both.toFixed(2)} in ${result.elapsedSeconds} s`,
     );
     for (const step of ['[1/6]', '[3/6]', '[4/6]', '[5/6]', '[6/6]', 'shutting down'])

@@ -12,22 +12,26 @@ import { Readable } from 'node:stream';
 import { EXIT_CODES, loadCheckpoint, predictImages, runCli } from '@setrain/cli';
 import { initEngine } from '@setrain/engine';
 
+import { COLOURS } from '../fixtures/shapes-dataset.js';
 import {
-  COLOURS,
-  SHAPES,
-  makeShapesDataset,
-  type ShapesDataset,
-} from '../fixtures/shapes-dataset.js';
+  ORIENTATIONS,
+  makeStripesDataset,
+  type StripesImage,
+} from '../fixtures/stripes-dataset.js';
 import { tempDir } from '../harness/index.js';
 import { startLocalStack, type LocalStack } from '../stack/local-stack.js';
 
-/** Options of {@link runDemo}; the defaults finish in a few minutes on 2 CPU cores. */
+/**
+ * Options of {@link runDemo}. The defaults are the smallest budget measured to learn both labels
+ * (held-out accuracy >= 80% for orientation, colour and both): 6 epochs on 96 images reached
+ * 89% / 85% / 74%, 10 epochs on 120 images 93% / 100% / 93%.
+ */
 export interface DemoOptions {
-  /** Training images generated (a quarter is held out for validation by the sweep). Default 96. */
+  /** Training images generated (a quarter is held out for validation by the sweep). Default 120. */
   trainImages?: number;
   /** Images generated for the final held-out accuracy check. Default 27. */
   heldOutImages?: number;
-  /** Epochs per trial. Default 4. */
+  /** Epochs per trial. Default 10. */
   epochs?: number;
   /** seRatio values swept (one trial each, times the dropout values). Default [8, 16]. */
   seRatios?: number[];
@@ -47,19 +51,26 @@ export interface DemoResult {
   sweepId: string;
   bestTrialId: string;
   heldOut: number;
-  accuracy: { shape: number; colour: number; both: number };
-  chance: { shape: number; colour: number; both: number };
+  accuracy: { orientation: number; colour: number; both: number };
+  chance: { orientation: number; colour: number; both: number };
   elapsedSeconds: number;
 }
 
 export const DEMO_INPUT_SIZE = 75;
+export const DEFAULT_DEMO_TRAIN_IMAGES = 120;
+export const DEFAULT_DEMO_EPOCHS = 10;
+/** What the demo calls learning: every held-out accuracy at least this. */
+export const DEMO_LEARNED_ACCURACY = 0.8;
 
 function csvCell(value: string): string {
   return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 /** Writes generated images and a labels.csv: the folder layout `setrain dataset upload` reads. */
-async function writeDatasetFolder(dir: string, dataset: ShapesDataset): Promise<string[]> {
+export async function writeDatasetFolder(
+  dir: string,
+  dataset: { images: readonly StripesImage[] },
+): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const rows = ['file,labels'];
   const paths: string[] = [];
@@ -104,19 +115,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         throw new Error(`setrain ${argv[0]} ${argv[1] ?? ''} failed (exit ${code})`);
     };
 
-    const trainCount = options.trainImages ?? 96;
+    const trainCount = options.trainImages ?? DEFAULT_DEMO_TRAIN_IMAGES;
     say(
-      `[2/6] generating ${trainCount} images of coloured shapes, each labelled with its shape and colour`,
+      `[2/6] generating ${trainCount} images of coloured stripes, each labelled with its orientation and colour`,
     );
-    const train = await makeShapesDataset({
-      count: trainCount,
-      multiLabel: true,
-      seed: 7,
-      format: 'png',
-    });
-    const datasetDir = join(work.path, 'shapes');
+    const train = await makeStripesDataset({ count: trainCount, seed: 7 });
+    const datasetDir = join(work.path, 'stripes');
     await writeDatasetFolder(datasetDir, train);
-    const datasetUri = `s3://${stack.bucket}/datasets/shapes`;
+    const datasetUri = `s3://${stack.bucket}/datasets/stripes`;
 
     say('[3/6] uploading it');
     await cli('dataset', 'upload', datasetDir, datasetUri);
@@ -126,13 +132,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await writeFile(
       specPath,
       [
-        'name: demo-shapes',
+        'name: demo-stripes',
         `dataset: ${datasetUri}/manifest.jsonl`,
         'model:',
         `  inputSize: ${DEMO_INPUT_SIZE}`,
         '  headActivation: sigmoid',
         'training:',
-        `  epochs: ${options.epochs ?? 4}`,
+        `  epochs: ${options.epochs ?? DEFAULT_DEMO_EPOCHS}`,
         '  batchSize: 8',
         '  optimizer: adam',
         '  learningRate: 0.002',
@@ -165,12 +171,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     const heldOutCount = options.heldOutImages ?? 27;
     say(`[6/6] predicting ${heldOutCount} held-out images the model never saw`);
-    const heldOut = await makeShapesDataset({
-      count: heldOutCount,
-      multiLabel: true,
-      seed: 1001,
-      format: 'png',
-    });
+    const heldOut = await makeStripesDataset({ count: heldOutCount, seed: 1001 });
     const heldOutPaths = await writeDatasetFolder(join(work.path, 'held-out'), heldOut);
     await cli('predict', checkpointDir, ...heldOutPaths.slice(0, 3));
     const engine = await initEngine({ backend: 'auto' });
@@ -179,36 +180,40 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       topK: checkpoint.classes.length,
     });
     checkpoint.model.dispose();
-    // Score shape and colour separately: the best-scoring shape label and colour label.
-    let shapeRight = 0;
+    // Score orientation and colour separately: the best-scoring label of each kind.
+    let orientationRight = 0;
     let colourRight = 0;
     let bothRight = 0;
     predictions.forEach((p, i) => {
       const truth = heldOut.images[i];
       const bestOf = (names: readonly string[]) =>
         p.top.find((t) => names.includes(t.label))?.label;
-      const shapeOk = bestOf(SHAPES) === truth?.shape;
+      const orientationOk = bestOf(ORIENTATIONS) === truth?.orientation;
       const colourOk = bestOf(COLOURS) === truth?.colour;
-      shapeRight += Number(shapeOk);
+      orientationRight += Number(orientationOk);
       colourRight += Number(colourOk);
-      bothRight += Number(shapeOk && colourOk);
+      bothRight += Number(orientationOk && colourOk);
     });
     const n = predictions.length;
     const result: DemoResult = {
       sweepId: sweep.id,
       bestTrialId: sweep.best.trialId,
       heldOut: n,
-      accuracy: { shape: shapeRight / n, colour: colourRight / n, both: bothRight / n },
+      accuracy: {
+        orientation: orientationRight / n,
+        colour: colourRight / n,
+        both: bothRight / n,
+      },
       chance: {
-        shape: 1 / SHAPES.length,
+        orientation: 1 / ORIENTATIONS.length,
         colour: 1 / COLOURS.length,
-        both: 1 / (SHAPES.length * COLOURS.length),
+        both: 1 / (ORIENTATIONS.length * COLOURS.length),
       },
       elapsedSeconds: Math.round((Date.now() - started) / 1000),
     };
     const pct = (x: number) => `${Math.round(x * 100)}%`;
     say(
-      `      held-out accuracy (engine ${engine.backend}): shape ${pct(result.accuracy.shape)} (chance ${pct(result.chance.shape)}), ` +
+      `      held-out accuracy (engine ${engine.backend}): orientation ${pct(result.accuracy.orientation)} (chance ${pct(result.chance.orientation)}), ` +
         `colour ${pct(result.accuracy.colour)} (chance ${pct(result.chance.colour)}), ` +
         `both ${pct(result.accuracy.both)} (chance ${pct(result.chance.both)})`,
     );
