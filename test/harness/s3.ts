@@ -34,8 +34,9 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-const S3RVER_MAIN = fileURLToPath(new URL('./s3rver-main.mjs', import.meta.url));
-const LISTENING_PATTERN = /S3RVER_LISTENING (\d+)/;
+// The same entry point `setrain local` runs (through tsx, like every test process).
+const S3RVER_MAIN = fileURLToPath(import.meta.resolve('@setrain/cli/s3-server-main'));
+const LISTENING_PATTERN = /s3rver listening on [\d.]+:(\d+)/;
 export const DEFAULT_S3_START_TIMEOUT_MS = 15_000;
 
 /**
@@ -50,9 +51,13 @@ export const DEFAULT_S3_START_TIMEOUT_MS = 15_000;
 export async function startS3(options: StartS3Options = {}): Promise<S3Server> {
   const dir = await tempDir('s3');
   const service = startServiceProcess('s3rver', process.execPath, [
+    '--conditions=source',
+    '--import',
+    'tsx',
     '--openssl-legacy-provider',
     S3RVER_MAIN,
     dir.path,
+    '0',
   ]);
   let port: number;
   try {

@@ -1,30 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+// The watchdog shell that TERMs the service when this process dies (SIGKILL included).
+import { WATCHDOG_SCRIPT } from '@setrain/cli/watchdog';
+
 export const DEFAULT_STOP_TIMEOUT_MS = 5_000;
 /** Bytes of a service's output kept for error messages. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
-
-/**
- * Runs the service under `sh`, which holds our pipe on fd 3: when this Node process dies for any
- * reason (SIGKILL included) the pipe closes, `read` returns, and the watcher TERMs the service.
- * Node has no parent-death signal, so this is what keeps CI free of orphaned servers. A TERM to
- * the shell is passed on, and the shell exits only after the service has, so `exited` means gone.
- */
-const WATCHDOG_SCRIPT = [
-  'exec 3<&0',
-  '"$@" </dev/null &',
-  'service=$!',
-  `trap 'kill -TERM "$service" 2>/dev/null' TERM INT HUP`,
-  '{ while read -r _; do :; done; kill -TERM "$service" 2>/dev/null; } <&3 &',
-  'watcher=$!',
-  'exec 3<&-',
-  'wait "$service"',
-  'status=$?',
-  'while kill -0 "$service" 2>/dev/null; do wait "$service"; status=$?; done',
-  'kill "$watcher" 2>/dev/null',
-  'exit "$status"',
-].join('\n');
 
 export interface ServiceExit {
   readonly code: number | null;
@@ -85,7 +67,7 @@ export function startServiceProcess(
   options: { readonly cwd?: string } = {},
 ): ServiceProcess {
   installExitHooks();
-  const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, name, command, ...args], {
+  const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, name, '0', command, ...args], {
     cwd: options.cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true, // own process group, so stop() can signal the service and the watchdog at once

@@ -42,6 +42,8 @@ export interface CliConfig {
   };
   /** Where the config file was (or would be) read from. */
   configPath: string;
+  /** SETRAIN_HOME: where `setrain local` keeps the local stack's data, logs and settings. */
+  home: string;
 }
 
 /** The config file path: --config, SETRAIN_CONFIG, or ~/.config/setrain/config.json. */
@@ -50,6 +52,13 @@ export function configPathOf(sources: CliSettingsSources): string {
     sources.flags.config ??
     sources.env.SETRAIN_CONFIG ??
     join(sources.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'setrain', 'config.json')
+  );
+}
+
+/** SETRAIN_HOME, or $XDG_DATA_HOME/setrain, or ~/.local/share/setrain. */
+export function localHomeOf(env: CliSettingsSources['env']): string {
+  return (
+    env.SETRAIN_HOME ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'setrain')
   );
 }
 
@@ -110,5 +119,6 @@ export async function loadCliConfig(sources: CliSettingsSources): Promise<CliCon
         env.S3_SECRET_ACCESS_KEY ?? env.AWS_SECRET_ACCESS_KEY ?? file.s3?.secretAccessKey,
     }),
     configPath,
+    home: localHomeOf(env),
   });
 }

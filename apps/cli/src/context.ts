@@ -8,6 +8,8 @@ import type { CliConfig } from './config.js';
 /** What every command gets: resolved settings, output streams, and lazily built clients. */
 export interface CommandContext {
   config: CliConfig;
+  /** The environment the CLI was given; `setrain local` passes it on to the services it starts. */
+  env: Record<string, string | undefined>;
   /** Standard input (spec files given as `-`). */
   in: Readable;
   out: Writable & { isTTY?: boolean; columns?: number };

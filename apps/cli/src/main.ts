@@ -41,6 +41,7 @@ export async function runCli(
     const config = await loadCliConfig({ flags, env: io.env });
     return {
       config,
+      env: io.env,
       in: io.in,
       out: io.out,
       err: io.err,

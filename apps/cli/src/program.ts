@@ -5,6 +5,7 @@ import { ARTIFACT_EPOCHS, DEFAULT_ARTIFACT_EPOCH, type ArtifactEpoch } from '@se
 import type { CommandContext } from './context.js';
 import { datasetUpload, datasetValidate } from './commands/dataset.js';
 import { fetchBest } from './commands/fetch-best.js';
+import { localDown, localLogs, localStatus, localUp } from './commands/local.js';
 import { predict } from './commands/predict.js';
 import {
   sweepCancel,
@@ -25,6 +26,13 @@ export interface GlobalFlags {
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65_535)
+    throw new InvalidArgumentError('must be a port number (1-65535)');
   return n;
 }
 
@@ -151,6 +159,52 @@ export function buildProgram(getContext: (flags: GlobalFlags) => Promise<Command
         images: string[],
         opts: { json?: boolean; top?: number; threshold?: number; engine?: EngineName },
       ) => predict(await ctx(), dir, images, opts),
+    );
+
+  const local = program
+    .command('local')
+    .description(
+      'a persistent stack on this machine (Redis, S3, API, workers) under SETRAIN_HOME (default ~/.local/share/setrain)',
+    );
+  local
+    .command('up')
+    .description('start it and supervise it; Ctrl-C (or `setrain local down`) stops it cleanly')
+    .option('--detach', 'run in the background (output in SETRAIN_HOME/logs/supervisor.log)')
+    .option('--workers <n>', 'worker processes (default: one per core, at most 4)', positiveInt)
+    .option('--api-port <port>', 'API port on 127.0.0.1 (default 8080)', port)
+    .option('--s3-port <port>', 'S3 port on 127.0.0.1 (default 9000)', port)
+    .option('--redis-port <port>', 'Redis port on 127.0.0.1 (default 6390)', port)
+    .option(
+      '--metrics-port <port>',
+      "first worker's metrics port (default 9464; then +1 each)",
+      port,
+    )
+    .action(
+      async (opts: {
+        detach?: boolean;
+        workers?: number;
+        apiPort?: number;
+        s3Port?: number;
+        redisPort?: number;
+        metricsPort?: number;
+      }) => localUp(await ctx(), opts),
+    );
+  local
+    .command('down')
+    .description('stop it: workers give their trials back to the queue, Redis saves its AOF')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => localDown(await ctx(), opts));
+  local
+    .command('status')
+    .description('whether it runs, each service with its pid and restarts, the URLs')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => localStatus(await ctx(), opts));
+  local
+    .command('logs [service]')
+    .description("the last lines of each service's log (redis, s3, api, worker-1, ...)")
+    .option('-n, --lines <n>', 'lines per log', positiveInt, 40)
+    .action(async (service: string | undefined, opts: { lines: number }) =>
+      localLogs(await ctx(), service, opts),
     );
 
   return program;
