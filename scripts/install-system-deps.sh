@@ -4,7 +4,8 @@
 #   redis-server        BullMQ queues (the demo and the test harness start their own on a free port)
 #   redis-sentinel      the chaos suite's Sentinel failover scenario (npm run chaos)
 #   prometheus          metrics and dashboard tests (prometheus + promtool)
-#   docker-compose      static check of infra/docker-compose.yml (no Docker engine needed)
+#   docker-compose      static check of infra/docker-compose.yml, and the compose test
+#   docker.io, debootstrap  the Docker engine and the offline base images `npm run test:docker` builds
 #   the shellcheck linter, run on every shell script
 #   mesa-vulkan-drivers >= 25 from bookworm-backports: lavapipe, so the webgpu engine runs on a CPU
 #   libdnnl-dev, g++, make  oneDNN and a compiler: npm ci builds the native engine's addon
@@ -16,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 
-apt_packages=(redis-server redis-sentinel prometheus docker-compose shellcheck libvulkan1 libdnnl-dev g++ make)
+apt_packages=(redis-server redis-sentinel prometheus docker-compose docker.io debootstrap shellcheck libvulkan1 libdnnl-dev g++ make)
 backports_packages=(mesa-vulkan-drivers)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -48,6 +49,7 @@ if [ "$need_mesa" -eq 1 ]; then
 fi
 
 # The demo and tests start their own redis-server and prometheus; Debian's services are not needed.
+# (test:docker uses a running Docker engine, or starts dockerd itself.)
 if command -v service >/dev/null; then
   service redis-server stop >/dev/null 2>&1 || true
   service redis-sentinel stop >/dev/null 2>&1 || true

@@ -3,7 +3,7 @@
 # Base images are pinned to exact version tags (no digests: they cannot be resolved from the
 # machines this was written on; pin `tag@sha256:...` in your registry mirror if you need
 # byte-identical rebuilds).
-ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 # ---- build: install every dependency from the lockfile, compile TypeScript to dist/ ----
 FROM ${NODE_IMAGE} AS build

@@ -2,7 +2,7 @@
 # when it loads, else wasm. Build from the repository root:
 #   docker build -f infra/docker/worker-cpu.Dockerfile -t setrain/worker-cpu .
 # Base images are pinned to exact version tags (see api.Dockerfile on digests).
-ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 # ---- build: dependencies from the lockfile, TypeScript, and the oneDNN addon ----
 FROM ${NODE_IMAGE} AS build

@@ -10,7 +10,7 @@
 # kernels. TF 2.9's own kernels have no sm_90 code: the driver JIT-compiles their PTX on first use
 # (minutes), so CUDA_CACHE_PATH points at a volume and the cache is kept between restarts.
 # Base images are pinned to exact version tags (see api.Dockerfile on digests).
-ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 ARG CUDA_IMAGE=nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04
 
 FROM ${NODE_IMAGE} AS node

@@ -4,7 +4,7 @@
 # Build from the repository root:
 #   docker build -f infra/docker/worker-gpu-webgpu.Dockerfile -t setrain/worker-gpu-webgpu .
 # Base images are pinned to exact version tags (see api.Dockerfile on digests).
-ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 # ---- build: dependencies from the lockfile, TypeScript to dist/ ----
 FROM ${NODE_IMAGE} AS build

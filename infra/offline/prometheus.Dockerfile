@@ -1,0 +1,13 @@
+# Prometheus for the offline compose stack: Debian's prometheus package on the local base.
+ARG BASE_IMAGE=setrain/bookworm:bookworm
+FROM ${BASE_IMAGE}
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends prometheus \
+  && rm -rf /var/lib/apt/lists/* /usr/share/prometheus/consoles* \
+  && mkdir -p /prometheus && chown prometheus:prometheus /prometheus
+USER prometheus
+EXPOSE 9090
+HEALTHCHECK --interval=10s --timeout=5s --retries=6 \
+  CMD ["prometheus", "--version"]
+ENTRYPOINT ["/usr/bin/prometheus"]
+CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
