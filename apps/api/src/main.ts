@@ -1,3 +1,4 @@
+import { loggerOptions } from '@setrain/protocol';
 import { createS3Client } from '@setrain/storage';
 import { Redis } from 'ioredis';
 
@@ -28,7 +29,7 @@ const app = await buildApp({
   bodyLimitBytes: config.bodyLimitBytes,
   reconcileIntervalMs: config.reconcileIntervalMs,
   presignExpiresSeconds: config.presignExpiresSeconds,
-  logger: { level: config.logLevel },
+  logger: loggerOptions(config.logLevel, { service: 'api' }),
 });
 
 let closing = false;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { envIssues, s3EnvShape, s3SettingsFromEnv, type S3Settings } from '@setrain/protocol';
 import { z } from 'zod';
 
 import { CliError, EXIT_CODES } from './errors.js';
@@ -33,13 +34,9 @@ export type CliConfigFile = z.infer<typeof fileSchema>;
 export interface CliConfig {
   apiUrl: string;
   apiKey: string | undefined;
-  s3: {
-    endpoint: string | undefined;
-    region: string;
-    forcePathStyle: boolean;
-    accessKeyId: string | undefined;
-    secretAccessKey: string | undefined;
-  };
+  /** The S3 variables (parsed exactly as the API and worker parse them) over the file's `s3`;
+   * fields set nowhere are absent and take the storage package's defaults. */
+  s3: S3Settings;
   /** Where the config file was (or would be) read from. */
   configPath: string;
   /** SETRAIN_HOME: where `setrain local` keeps the local stack's data, logs and settings. */
@@ -93,6 +90,20 @@ async function readConfigFile(path: string, explicit: boolean): Promise<CliConfi
   return parsed.data;
 }
 
+const envSchema = z.object(s3EnvShape);
+
+/** The S3 variables of `env`, with the same rules as the API's and the worker's config. */
+function s3FromEnv(env: Record<string, string | undefined>): S3Settings {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const text = envIssues(parsed.error)
+      .map((issue) => `${issue.variable}: ${issue.message}`)
+      .join('; ');
+    throw new CliError(`invalid environment: ${text}`, EXIT_CODES.usage);
+  }
+  return s3SettingsFromEnv(parsed.data);
+}
+
 /** Resolves the CLI's settings once per process. */
 export async function loadCliConfig(sources: CliSettingsSources): Promise<CliConfig> {
   const configPath = configPathOf(sources);
@@ -109,15 +120,7 @@ export async function loadCliConfig(sources: CliSettingsSources): Promise<CliCon
   return Object.freeze({
     apiUrl: apiUrl.replace(/\/+$/, ''),
     apiKey: sources.flags.apiKey ?? env.SETRAIN_API_KEY ?? file.apiKey,
-    s3: Object.freeze({
-      endpoint: env.S3_ENDPOINT ?? file.s3?.endpoint,
-      region: env.S3_REGION ?? file.s3?.region ?? 'us-east-1',
-      forcePathStyle:
-        (env.S3_FORCE_PATH_STYLE ?? String(file.s3?.forcePathStyle ?? true)) !== 'false',
-      accessKeyId: env.S3_ACCESS_KEY_ID ?? env.AWS_ACCESS_KEY_ID ?? file.s3?.accessKeyId,
-      secretAccessKey:
-        env.S3_SECRET_ACCESS_KEY ?? env.AWS_SECRET_ACCESS_KEY ?? file.s3?.secretAccessKey,
-    }),
+    s3: Object.freeze({ ...file.s3, ...s3FromEnv(env) }),
     configPath,
     home: localHomeOf(env),
   });

@@ -46,17 +46,7 @@ export async function runCli(
       out: io.out,
       err: io.err,
       api: lazy(() => new ApiClient({ baseUrl: config.apiUrl, apiKey: config.apiKey })),
-      s3: lazy(
-        () =>
-          (clients.s3 = createS3Client({
-            ...(config.s3.endpoint !== undefined ? { endpoint: config.s3.endpoint } : {}),
-            region: config.s3.region,
-            forcePathStyle: config.s3.forcePathStyle,
-            ...(config.s3.accessKeyId !== undefined && config.s3.secretAccessKey !== undefined
-              ? { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey }
-              : {}),
-          })),
-      ),
+      s3: lazy(() => (clients.s3 = createS3Client(config.s3))),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     };
   });

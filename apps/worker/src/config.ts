@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os';
 
 import { ENGINE_NAMES, type EngineName } from '@setrain/engine';
 import {
-  DEFAULT_KEY_PREFIX,
-  redisSentinelEnvShape,
+  logEnvShape,
+  redisEnvShape,
   redisSentinelOptions,
   requireSentinelPair,
+  s3EnvShape,
+  s3SettingsFromEnv,
+  optionalEnvString,
+  type LogLevel,
   type RedisSentinelOptions,
 } from '@setrain/protocol';
 import type { S3Config } from '@setrain/storage';
@@ -16,11 +20,9 @@ import { z } from 'zod';
 import { DEFAULT_DECODED_CACHE_MAX_BYTES } from './decoded-cache.js';
 import { DEFAULT_CACHE_MAX_BYTES } from './image-cache.js';
 import { DEFAULT_IMAGE_MAX_BYTES, DEFAULT_IMAGE_MAX_PIXELS } from './image-decode.js';
-import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { TrialDataOptions } from './trial-data.js';
 import { WorkerError } from './worker-error.js';
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** BullMQ's default lock: the parent process renews it every lockDuration / 2 while a trial runs. */
 export const DEFAULT_LOCK_DURATION_MS = 30_000;
 export const DEFAULT_STALLED_INTERVAL_MS = 30_000;
@@ -32,28 +34,10 @@ export const DEFAULT_DOWNLOAD_CONCURRENCY = 8;
 export const DEFAULT_METRICS_PORT = 9464;
 export const DEFAULT_CACHE_DIR = join(tmpdir(), 'setrain-cache');
 
-const optionalNonEmpty = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-
-const booleanString = z
-  .enum(['true', 'false', '1', '0'], { error: 'must be one of true, false, 1, 0' })
-  .transform((v) => v === 'true' || v === '1');
-
 const envSchema = z.object({
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .default(DEFAULT_REDIS_URL),
-  REDIS_SENTINELS: redisSentinelEnvShape.REDIS_SENTINELS,
-  REDIS_SENTINEL_MASTER: redisSentinelEnvShape.REDIS_SENTINEL_MASTER,
-  SETRAIN_KEY_PREFIX: z.string().min(1).default(DEFAULT_KEY_PREFIX),
-  S3_ENDPOINT: optionalNonEmpty,
-  S3_REGION: optionalNonEmpty,
-  S3_FORCE_PATH_STYLE: booleanString.optional(),
-  S3_ACCESS_KEY_ID: optionalNonEmpty,
-  S3_SECRET_ACCESS_KEY: optionalNonEmpty,
+  ...redisEnvShape,
+  ...s3EnvShape,
+  ...logEnvShape,
   SETRAIN_ENGINE: z
     .enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')}` })
     .default('auto'),
@@ -67,8 +51,8 @@ const envSchema = z.object({
       .max(1024, { error: 'must be an integer from 1 to 1024' })
       .optional(),
   ),
-  SETRAIN_WORKER_ID: optionalNonEmpty,
-  SETRAIN_CACHE_DIR: optionalNonEmpty,
+  SETRAIN_WORKER_ID: optionalEnvString,
+  SETRAIN_CACHE_DIR: optionalEnvString,
   SETRAIN_DOWNLOAD_CONCURRENCY: z.coerce
     .number()
     .int()
@@ -96,9 +80,6 @@ const envSchema = z.object({
     .max(100)
     .default(DEFAULT_MAX_STALLED_COUNT),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
-  LOG_LEVEL: z
-    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
-    .default('info'),
 });
 
 /** The worker's configuration, read once from the environment by {@link loadWorkerConfig}. */
@@ -142,13 +123,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     );
   }
   const e = result.data;
-  const s3: S3Config = Object.freeze({
-    ...(e.S3_ENDPOINT !== undefined ? { endpoint: e.S3_ENDPOINT } : {}),
-    ...(e.S3_REGION !== undefined ? { region: e.S3_REGION } : {}),
-    ...(e.S3_FORCE_PATH_STYLE !== undefined ? { forcePathStyle: e.S3_FORCE_PATH_STYLE } : {}),
-    ...(e.S3_ACCESS_KEY_ID !== undefined ? { accessKeyId: e.S3_ACCESS_KEY_ID } : {}),
-    ...(e.S3_SECRET_ACCESS_KEY !== undefined ? { secretAccessKey: e.S3_SECRET_ACCESS_KEY } : {}),
-  });
+  const s3: S3Config = s3SettingsFromEnv(e);
   return Object.freeze({
     redisUrl: e.REDIS_URL,
     redisSentinel: redisSentinelOptions(e),

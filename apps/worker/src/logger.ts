@@ -1,33 +1,13 @@
-/** Structured log lines (one JSON object per line), the shape log shippers parse without config. */
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-  child(fields: Record<string, unknown>): Logger;
-}
+import { loggerOptions, type LogLevel } from '@setrain/protocol';
+import { pino, type Logger } from 'pino';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export type { Logger };
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
-
-/** A logger writing JSON lines to stderr at or above `level`. */
+/**
+ * The worker's pino logger: JSON lines on stderr with the same levels and fields as the API's
+ * (`loggerOptions`), `service: "worker"` and the worker id on every line; trial loggers are
+ * children carrying `trialId` and `sweepId`.
+ */
 export function createLogger(level: LogLevel = 'info', base: Record<string, unknown> = {}): Logger {
-  const write = (lineLevel: LogLevel, message: string, fields?: Record<string, unknown>): void => {
-    if (RANK[lineLevel] < RANK[level]) return;
-    const line = {
-      time: new Date().toISOString(),
-      level: lineLevel,
-      msg: message,
-      ...base,
-      ...fields,
-    };
-    process.stderr.write(`${JSON.stringify(line)}\n`);
-  };
-  return {
-    info: (message, fields) => write('info', message, fields),
-    warn: (message, fields) => write('warn', message, fields),
-    error: (message, fields) => write('error', message, fields),
-    child: (fields) => createLogger(level, { ...base, ...fields }),
-  };
+  return pino(loggerOptions(level, { service: 'worker', ...base }), pino.destination(2));
 }

@@ -15,11 +15,11 @@ let stopping = false;
 const stop = (signal: NodeJS.Signals): void => {
   if (stopping) return;
   stopping = true;
-  logger.info('stopping', { signal });
+  logger.info({ signal }, 'stopping');
   runtime.close().then(
     () => process.exit(0),
     (error: unknown) => {
-      logger.error('unclean stop', { error: errorMessage(error) });
+      logger.error({ error: errorMessage(error) }, 'unclean stop');
       process.exit(1);
     },
   );

@@ -14,3 +14,4 @@ export * from './api.js';
 export * from './artifacts.js';
 export * from './metrics.js';
 export * from './redis-sentinel.js';
+export * from './env-fragments.js';

@@ -25,15 +25,18 @@ export async function subscribeToControl(
     try {
       json = JSON.parse(text);
     } catch {
-      logger.warn('ignoring a control message that is not JSON', { channel });
+      logger.warn({ channel }, 'ignoring a control message that is not JSON');
       return;
     }
     const parsed = controlMessageSchema.safeParse(json);
     if (!parsed.success) {
-      logger.warn('ignoring an invalid control message', {
-        channel,
-        issues: parsed.error.issues.length,
-      });
+      logger.warn(
+        {
+          channel,
+          issues: parsed.error.issues.length,
+        },
+        'ignoring an invalid control message',
+      );
       return;
     }
     onMessage(parsed.data);

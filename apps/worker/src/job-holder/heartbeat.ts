@@ -72,7 +72,7 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
   await beat();
   const timer = setInterval(() => {
     beat().catch((error: unknown) => {
-      options.logger.warn('heartbeat failed', { error: errorMessage(error) });
+      options.logger.warn({ error: errorMessage(error) }, 'heartbeat failed');
     });
   }, intervalMs);
   timer.unref();

@@ -133,7 +133,11 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       );
     }
     const payload = parsed.data;
-    const log = deps.logger.child({ trialId: payload.trialId, jobId: job.id });
+    const log = deps.logger.child({
+      trialId: payload.trialId,
+      sweepId: payload.sweepId,
+      jobId: job.id,
+    });
     if (shuttingDown) return giveBack(job, token, payload, SHUTDOWN_MESSAGE);
     const previous = await store.get(payload.sweepId, payload.trialId);
     if (previous?.status === 'cancelled') {
@@ -170,12 +174,15 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     const trial = launcher(request, {
       onMetric: (event) => deps.metrics?.apply(event),
       onStarted: async (started) => {
-        log.info('trial started', {
-          engine: started.engine,
-          resumedFromEpoch: started.resumedFromEpoch,
-          downloaded: started.downloaded,
-          cached: started.cached,
-        });
+        log.info(
+          {
+            engine: started.engine,
+            resumedFromEpoch: started.resumedFromEpoch,
+            downloaded: started.downloaded,
+            cached: started.cached,
+          },
+          'trial started',
+        );
         deps.onTrialStarted?.(payload.trialId, started);
         epochs.splice(0, epochs.length, ...started.history);
         await store.resetEpochs(payload.trialId, started.history);
@@ -212,26 +219,32 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           epochs: payload.training.epochs,
           metrics,
         });
-        log.info('epoch done', {
-          epoch: metrics.epoch,
-          val_loss: metrics.val_loss,
-          durationMs: metrics.durationMs,
-        });
+        log.info(
+          {
+            epoch: metrics.epoch,
+            val_loss: metrics.val_loss,
+            durationMs: metrics.durationMs,
+          },
+          'epoch done',
+        );
       },
       onDecide: async (epoch) => {
         try {
           const decision = await decideAfterEpoch(deps.redis, deps.keyPrefix, payload, epoch);
           if (decision.action === 'stop') {
-            log.info('trial early-stopped', { epoch, reason: decision.reason });
+            log.info({ epoch, reason: decision.reason }, 'trial early-stopped');
             // Recorded at once; the trial ends early-stopped once final/ and trial.json are written.
             await store.update(payload, { reason: decision.reason });
           }
           return decision;
         } catch (error) {
-          log.warn('early-stopping decision failed; the trial goes on', {
-            epoch,
-            error: errorMessage(error),
-          });
+          log.warn(
+            {
+              epoch,
+              error: errorMessage(error),
+            },
+            'early-stopping decision failed; the trial goes on',
+          );
           return { action: 'continue' };
         }
       },
@@ -250,7 +263,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       } catch (error) {
         const willRetry = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
         const message = errorMessage(error);
-        log.error('trial process failed', { error: message, willRetry });
+        log.error({ error: message, willRetry }, 'trial process failed');
         if (willRetry) deps.metrics?.trialReleased();
         else deps.metrics?.trialFinished({ outcome: 'failed', objective: best });
         await store.update(payload, {
@@ -285,9 +298,12 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
         }
         case 'stopped':
           deps.metrics?.trialReleased();
-          log.info('trial stopped for shutdown', {
-            lastCheckpointEpoch: outcome.lastCheckpointEpoch,
-          });
+          log.info(
+            {
+              lastCheckpointEpoch: outcome.lastCheckpointEpoch,
+            },
+            'trial stopped for shutdown',
+          );
           return await giveBack(
             job,
             token,
@@ -296,7 +312,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           );
         case 'failed': {
           const willRetry = outcome.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-          log.warn('trial failed', { code: outcome.code, error: outcome.message, willRetry });
+          log.warn({ code: outcome.code, error: outcome.message, willRetry }, 'trial failed');
           let trialJsonKey = outcome.trialJsonKey;
           if (trialJsonKey === undefined && !willRetry) {
             // The trial process was killed (a cancel past its grace period) before it could
@@ -307,7 +323,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
               outcome.message,
               epochs,
             ).catch((error: unknown) => {
-              log.warn('could not write trial.json', { error: errorMessage(error) });
+              log.warn({ error: errorMessage(error) }, 'could not write trial.json');
               return undefined;
             });
           }

@@ -76,10 +76,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
       config.keyPrefix,
       (message) => {
         if (message.type === 'cancel' && processor.cancel(message.trialIds, message.reason)) {
-          logger.info('cancelling the running trial', {
-            trialId: processor.activeTrialId,
-            reason: message.reason,
-          });
+          logger.info(
+            {
+              trialId: processor.activeTrialId,
+              reason: message.reason,
+            },
+            'cancelling the running trial',
+          );
         }
       },
       logger,
@@ -103,10 +106,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     },
   );
   worker.on('failed', (job, error) => {
-    logger.warn('job failed', { jobId: job?.id, error: error.message });
+    logger.warn({ jobId: job?.id, error: error.message }, 'job failed');
   });
   worker.on('error', (error) => {
-    logger.error('worker error', { error: error.message });
+    logger.error({ error: error.message }, 'worker error');
   });
   await worker.waitUntilReady();
   const heartbeat = await startHeartbeat({
@@ -117,11 +120,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     activeTrialId: () => processor.activeTrialId,
     logger,
   });
-  logger.info('worker started', {
-    queue: TRIALS_QUEUE,
-    prefix: config.keyPrefix,
-    engine: config.engine,
-  });
+  logger.info(
+    {
+      queue: TRIALS_QUEUE,
+      prefix: config.keyPrefix,
+      engine: config.engine,
+    },
+    'worker started',
+  );
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,0 +1,108 @@
+/**
+ * Environment-variable fragments shared by the API, the worker and the CLI, so a variable means the
+ * same thing in every process: each app spreads the shapes it needs into its own zod schema, which
+ * it parses once in its config.ts. Empty strings mean unset (compose passes `${VAR:-}` through).
+ */
+import { z } from 'zod';
+
+import { DEFAULT_KEY_PREFIX } from './queues.js';
+import { redisSentinelEnvShape } from './redis-sentinel.js';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** `true`/`1` or `false`/`0`; anything else is an error that lists the allowed values. */
+export const booleanEnv = z
+  .enum(['true', 'false', '1', '0'], { error: 'must be one of true, false, 1, 0' })
+  .transform((v) => v === 'true' || v === '1');
+
+/** A trimmed string, undefined when missing or blank. */
+export const optionalEnvString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** Redis: URL, key prefix and (optionally) Sentinel. */
+export const redisEnvShape = {
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default(DEFAULT_REDIS_URL),
+  ...redisSentinelEnvShape,
+  SETRAIN_KEY_PREFIX: z.string().min(1).default(DEFAULT_KEY_PREFIX),
+};
+
+/** S3-compatible storage. Unset fields take the storage package's defaults (region us-east-1;
+ * path-style addressing exactly when an endpoint is set). */
+export const s3EnvShape = {
+  S3_ENDPOINT: optionalEnvString,
+  S3_REGION: optionalEnvString,
+  S3_FORCE_PATH_STYLE: booleanEnv.optional(),
+  S3_ACCESS_KEY_ID: optionalEnvString,
+  S3_SECRET_ACCESS_KEY: optionalEnvString,
+};
+
+/** S3 settings as parsed from {@link s3EnvShape}; only the fields that were set are present. */
+export interface S3Settings {
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly forcePathStyle?: boolean;
+  readonly accessKeyId?: string;
+  readonly secretAccessKey?: string;
+}
+
+interface S3Env {
+  readonly S3_ENDPOINT?: string | undefined;
+  readonly S3_REGION?: string | undefined;
+  readonly S3_FORCE_PATH_STYLE?: boolean | undefined;
+  readonly S3_ACCESS_KEY_ID?: string | undefined;
+  readonly S3_SECRET_ACCESS_KEY?: string | undefined;
+}
+
+/** The S3 settings of a parsed environment, frozen, without the fields that were not set. */
+export function s3SettingsFromEnv(e: S3Env): S3Settings {
+  const settings: { -readonly [K in keyof S3Settings]: S3Settings[K] } = {};
+  if (e.S3_ENDPOINT !== undefined) settings.endpoint = e.S3_ENDPOINT;
+  if (e.S3_REGION !== undefined) settings.region = e.S3_REGION;
+  if (e.S3_FORCE_PATH_STYLE !== undefined) settings.forcePathStyle = e.S3_FORCE_PATH_STYLE;
+  if (e.S3_ACCESS_KEY_ID !== undefined) settings.accessKeyId = e.S3_ACCESS_KEY_ID;
+  if (e.S3_SECRET_ACCESS_KEY !== undefined) settings.secretAccessKey = e.S3_SECRET_ACCESS_KEY;
+  return Object.freeze(settings);
+}
+
+/** pino's levels, the same in every process. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const logEnvShape = {
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+    .default('info'),
+};
+
+/**
+ * pino options every process logs with (the API passes them to Fastify, the worker to pino): one
+ * JSON object per line with an ISO `time`, the level as its name, and `base` fields (service,
+ * workerId) on every line. Plain data, so this package needs no pino import.
+ */
+export function loggerOptions(level: LogLevel, base: Record<string, unknown>) {
+  return {
+    level,
+    base,
+    timestamp: (): string => `,"time":"${new Date().toISOString()}"`,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+}
+
+/** One bad variable: its name and what is wrong with it. */
+export interface EnvIssue {
+  readonly variable: string;
+  readonly message: string;
+}
+
+/** The issues of a failed env parse, each naming its variable. */
+export function envIssues(error: z.ZodError): EnvIssue[] {
+  return error.issues.map((issue) => ({
+    variable: String(issue.path[0] ?? ''),
+    message: issue.message,
+  }));
+}
