@@ -1,15 +1,15 @@
 /**
  * `npm run demo`'s library entry point, run small enough for CI: a real stack, the CLI's code, one
- * trial, and a held-out accuracy that must beat chance by a wide margin.
+ * trial (96 images, 6 epochs), and held-out accuracies (orientation, colour, both) of at least 80%.
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 
-import { runDemo } from './demo/run-demo.js';
+import { DEMO_LEARNED_ACCURACY, runDemo } from './demo/run-demo.js';
 
 test(
-  'the demo trains a model that beats chance on held-out images',
+  'the demo trains a model that learns: every held-out accuracy is at least 80%',
   { timeout: 900_000 },
   async (t) => {
     const out = new PassThrough();
@@ -36,14 +36,11 @@ test(
       assert.ok(log.includes(step), step);
     assert.match(log, /completed; 1 done/);
     assert.match(log, /verified by sha256/);
-    // Chance is 1/3 for colour; a wide margin means at least twice that.
-    assert.ok(
-      result.accuracy.colour >= 2 * result.chance.colour,
-      `colour accuracy ${result.accuracy.colour}`,
-    );
-    assert.ok(
-      result.accuracy.both > result.chance.both,
-      `shape and colour ${result.accuracy.both}`,
-    );
+    // The run is deterministic (no dropout, seeded data and weights); measured 0.93 / 0.93 / 0.89.
+    for (const label of ['orientation', 'colour', 'both'] as const)
+      assert.ok(
+        result.accuracy[label] >= DEMO_LEARNED_ACCURACY,
+        `${label} accuracy ${result.accuracy[label]} < ${DEMO_LEARNED_ACCURACY} (chance ${result.chance[label]})`,
+      );
   },
 );

@@ -16,6 +16,7 @@ COPY packages/engine-native/package.json packages/engine-native/
 COPY packages/model/package.json packages/model/
 COPY packages/storage/package.json packages/storage/
 COPY packages/sweep/package.json packages/sweep/
+COPY packages/testing/package.json packages/testing/
 COPY apps/worker/package.json apps/worker/
 COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/
@@ -43,6 +44,7 @@ COPY packages/engine-native/package.json packages/engine-native/
 COPY packages/model/package.json packages/model/
 COPY packages/storage/package.json packages/storage/
 COPY packages/sweep/package.json packages/sweep/
+COPY packages/testing/package.json packages/testing/
 COPY apps/worker/package.json apps/worker/
 COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/

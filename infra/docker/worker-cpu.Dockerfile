@@ -18,6 +18,7 @@ COPY packages/engine-native/package.json packages/engine-native/
 COPY packages/model/package.json packages/model/
 COPY packages/storage/package.json packages/storage/
 COPY packages/sweep/package.json packages/sweep/
+COPY packages/testing/package.json packages/testing/
 COPY apps/worker/package.json apps/worker/
 COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/
@@ -26,6 +27,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY packages/protocol/tsconfig.json packages/protocol/
 COPY packages/protocol/src packages/protocol/src
+# The engine's tests share packages/testing, which its tsconfig references.
+COPY packages/testing/tsconfig.json packages/testing/
+COPY packages/testing/src packages/testing/src
 COPY packages/engine/tsconfig.json packages/engine/
 COPY packages/engine/src packages/engine/src
 COPY packages/engine-native/tsconfig.json packages/engine-native/binding.gyp packages/engine-native/
@@ -54,6 +58,7 @@ COPY packages/engine-native/package.json packages/engine-native/
 COPY packages/model/package.json packages/model/
 COPY packages/storage/package.json packages/storage/
 COPY packages/sweep/package.json packages/sweep/
+COPY packages/testing/package.json packages/testing/
 COPY apps/worker/package.json apps/worker/
 COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/
