@@ -9,6 +9,7 @@
 #   the shellcheck linter, run on every shell script
 #   mesa-vulkan-drivers >= 25 from bookworm-backports: lavapipe, so the webgpu engine runs on a CPU
 #   libdnnl-dev, g++, make  oneDNN and a compiler: npm ci builds the native engine's addon
+#   chromium            headless browser the dashboard tests (test/ui*.test.ts) drive with puppeteer-core
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -18,6 +19,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 apt_packages=(redis-server redis-sentinel prometheus docker-compose docker.io debootstrap shellcheck libvulkan1 libdnnl-dev g++ make)
+apt_packages+=(chromium) # the dashboard's browser tests
 backports_packages=(mesa-vulkan-drivers)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

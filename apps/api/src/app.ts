@@ -35,11 +35,13 @@ import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_PRESIGN_EXPIRES_SECONDS } from './con
 import { ApiError } from './errors.js';
 import { isRedisUnavailable } from './redis-errors.js';
 import { registerBestRoutes } from './routes/best.js';
+import { registerEventRoutes, type EventRouteOptions } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerSweepRoutes } from './routes/sweeps.js';
 import { registerTrialRoutes } from './routes/trials.js';
 import { SweepController } from './controller/index.js';
 import { checkRouteIds } from './route-ids.js';
+import { registerUiRoutes } from './routes/ui.js';
 import { SweepStore } from './sweep-store.js';
 
 declare module 'fastify' {
@@ -81,6 +83,10 @@ export interface AppDeps {
   readonly logger?: FastifyServerOptions['logger'];
   /** Serve Prometheus metrics at /metrics (no key needed) and time every request; default true. */
   readonly metrics?: boolean;
+  /** Folder of the built dashboard served at /ui; default apps/ui/dist/public. */
+  readonly uiDir?: string;
+  /** Poll interval, replay and heartbeat of `GET /v1/sweeps/:id/events`; defaults in events.ts. */
+  readonly events?: EventRouteOptions;
 }
 
 export type ApiApp = FastifyInstance<
@@ -223,6 +229,8 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   registerSweepRoutes(app, context);
   registerTrialRoutes(app, context);
   registerBestRoutes(app, context);
+  registerEventRoutes(app, context, deps.events);
+  registerUiRoutes(app, deps.uiDir);
 
   app.addHook('onReady', (done) => {
     void queueEvents

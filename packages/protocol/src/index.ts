@@ -15,3 +15,5 @@ export * from './artifacts.js';
 export * from './metrics.js';
 export * from './redis-sentinel.js';
 export * from './env-fragments.js';
+export * from './epoch-series.js';
+export * from './sweep-events.js';

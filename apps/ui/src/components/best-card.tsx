@@ -1,0 +1,122 @@
+import { type BestTrialResponse, type SweepSummary, type TrialSummary } from '@setrain/protocol';
+import { useEffect, useState } from 'preact/hooks';
+
+import { api } from '../api/client.js';
+import { num, param } from '../format.js';
+import { href } from '../router.js';
+import { ErrorNote } from './error-note.js';
+
+function kindOf(key: string): string {
+  if (key.endsWith('.h5')) return 'Keras .h5';
+  if (key.endsWith('model.json') || key.endsWith('.bin')) return 'tfjs';
+  return 'file';
+}
+
+function bytes(n: number): string {
+  return n < 1024
+    ? `${n} B`
+    : n < 1048576
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+/** The best trial: parameters, metrics, and its artifacts with sha256 and download links. */
+export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | undefined }) {
+  const bestId = props.sweep.best?.trialId;
+  const [best, setBest] = useState<BestTrialResponse | undefined>();
+  const [error, setError] = useState<unknown>();
+  const [tarUrl, setTarUrl] = useState<string | undefined>();
+  useEffect(() => {
+    setBest(undefined);
+    if (bestId === undefined) return;
+    api.best(props.sweep.id).then(setBest, setError);
+  }, [bestId]);
+  useEffect(() => () => tarUrl && URL.revokeObjectURL(tarUrl), [tarUrl]);
+  if (props.sweep.best === null) {
+    return (
+      <section class="card" aria-labelledby="best-title">
+        <h2 id="best-title">Best trial</h2>
+        <p>No finished trial with an objective value yet.</p>
+      </section>
+    );
+  }
+  const summary = props.sweep.best;
+  const latest = props.trial?.latest;
+  return (
+    <section class="card" aria-labelledby="best-title" id="best-card">
+      <h2 id="best-title">
+        Best trial <a href={href.trial(summary.trialId)}>{summary.trialId}</a>
+      </h2>
+      <p>
+        {props.sweep.objective.metric} ({props.sweep.objective.goal}):{' '}
+        <strong>{num(summary.objectiveValue)}</strong>
+        {best?.bestEpoch !== undefined && best.bestEpoch !== null && ` at epoch ${best.bestEpoch}`}
+      </p>
+      <dl class="pairs">
+        {Object.entries(summary.params).map(([k, v]) => (
+          <>
+            <dt>{k}</dt>
+            <dd>{param(v)}</dd>
+          </>
+        ))}
+        {latest && (
+          <>
+            <dt>last epoch</dt>
+            <dd>
+              loss {num(latest.loss)}, val_loss {num(latest.val_loss)}, val_accuracy{' '}
+              {num(latest.val_accuracy)}
+            </dd>
+          </>
+        )}
+      </dl>
+      <ErrorNote error={error} />
+      {best && (
+        <>
+          <h3>Artifacts</h3>
+          <table class="grid artifacts" aria-label="Best trial artifacts">
+            <thead>
+              <tr>
+                <th scope="col">File</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Size</th>
+                <th scope="col">sha256</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[best.trialJson, ...best.artifacts].map((a) => (
+                <tr key={a.key}>
+                  <td>
+                    <a href={a.url} download data-sha256={a.sha256 ?? ''}>
+                      {a.key.split('/').slice(-2).join('/')}
+                    </a>
+                  </td>
+                  <td>{a.key.endsWith('trial.json') ? 'record' : kindOf(a.key)}</td>
+                  <td class="num">{bytes(a.bytes)}</td>
+                  <td>
+                    <code class="sha">{a.sha256 ?? '—'}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p class="muted">Links are presigned and expire in {best.urlExpiresInSeconds} s.</p>
+          <button
+            type="button"
+            onClick={() =>
+              void api.downloadBestTar(props.sweep.id).then((blob) => {
+                const url = URL.createObjectURL(blob);
+                setTarUrl(url);
+                const a = document.createElement('a');
+                a.href = url;
+                a.download = `${summary.trialId}.tar`;
+                a.click();
+              }, setError)
+            }
+          >
+            Download everything (.tar)
+          </button>
+        </>
+      )}
+    </section>
+  );
+}
