@@ -197,7 +197,7 @@ test('a manifest line with an unknown label fails the trial at once, naming the 
   const payload = payloadFor(data.manifestUri);
   const { message, job } = await failureOf(payload);
   assert.match(message, /DATASET_INVALID/);
-  assert.match(message, /manifest\.jsonl.*line 2.*unknown label "hexagon"/);
+  assert.match(message, /manifest\.jsonl.*line 2.*label 1 is not in classes\.json/);
   await assertTerminalFailure(payload, job, 'failed');
 });
 

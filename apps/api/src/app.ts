@@ -67,6 +67,11 @@ export interface AppDeps {
   readonly keyPrefix: string;
   /** Bucket of runs/<sweepId>/...; trials write their artifacts there. */
   readonly artifactsBucket: string;
+  /**
+   * Buckets specs may read datasets and backbone weights from (SETRAIN_DATA_BUCKETS); default:
+   * the artifacts bucket only.
+   */
+  readonly dataBuckets?: readonly string[];
   /** Bearer keys accepted on every /v1 route. */
   readonly apiKeys: readonly string[];
   /** Largest request body; default 1 MiB. */
@@ -103,6 +108,8 @@ export interface RouteContext {
   readonly controller: SweepController;
   readonly s3: S3Client;
   readonly artifactsBucket: string;
+  /** Buckets datasets and backbone weights may come from. */
+  readonly dataBuckets: readonly string[];
   readonly presignExpiresSeconds: number;
 }
 
@@ -169,6 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     controller,
     s3: deps.s3,
     artifactsBucket: deps.artifactsBucket,
+    dataBuckets: deps.dataBuckets ?? [deps.artifactsBucket],
     presignExpiresSeconds: deps.presignExpiresSeconds ?? DEFAULT_PRESIGN_EXPIRES_SECONDS,
   };
 

@@ -21,6 +21,8 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_RECONCILE_INTERVAL_MS = 5000;
 export const DEFAULT_PRESIGN_EXPIRES_SECONDS = 3600;
 
+const BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
   HOST: z.string().min(1).default(DEFAULT_HOST),
@@ -42,7 +44,20 @@ const envSchema = z.object({
     ),
   SETRAIN_ARTIFACTS_BUCKET: z
     .string({ error: 'is required: the bucket trials write their artifacts to' })
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
+    .regex(BUCKET_PATTERN, 'must be a valid S3 bucket name'),
+  SETRAIN_DATA_BUCKETS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((b) => b.trim())
+        .filter((b) => b.length > 0),
+    )
+    .refine(
+      (buckets) => buckets.every((b) => BUCKET_PATTERN.test(b)),
+      'must be a comma-separated list of S3 bucket names',
+    ),
   SETRAIN_BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()
@@ -73,6 +88,8 @@ export interface ApiConfig {
   readonly apiKeys: readonly string[];
   readonly s3: S3Settings;
   readonly artifactsBucket: string;
+  /** Buckets datasets and backbone weights may be read from; the artifacts bucket is always one. */
+  readonly dataBuckets: readonly string[];
   readonly bodyLimitBytes: number;
   readonly reconcileIntervalMs: number;
   readonly presignExpiresSeconds: number;
@@ -95,6 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     apiKeys: Object.freeze([...e.SETRAIN_API_KEYS]),
     s3: s3SettingsFromEnv(e),
     artifactsBucket: e.SETRAIN_ARTIFACTS_BUCKET,
+    dataBuckets: Object.freeze([
+      ...new Set([e.SETRAIN_ARTIFACTS_BUCKET, ...e.SETRAIN_DATA_BUCKETS]),
+    ]),
     bodyLimitBytes: e.SETRAIN_BODY_LIMIT_BYTES,
     reconcileIntervalMs: e.SETRAIN_RECONCILE_INTERVAL_MS,
     presignExpiresSeconds: e.SETRAIN_PRESIGN_EXPIRES_SECONDS,

@@ -1,13 +1,22 @@
 import { type S3Client } from '@aws-sdk/client-s3';
-import { datasetKeys, datasetPrefixOfManifest, formatS3Uri, parseS3Uri } from '@setrain/protocol';
+import {
+  datasetKeys,
+  datasetPrefixOfManifest,
+  formatS3Uri,
+  parseS3Uri,
+  type SweepSpec,
+} from '@setrain/protocol';
 import {
   DatasetInvalidError,
   formatDatasetIssue,
   getObjectText,
   headObject,
+  keySegmentProblem,
+  MAX_CLASSES_JSON_BYTES,
   parseClassesJson,
   S3BucketNotFoundError,
   S3ObjectNotFoundError,
+  S3ObjectTooLargeError,
 } from '@setrain/storage';
 
 import { ApiError } from './errors.js';
@@ -21,6 +30,36 @@ function datasetError(uri: string, detail: string, messages: readonly string[]):
     { dataset: uri, detail },
     messages.map((message) => ({ path: DATASET_FIELD, message })),
   );
+}
+
+/**
+ * Checks that every object a spec makes the service read (the dataset, the backbone weights) lies
+ * in an allowed bucket and has a normalised key: the API and workers read them with the service's
+ * own credentials, so without this a key holder could read any bucket those credentials reach.
+ */
+export function checkDataLocations(spec: SweepSpec, allowedBuckets: readonly string[]): void {
+  const fields: [string, string | undefined][] = [
+    [DATASET_FIELD, spec.dataset],
+    ['model.backboneWeights', spec.model.backboneWeights],
+  ];
+  for (const [field, uri] of fields) {
+    if (uri === undefined) continue;
+    const location = parseS3Uri(uri);
+    if (location === undefined) continue; // The spec schema already reported it.
+    if (!allowedBuckets.includes(location.bucket)) {
+      throw new ApiError(
+        'DATA_BUCKET_NOT_ALLOWED',
+        { field, uri, bucket: location.bucket, allowed: allowedBuckets.join(', ') },
+        [{ path: field, message: `bucket ${location.bucket} is not allowed` }],
+      );
+    }
+    const problem = keySegmentProblem(location.key, 'the object key');
+    if (problem !== undefined) {
+      throw new ApiError('SPEC_INVALID', { detail: `${field}: ${problem}` }, [
+        { path: field, message: problem },
+      ]);
+    }
+  }
 }
 
 /**
@@ -42,7 +81,9 @@ export async function checkDataset(s3: S3Client, manifestUri: string): Promise<v
         `manifest ${manifestUri} does not exist`,
       ]);
     }
-    const classes = await getObjectText(s3, location.bucket, classesKey);
+    const classes = await getObjectText(s3, location.bucket, classesKey, {
+      maxBytes: MAX_CLASSES_JSON_BYTES,
+    });
     parseClassesJson(classes.text, classesUri);
   } catch (error) {
     if (error instanceof ApiError) throw error;
@@ -55,6 +96,9 @@ export async function checkDataset(s3: S3Client, manifestUri: string): Promise<v
       throw datasetError(manifestUri, 'classes.json is missing', [
         `${classesUri} does not exist (it must sit next to the manifest)`,
       ]);
+    }
+    if (error instanceof S3ObjectTooLargeError) {
+      throw datasetError(manifestUri, 'classes.json is too large', [error.message]);
     }
     if (error instanceof DatasetInvalidError) {
       throw datasetError(

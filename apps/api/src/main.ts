@@ -25,6 +25,7 @@ const app = await buildApp({
   s3,
   keyPrefix: config.keyPrefix,
   artifactsBucket: config.artifactsBucket,
+  dataBuckets: config.dataBuckets,
   apiKeys: config.apiKeys,
   bodyLimitBytes: config.bodyLimitBytes,
   reconcileIntervalMs: config.reconcileIntervalMs,

@@ -13,6 +13,7 @@ import { buildProgram } from './program.js';
 const STORAGE_EXIT_CODES: Record<StorageError['code'], ExitCode> = {
   S3_URI_INVALID: EXIT_CODES.usage,
   S3_OBJECT_NOT_FOUND: EXIT_CODES.notFound,
+  S3_OBJECT_TOO_LARGE: EXIT_CODES.rejected,
   S3_BUCKET_NOT_FOUND: EXIT_CODES.notFound,
   S3_OBJECT_JSON_INVALID: EXIT_CODES.rejected,
   S3_CONFIG_INVALID: EXIT_CODES.usage,

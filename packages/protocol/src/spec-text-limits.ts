@@ -2,9 +2,9 @@ import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Node } fro
 
 /**
  * Largest spec text (YAML, or JSON sent as text) the API parses; real specs are 1-4 KiB. The
- * `yaml` package needs ~35 us per key on a busy core, so this keeps a parse near 100 ms.
+ * `yaml` package needs 35-300 us per key on a busy core, so this keeps a parse under ~0.3 s.
  */
-export const MAX_SPEC_TEXT_BYTES = 32 * 1024;
+export const MAX_SPEC_TEXT_BYTES = 16 * 1024;
 /** Most aliases (`*name`) a spec may use; expanding them is what alias bombs abuse. */
 export const MAX_SPEC_ALIASES = 50;
 /** Deepest nesting of maps and lists a spec may have (real specs nest 4-5 deep). */

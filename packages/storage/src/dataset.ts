@@ -7,8 +7,9 @@ import {
 } from '@setrain/protocol';
 import { DatasetInvalidError, type DatasetIssue } from './errors/dataset-invalid-error.js';
 import { S3ObjectNotFoundError } from './errors/s3-object-not-found-error.js';
+import { S3ObjectTooLargeError } from './errors/s3-object-too-large-error.js';
 import { getObjectText, putObject, type RequestOptions } from './objects.js';
-import { parseS3UriOrThrow } from './s3-uri.js';
+import { keySegmentProblem, parseS3UriOrThrow } from './s3-uri.js';
 
 /** One manifest line: an image key relative to the dataset prefix and its labels. */
 export interface DatasetEntry {
@@ -35,6 +36,21 @@ export interface Dataset {
 /** Problems reported before giving up; a broken 1M-line manifest should not build a 1M-line error. */
 export const DEFAULT_MAX_DATASET_ISSUES = 100;
 
+/** Largest classes.json read (a class list of 10,000 long names fits); larger is a dataset error. */
+export const MAX_CLASSES_JSON_BYTES = 256 * 1024;
+/** Longest manifest line (UTF-16 units); a key and a few labels need a few hundred. */
+export const MAX_MANIFEST_LINE_LENGTH = 4096;
+
+/**
+ * What a JSON value is, for error messages: datasets may be other people's files, so messages name
+ * the object, line and type but never repeat content.
+ */
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
 /** Fields a manifest line may have; others are reported so typos ("label") do not pass silently. */
 const MANIFEST_LINE_FIELDS = ['key', 'labels'] as const;
 
@@ -43,10 +59,9 @@ export function parseClassesJson(text: string, source: string): string[] {
   let value: unknown;
   try {
     value = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (cause) {
-    throw new DatasetInvalidError([
-      { source, message: `bad JSON: ${cause instanceof Error ? cause.message : String(cause)}` },
-    ]);
+  } catch {
+    // JSON.parse's message quotes the text around the error: it is not repeated.
+    throw new DatasetInvalidError([{ source, message: 'is not valid JSON' }]);
   }
   if (!Array.isArray(value)) {
     throw new DatasetInvalidError([
@@ -60,10 +75,10 @@ export function parseClassesJson(text: string, source: string): string[] {
     if (typeof name !== 'string' || name.trim() === '') {
       issues.push({
         source,
-        message: `entry ${index} is ${JSON.stringify(name)}; class names must be non-empty strings`,
+        message: `entry ${index} is ${typeof name === 'string' ? 'empty' : describeJson(name)}; class names must be non-empty strings`,
       });
     } else if (seen.has(name)) {
-      issues.push({ source, message: `class ${JSON.stringify(name)} is listed twice` });
+      issues.push({ source, message: `entry ${index} repeats an earlier class name` });
     } else {
       seen.add(name);
     }
@@ -74,16 +89,12 @@ export function parseClassesJson(text: string, source: string): string[] {
 
 /** Why a manifest key is not usable, or undefined when it is fine. */
 function keyProblem(key: string): string | undefined {
-  if (key === '') return 'key is empty';
-  if (key.startsWith('/'))
-    return `key ${JSON.stringify(key)} must be relative to the dataset prefix`;
+  if (key === '') return '"key" is empty';
+  if (key.startsWith('/')) return '"key" must be relative to the dataset prefix';
   if (key.startsWith('s3://')) {
-    return `key ${JSON.stringify(key)} must be relative to the dataset prefix, not an s3:// URI`;
+    return '"key" must be relative to the dataset prefix, not an s3:// URI';
   }
-  if (key.split('/').some((segment) => segment === '..' || segment === '.' || segment === '')) {
-    return `key ${JSON.stringify(key)} has an empty, '.' or '..' path segment`;
-  }
-  return undefined;
+  return keySegmentProblem(key, '"key"');
 }
 
 export interface ParseManifestOptions {
@@ -115,11 +126,16 @@ export function parseManifest(
     const issue = (message: string): void => {
       if (issues.length < maxIssues) issues.push({ source, line, message });
     };
+    if (raw.length > MAX_MANIFEST_LINE_LENGTH) {
+      issue(`is ${raw.length} characters long; lines may be at most ${MAX_MANIFEST_LINE_LENGTH}`);
+      continue;
+    }
     let value: unknown;
     try {
       value = JSON.parse(raw);
-    } catch (cause) {
-      issue(`bad JSON: ${cause instanceof Error ? cause.message : String(cause)}`);
+    } catch {
+      // JSON.parse's message quotes the line: it is not repeated.
+      issue('is not valid JSON');
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -132,7 +148,7 @@ export function parseManifest(
     );
     if (unknownFields.length > 0) {
       issue(
-        `unknown field(s) ${unknownFields.map((f) => JSON.stringify(f)).join(', ')}; allowed: ${MANIFEST_LINE_FIELDS.join(', ')}`,
+        `has ${unknownFields.length} unknown field(s); allowed: ${MANIFEST_LINE_FIELDS.join(', ')}`,
       );
     }
     const key = record['key'];
@@ -142,7 +158,7 @@ export function parseManifest(
       issue('missing "key"');
       lineOk = false;
     } else if (typeof key !== 'string') {
-      issue(`"key" must be a string, got ${JSON.stringify(key)}`);
+      issue(`"key" must be a string, got ${describeJson(key)}`);
       lineOk = false;
     } else {
       const problem = keyProblem(key);
@@ -151,7 +167,7 @@ export function parseManifest(
         issue(problem);
         lineOk = false;
       } else if (firstLine !== undefined) {
-        issue(`duplicate key ${JSON.stringify(key)} (first at line ${firstLine})`);
+        issue(`repeats the "key" of line ${firstLine}`);
         lineOk = false;
       } else {
         firstLineOfKey.set(key, line);
@@ -161,23 +177,23 @@ export function parseManifest(
       issue('missing "labels"');
       lineOk = false;
     } else if (!Array.isArray(labels) || labels.some((label) => typeof label !== 'string')) {
-      issue(`"labels" must be an array of class names, got ${JSON.stringify(labels)}`);
+      issue(`"labels" must be an array of class names, got ${describeJson(labels)}`);
       lineOk = false;
     } else if (labels.length === 0) {
       issue('"labels" is empty; every image needs at least one label');
       lineOk = false;
     } else {
       const seen = new Set<string>();
-      for (const label of labels as string[]) {
+      (labels as string[]).forEach((label, position) => {
         if (!known.has(label)) {
-          issue(`unknown label ${JSON.stringify(label)} (not in classes.json)`);
+          issue(`label ${position + 1} is not in classes.json`);
           lineOk = false;
         } else if (seen.has(label)) {
-          issue(`label ${JSON.stringify(label)} is repeated`);
+          issue(`label ${position + 1} repeats an earlier label`);
           lineOk = false;
         }
         seen.add(label);
-      }
+      });
     }
     if (lineOk && typeof key === 'string' && Array.isArray(labels)) {
       entries.push({ key, labels: labels as string[] });
@@ -210,11 +226,17 @@ export async function readDataset(
   const requestOptions = options.signal !== undefined ? { signal: options.signal } : {};
   const [manifest, classesObject] = await Promise.all([
     getObjectText(client, bucket, location.key, requestOptions),
-    getObjectText(client, bucket, keys.classes, requestOptions).catch((error: unknown) => {
+    getObjectText(client, bucket, keys.classes, {
+      ...requestOptions,
+      maxBytes: MAX_CLASSES_JSON_BYTES,
+    }).catch((error: unknown) => {
       if (error instanceof S3ObjectNotFoundError) {
         throw new DatasetInvalidError([
           { source: classesSource, message: 'classes.json not found next to the manifest' },
         ]);
+      }
+      if (error instanceof S3ObjectTooLargeError) {
+        throw new DatasetInvalidError([{ source: classesSource, message: error.message }]);
       }
       throw error;
     }),

@@ -17,6 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ChecksumMismatchError } from './errors/checksum-mismatch-error.js';
 import { S3ObjectNotFoundError } from './errors/s3-object-not-found-error.js';
+import { S3ObjectTooLargeError } from './errors/s3-object-too-large-error.js';
 import { S3ObjectJsonInvalidError } from './errors/s3-object-json-invalid-error.js';
 import { translateS3Error } from './s3-errors.js';
 import { formatS3Uri } from '@setrain/protocol';
@@ -65,6 +66,11 @@ export interface ObjectJson<T> extends ObjectInfo {
 export interface RequestOptions {
   /** Aborts the request. */
   readonly signal?: AbortSignal;
+}
+
+export interface ReadLimitOptions extends RequestOptions {
+  /** Refuse (S3ObjectTooLargeError) an object larger than this, before reading its body. */
+  readonly maxBytes?: number;
 }
 
 export interface PutObjectOptions extends RequestOptions {
@@ -187,11 +193,20 @@ export async function getObjectBytes(
   client: S3Client,
   bucket: string,
   key: string,
-  options: RequestOptions = {},
+  options: ReadLimitOptions = {},
 ): Promise<ObjectBytes> {
   const output = await sendGetObject(client, bucket, key, options);
   if (output.Body === undefined) throw new S3ObjectNotFoundError(bucket, key);
+  const limit = options.maxBytes;
+  if (limit !== undefined && (output.ContentLength ?? 0) > limit) {
+    // Closing the stream unread: the body may be gigabytes.
+    if (output.Body instanceof Readable) output.Body.destroy();
+    throw new S3ObjectTooLargeError(bucket, key, output.ContentLength ?? 0, limit);
+  }
   const bytes = await output.Body.transformToByteArray();
+  if (limit !== undefined && bytes.byteLength > limit) {
+    throw new S3ObjectTooLargeError(bucket, key, bytes.byteLength, limit);
+  }
   return { ...toObjectInfo(bucket, key, output), size: bytes.byteLength, bytes };
 }
 
@@ -200,7 +215,7 @@ export async function getObjectText(
   client: S3Client,
   bucket: string,
   key: string,
-  options: RequestOptions = {},
+  options: ReadLimitOptions = {},
 ): Promise<ObjectText> {
   const { bytes, ...info } = await getObjectBytes(client, bucket, key, options);
   return { ...info, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };

@@ -41,6 +41,19 @@ export function assertBucketName(bucket: string, uri = `${S3_URI_SCHEME}${bucket
 }
 
 /**
+ * Why `key` is not a normal object key: an empty, `.` or `..` segment (`a//b`, `a/./b`, `a/../b`),
+ * which some S3 implementations and proxies resolve and others keep. Undefined when it is normal.
+ * `what` names the key in the message; the key itself is not repeated.
+ */
+export function keySegmentProblem(key: string, what = 'the key'): string | undefined {
+  const bad = key
+    .split('/')
+    .find((segment) => segment === '..' || segment === '.' || segment === '');
+  if (bad === undefined) return undefined;
+  return `${what} has ${bad === '' ? 'an empty' : `a '${bad}'`} path segment; keys must be normalised`;
+}
+
+/**
  * Joins key segments with single slashes: `joinKey('runs/', '/a', 'b.json')` is `runs/a/b.json`.
  * Empty segments are dropped, so `joinKey('', 'x')` is `x`.
  */

@@ -25,7 +25,7 @@ import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
 import { type ApiApp, type RouteContext } from '../app.js';
-import { checkDataset } from '../dataset-check.js';
+import { checkDataLocations, checkDataset } from '../dataset-check.js';
 import { ApiError } from '../errors.js';
 import { type SweepRecord } from '../sweep-record.js';
 import { checkGridSize } from '../spec-limits.js';
@@ -70,6 +70,7 @@ export async function loadSweep(context: RouteContext, sweepId: string): Promise
 
 async function submit(context: RouteContext, spec: SweepSpec, kind: SweepKind) {
   checkGridSize(spec);
+  checkDataLocations(spec, context.dataBuckets);
   await checkDataset(context.s3, spec.dataset);
   let record: SweepRecord;
   try {
