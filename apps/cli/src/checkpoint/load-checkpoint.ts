@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { FINAL_FILES, type TrialRecord } from '@setrain/protocol';
@@ -9,6 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@setrain/model';
 
 import { CliError, EXIT_CODES } from '../errors.js';
+import { readConfinedFile } from './confined-file.js';
 
 /** A checkpoint folder as written by `setrain fetch-best`. */
 export interface LoadedCheckpoint {
@@ -29,16 +29,9 @@ interface ModelJson {
   convertedBy?: string | null;
 }
 
-async function readJson<T>(path: string, what: string): Promise<T> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new CliError(
-      `${what} ${path} is missing; is this a folder written by "setrain fetch-best"?`,
-      EXIT_CODES.usage,
-    );
-  }
+async function readJson<T>(dir: string, name: string, what: string): Promise<T> {
+  const path = join(dir, name);
+  const text = (await readConfinedFile(dir, name, what)).toString('utf8');
   try {
     return JSON.parse(text) as T;
   } catch (err) {
@@ -51,29 +44,22 @@ async function readJson<T>(path: string, what: string): Promise<T> {
 
 /** Loads model.json + weights, classes.json and (if present) trial.json from a checkpoint folder. */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
-  const modelJson = await readJson<ModelJson>(join(dir, FINAL_FILES.modelJson), 'model file');
-  const classes = await readJson<unknown>(join(dir, FINAL_FILES.classes), 'classes file');
+  const modelJson = await readJson<ModelJson>(dir, FINAL_FILES.modelJson, 'model file');
+  const classes = await readJson<unknown>(dir, FINAL_FILES.classes, 'classes file');
   if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'string')) {
     throw new CliError(
       `classes file ${join(dir, FINAL_FILES.classes)} must be a JSON array of class names`,
       EXIT_CODES.usage,
     );
   }
-  const trial = await readJson<TrialRecord>(join(dir, 'trial.json'), 'trial record').catch(
+  const trial = await readJson<TrialRecord>(dir, 'trial.json', 'trial record').catch(
     () => undefined,
   );
   const weightSpecs = modelJson.weightsManifest.flatMap((group) => group.weights);
   const buffers: Buffer[] = [];
   for (const group of modelJson.weightsManifest) {
     for (const path of group.paths) {
-      try {
-        buffers.push(await readFile(join(dir, path)));
-      } catch {
-        throw new CliError(
-          `weights file ${join(dir, path)} named by model.json is missing`,
-          EXIT_CODES.usage,
-        );
-      }
+      buffers.push(await readConfinedFile(dir, path, 'weights file named by model.json'));
     }
   }
   const weightData = Buffer.concat(buffers);
