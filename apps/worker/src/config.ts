@@ -32,6 +32,10 @@ export const DEFAULT_MAX_STALLED_COUNT = 2;
 export const DEFAULT_DOWNLOAD_CONCURRENCY = 8;
 /** Port of the Prometheus /metrics endpoint; 0 disables it. */
 export const DEFAULT_METRICS_PORT = 9464;
+/** How long a worker waits out an unreachable Redis or S3 before failures use attempts again. */
+export const DEFAULT_OUTAGE_BUDGET_SECONDS = 300;
+/** Consecutive worker-side failures (crash, engine, unexpected) after which a worker quarantines. */
+export const DEFAULT_QUARANTINE_AFTER = 3;
 export const DEFAULT_CACHE_DIR = join(tmpdir(), 'setrain-cache');
 
 const envSchema = z.object({
@@ -79,6 +83,18 @@ const envSchema = z.object({
     .min(0)
     .max(100)
     .default(DEFAULT_MAX_STALLED_COUNT),
+  SETRAIN_OUTAGE_BUDGET_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(DEFAULT_OUTAGE_BUDGET_SECONDS),
+  SETRAIN_QUARANTINE_AFTER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(DEFAULT_QUARANTINE_AFTER),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
 });
 
@@ -108,6 +124,14 @@ export interface WorkerConfig {
   readonly maxStalledCount: number;
   readonly metricsPort: number;
   readonly logLevel: LogLevel;
+  /**
+   * Seconds of an outage (Redis or S3 unreachable, timeouts, 5xx) a worker waits out by giving its
+   * trials back without using attempts; past it, such failures use attempts. Default
+   * DEFAULT_OUTAGE_BUDGET_SECONDS.
+   */
+  readonly outageBudgetSeconds?: number;
+  /** Consecutive worker-side failures before the worker quarantines. Default DEFAULT_QUARANTINE_AFTER. */
+  readonly quarantineAfter?: number;
 }
 
 /** Parses the worker's environment; throws WorkerError WORKER_CONFIG_INVALID naming each bad variable. */
@@ -147,5 +171,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     maxStalledCount: e.SETRAIN_MAX_STALLED_COUNT,
     metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
+    outageBudgetSeconds: e.SETRAIN_OUTAGE_BUDGET_SECONDS,
+    quarantineAfter: e.SETRAIN_QUARANTINE_AFTER,
   });
 }

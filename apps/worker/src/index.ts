@@ -10,6 +10,7 @@ export * from './trial-data.js';
 export * from './data-pipeline.js';
 export * from './objective.js';
 export * from './trial-record.js';
+export * from './failure-kind.js';
 export type * from './trial-ipc.js';
 export { WORKER_PACKAGE_VERSION } from './package-version.js';
 // The job holder: the BullMQ side of a worker process.
@@ -20,9 +21,13 @@ export * from './job-holder/control-subscriber.js';
 export * from './job-holder/worker-runtime.js';
 export * from './job-holder/heartbeat.js';
 export * from './job-holder/early-stopping.js';
+export * from './job-holder/stop-requests.js';
+export * from './job-holder/worker-health.js';
+export * from './job-holder/retry.js';
 // The trainer: the child process that trains one trial.
 export * from './trainer/eval-metrics.js';
 export * from './trainer/checkpoints.js';
 export { runTrial } from './trainer/run-trial.js';
+export { runPreflight } from './trainer/preflight.js';
 export { chooseHeadActivation } from './trainer/build-model.js';
 export type { TrialChannel } from './trainer/trial-context.js';

@@ -9,7 +9,11 @@ import { errorMessage } from './worker-error.js';
 
 const config = loadWorkerConfig();
 const logger = createLogger(config.logLevel, { workerId: config.workerId });
-const runtime = await startWorker({ config, logger });
+const runtime = await startWorker({ config, logger }).catch((error: unknown) => {
+  // Preflight or connection failure: say why and exit non-zero (an orchestrator restarts or alerts).
+  logger.error({ error: errorMessage(error) }, 'worker cannot start');
+  process.exit(1);
+});
 
 let stopping = false;
 const stop = (signal: NodeJS.Signals): void => {

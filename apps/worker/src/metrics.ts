@@ -40,6 +40,10 @@ export interface WorkerMetricsDeps {
   readonly collectDefaultMetrics?: boolean;
 }
 
+/** Why a worker gave a trial back to the queue without using an attempt. */
+export const GIVE_BACK_REASONS = ['shutdown', 'outage', 'quarantine'] as const;
+export type GiveBackReason = (typeof GIVE_BACK_REASONS)[number];
+
 /** Outcomes of a finished trial (the terminal trial statuses). */
 export type TrialFinishOutcome = Extract<
   TrialStatus,
@@ -84,6 +88,9 @@ export interface WorkerMetrics {
   readonly registry: Registry;
   readonly engineInfo: Gauge<'engine'>;
   readonly workerTrialsRunning: Gauge;
+  readonly workerQuarantined: Gauge;
+  readonly workerReady: Gauge;
+  readonly trialsGivenBackTotal: Counter<'reason'>;
   readonly trialEpochDurationSeconds: Histogram;
   readonly trainStepDurationSeconds: Histogram;
   readonly trainImagesTotal: Counter;
@@ -121,6 +128,10 @@ export interface WorkerMetrics {
   /** The trial leaves this worker without ending (given back on shutdown, or failed with a retry
    * left): running = 0, no outcome counted. */
   trialReleased(): void;
+  /** Whether the worker takes trials now and whether it is quarantined. */
+  setReadiness(state: { ready: boolean; quarantined: boolean }): void;
+  /** A trial went back to the queue without using an attempt. */
+  countGiveBack(reason: GiveBackReason): void;
   /** tfjs memory as the training process last reported it (when tfjs runs in another process). */
   setTfjsMemory(memory: TfjsMemoryInfo): void;
   /** Records a measurement sent as data (see {@link WorkerMetricEvent}). */
@@ -158,6 +169,9 @@ export function createWorkerMetrics(deps: WorkerMetricsDeps = {}): WorkerMetrics
 
   const engineInfo = new Gauge<'engine'>(config(registry, 'engineInfo'));
   const workerTrialsRunning = new Gauge(config(registry, 'workerTrialsRunning'));
+  const workerQuarantined = new Gauge(config(registry, 'workerQuarantined'));
+  const workerReady = new Gauge(config(registry, 'workerReady'));
+  const trialsGivenBackTotal = new Counter<'reason'>(config(registry, 'trialsGivenBackTotal'));
   const trialEpochDurationSeconds = new Histogram(config(registry, 'trialEpochDurationSeconds'));
   const trainStepDurationSeconds = new Histogram(config(registry, 'trainStepDurationSeconds'));
   const trainImagesTotal = new Counter(config(registry, 'trainImagesTotal'));
@@ -192,7 +206,10 @@ export function createWorkerMetrics(deps: WorkerMetricsDeps = {}): WorkerMetrics
     checkpointWriteDurationSeconds.zero({ kind });
     checkpointBytes.zero({ kind });
   }
+  for (const reason of GIVE_BACK_REASONS) trialsGivenBackTotal.inc({ reason }, 0);
   workerTrialsRunning.set(0);
+  workerQuarantined.set(0);
+  workerReady.set(0);
   trainImagesPerSecond.set(0);
 
   let currentSweep: string | undefined;
@@ -201,6 +218,9 @@ export function createWorkerMetrics(deps: WorkerMetricsDeps = {}): WorkerMetrics
     registry,
     engineInfo,
     workerTrialsRunning,
+    workerQuarantined,
+    workerReady,
+    trialsGivenBackTotal,
     trialEpochDurationSeconds,
     trainStepDurationSeconds,
     trainImagesTotal,
@@ -266,6 +286,13 @@ export function createWorkerMetrics(deps: WorkerMetricsDeps = {}): WorkerMetrics
       trainImagesPerSecond.set(0);
       currentSweep = undefined;
     },
+    setReadiness({ ready, quarantined }) {
+      workerReady.set(ready ? 1 : 0);
+      workerQuarantined.set(quarantined ? 1 : 0);
+    },
+    countGiveBack(reason) {
+      trialsGivenBackTotal.inc({ reason });
+    },
     setTfjsMemory({ numTensors, numBytes }) {
       tfjsTensors.set(numTensors);
       tfjsBytes.set(numBytes);
@@ -315,6 +342,11 @@ export interface MetricsServerOptions {
   readonly port?: number;
   /** Address to bind; default DEFAULT_METRICS_HOST (all interfaces, for Prometheus). */
   readonly host?: string;
+  /**
+   * Readiness for `GET /readyz`: undefined when ready, else why not (answered 503). Default:
+   * always ready.
+   */
+  readonly notReadyReason?: () => string | undefined;
 }
 
 /** A running metrics server. */
@@ -325,7 +357,8 @@ export interface MetricsServer {
 }
 
 /**
- * Serves `GET /metrics` (and `GET /healthz`, for container health checks) on its own port, apart
+ * Serves `GET /metrics`, `GET /healthz` (the process answers) and `GET /readyz` (it takes trials:
+ * 503 with the reason while its engine preflight runs, during an outage or in quarantine) on its own port, apart
  * from anything else the worker does. The server does not keep the process alive on its own.
  */
 export async function startMetricsServer(
@@ -348,6 +381,11 @@ export async function startMetricsServer(
       );
     } else if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const notReady = options.notReadyReason?.();
+      response
+        .writeHead(notReady === undefined ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(notReady === undefined ? 'ready\n' : `not ready: ${notReady}\n`);
     } else {
       response
         .writeHead(404, { 'content-type': 'text/plain' })

@@ -4,6 +4,7 @@
  */
 import type { EngineName } from '@setrain/engine';
 import type {
+  AttemptLogEntry,
   EarlyStopAction,
   EpochMetrics,
   TrialPayload,
@@ -37,6 +38,8 @@ export interface TrialRunRequest {
   /** Image limits and cache budgets; defaults when absent. */
   readonly data?: TrialDataOptions;
   readonly faults?: TrialFaults;
+  /** The trial's attempts so far, this one last (open); trial.json carries it. */
+  readonly attemptsLog?: readonly AttemptLogEntry[];
 }
 
 export type StopReason = 'cancel' | 'shutdown';
@@ -48,8 +51,26 @@ export interface EarlyStopDecision {
   readonly reason?: string;
 }
 
+/** Asks a fresh trainer process to initialise the engine and run one tiny training step. */
+export interface PreflightRequest {
+  readonly engine: EngineName;
+  readonly engineThreads?: number;
+}
+
+/** How the preflight went. */
+export type PreflightResult =
+  | {
+      readonly ok: true;
+      /** The backend the engine picked and its description. */
+      readonly engine: string;
+      readonly description: string;
+      readonly seconds: number;
+    }
+  | { readonly ok: false; readonly message: string };
+
 export type ParentMessage =
   | { readonly type: 'start'; readonly request: TrialRunRequest }
+  | { readonly type: 'preflight'; readonly request: PreflightRequest }
   | { readonly type: 'stop'; readonly reason: StopReason; readonly message: string }
   | ({ readonly type: 'decision'; readonly epoch: number } & EarlyStopDecision);
 
@@ -111,4 +132,5 @@ export type ChildMessage =
   | { readonly type: 'metric'; readonly event: WorkerMetricEvent }
   /** Asks for the early-stopping decision after `epoch`; the trial waits for the answer. */
   | { readonly type: 'decide'; readonly epoch: number }
-  | { readonly type: 'outcome'; readonly outcome: TrialOutcome };
+  | { readonly type: 'outcome'; readonly outcome: TrialOutcome }
+  | { readonly type: 'preflight-result'; readonly result: PreflightResult };

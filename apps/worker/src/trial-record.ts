@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
   trialRecordSchema,
+  type AttemptLogEntry,
   type EpochMetrics,
   type TrialPayload,
   type TrialRecord,
@@ -17,6 +18,7 @@ export interface TrialRecordFields {
   readonly provenance: TrialRecord['provenance'];
   readonly artifacts?: TrialRecord['artifacts'];
   readonly startedAt?: string | undefined;
+  readonly attemptsLog?: readonly AttemptLogEntry[] | undefined;
 }
 
 /** Builds (and validates) a trial.json record; the best epoch is derived from `epochs`. */
@@ -37,6 +39,7 @@ export function buildTrialRecord(payload: TrialPayload, fields: TrialRecordField
     epochs: [...fields.epochs],
     provenance: fields.provenance,
     artifacts: fields.artifacts ?? [],
+    ...(fields.attemptsLog !== undefined ? { attemptsLog: [...fields.attemptsLog] } : {}),
     ...(fields.startedAt !== undefined ? { startedAt: fields.startedAt } : {}),
     finishedAt: new Date().toISOString(),
   } satisfies TrialRecord);
@@ -52,4 +55,23 @@ export async function writeTrialRecord(
   await putObject(client, bucket, key, `${JSON.stringify(record, null, 2)}\n`, {
     contentType: 'application/json',
   });
+}
+
+/** The attempts log with its last entry (the attempt writing the record) ended as `outcome`. */
+export function endLastAttempt(
+  log: readonly AttemptLogEntry[] | undefined,
+  outcome: NonNullable<AttemptLogEntry['outcome']>,
+  reason?: string,
+): AttemptLogEntry[] | undefined {
+  if (log === undefined || log.length === 0) return undefined;
+  const last = log[log.length - 1] as AttemptLogEntry;
+  return [
+    ...log.slice(0, -1),
+    {
+      ...last,
+      endedAt: last.endedAt ?? new Date().toISOString(),
+      outcome,
+      ...(reason !== undefined ? { reason } : {}),
+    },
+  ];
 }

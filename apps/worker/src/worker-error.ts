@@ -10,6 +10,14 @@ export const WORKER_ERROR_CODES = [
   'TRIAL_DIVERGED',
   'TRIAL_CANCELLED',
   'TRIAL_PROCESS_CRASHED',
+  /** Redis or S3 unreachable, a timeout or a 5xx: waited out, never counted against the trial. */
+  'INFRASTRUCTURE_UNAVAILABLE',
+  /** The engine cannot load or train on this worker: the worker's fault, not the trial's. */
+  'ENGINE_UNAVAILABLE',
+  /** An object failed its sha256 check or cannot be parsed: it would fail the same way again. */
+  'OBJECT_CORRUPT',
+  /** An object the trial needs does not exist. */
+  'OBJECT_MISSING',
 ] as const;
 export type WorkerErrorCode = (typeof WORKER_ERROR_CODES)[number];
 
@@ -23,6 +31,8 @@ export const UNRECOVERABLE_CODES: ReadonlySet<WorkerErrorCode> = new Set([
   'MODEL_CONFIG_INVALID',
   'TRIAL_DIVERGED',
   'TRIAL_CANCELLED',
+  'OBJECT_CORRUPT',
+  'OBJECT_MISSING',
 ]);
 
 export class WorkerError extends Error {

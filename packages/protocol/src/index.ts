@@ -9,6 +9,7 @@ export * from './sweep-spec.js';
 export * from './spec-text-limits.js';
 export * from './training.js';
 export * from './trial.js';
+export * from './attempts.js';
 export * from './resolve-trial.js';
 export * from './api.js';
 export * from './artifacts.js';

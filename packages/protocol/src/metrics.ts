@@ -151,6 +151,27 @@ export const METRIC_CATALOGUE = {
     labelNames: [],
     exportedBy: 'worker',
   },
+  workerQuarantined: {
+    name: 'setrain_worker_quarantined',
+    help: 'Whether this worker stopped taking trials after consecutive infrastructure failures (1) or not (0).',
+    type: 'gauge',
+    labelNames: [],
+    exportedBy: 'worker',
+  },
+  workerReady: {
+    name: 'setrain_worker_ready',
+    help: 'Whether this worker takes trials now (1): engine preflight passed, no outage, not quarantined.',
+    type: 'gauge',
+    labelNames: [],
+    exportedBy: 'worker',
+  },
+  trialsGivenBackTotal: {
+    name: 'setrain_worker_trials_given_back_total',
+    help: 'Trials this worker gave back to the queue without using an attempt, by reason.',
+    type: 'counter',
+    labelNames: ['reason'],
+    exportedBy: 'worker',
+  },
   trialEpochDurationSeconds: {
     name: 'setrain_trial_epoch_duration_seconds',
     help: 'Wall time of one training epoch including validation and checkpoint.',

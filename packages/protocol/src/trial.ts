@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { ARTIFACT_EPOCHS, checkpointRootSchema, retentionSchema } from './artifacts.js';
+import { attemptLogEntrySchema } from './attempts.js';
 import { modelSpecSchema } from './model-args-schema.js';
 import { trialIdSchema, sweepIdSchema } from './ids.js';
 import { earlyStoppingSchema } from './sweep-spec.js';
@@ -122,6 +123,8 @@ export const trialRecordSchema = z.object({
   provenance: provenanceSchema,
   /** Every artifact of the trial's final/ and best/ directories, with sha256, set and epoch. */
   artifacts: z.array(artifactSchema),
+  /** Every attempt at the trial and the worker that ran it (records written before it lack it). */
+  attemptsLog: z.array(attemptLogEntrySchema).optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
 });
@@ -161,6 +164,8 @@ export const trialStateSchema = z.object({
    * trusted roots a resume verifies a checkpoint from.
    */
   checkpoints: z.array(checkpointRootSchema).optional(),
+  /** Every attempt at the trial and the worker that ran it. */
+  attemptsLog: z.array(attemptLogEntrySchema).optional(),
 });
 export type TrialState = z.infer<typeof trialStateSchema>;
 

@@ -10,11 +10,14 @@ import type {
   ChildMessage,
   EarlyStopDecision,
   ParentMessage,
+  PreflightRequest,
+  PreflightResult,
   StopReason,
   TrialOutcome,
   TrialRunRequest,
   TrialStarted,
 } from '../trial-ipc.js';
+import { isInfrastructureError } from '../failure-kind.js';
 import { errorMessage, WorkerError } from '../worker-error.js';
 
 /** Callbacks for what a trial process reports; async ones run one at a time, in order. */
@@ -77,29 +80,92 @@ function defaultEntry(): string {
   return fileURLToPath(new URL(`../trainer/trainer-main${extname(self)}`, import.meta.url));
 }
 
-/** A launcher that forks one Node process per trial. */
-export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLauncher {
+/** The error a trial ends with when a listener failed: resumable when it was an outage. */
+function listenerFailure(error: unknown): Error {
+  const message = `the worker could not record the trial's progress: ${errorMessage(error)}`;
+  return isInfrastructureError(error)
+    ? new WorkerError('INFRASTRUCTURE_UNAVAILABLE', message, { cause: error })
+    : new Error(message, { cause: error });
+}
+
+/** Forks a trainer process (trainer/trainer-main) that waits for its first message. */
+function forkTrainer(options: TrialProcessOptions): ChildProcess {
   const entry = options.entry ?? defaultEntry();
   const execArgv =
     options.execArgv ?? (entry.endsWith('.ts') ? ['--conditions=source', '--import', 'tsx'] : []);
+  return fork(entry, [], {
+    execArgv: [...execArgv],
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+}
+
+/** Checks the engine in a trainer process before the worker takes jobs. */
+export type PreflightRunner = (request: PreflightRequest) => Promise<PreflightResult>;
+
+/** How long a preflight may take (engine load, first kernels compiled) before it counts as failed. */
+export const DEFAULT_PREFLIGHT_TIMEOUT_MS = 180_000;
+
+/** A preflight runner that forks a trainer process, as trials do, and asks it for one tiny step. */
+export function forkPreflight(
+  options: TrialProcessOptions & { readonly timeoutMs?: number } = {},
+): PreflightRunner {
+  return (request) =>
+    new Promise<PreflightResult>((resolve) => {
+      const child = forkTrainer(options);
+      let result: PreflightResult | undefined;
+      const timer = setTimeout(() => {
+        result ??= {
+          ok: false,
+          message: `no answer within ${(options.timeoutMs ?? DEFAULT_PREFLIGHT_TIMEOUT_MS) / 1000} s`,
+        };
+        child.kill('SIGKILL');
+      }, options.timeoutMs ?? DEFAULT_PREFLIGHT_TIMEOUT_MS);
+      child.on('message', (message: ChildMessage) => {
+        if (message.type === 'preflight-result') result = message.result;
+      });
+      child.on('error', (error) => {
+        result ??= { ok: false, message: errorMessage(error) };
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve(
+          result ?? {
+            ok: false,
+            message: `the trainer process exited without an answer (code ${code ?? 'none'}, signal ${signal ?? 'none'})`,
+          },
+        );
+      });
+      child.send({ type: 'preflight', request } satisfies ParentMessage);
+    });
+}
+
+/** A launcher that forks one Node process per trial. */
+export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLauncher {
   const stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
   return (request, listeners) => {
-    const child: ChildProcess = fork(entry, [], {
-      execArgv: [...execArgv],
-      env: options.env ?? process.env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
-    });
+    const child = forkTrainer(options);
     let chain: Promise<void> = Promise.resolve();
-    let listenerError: unknown;
-    const enqueue = (work: () => void | Promise<void>): void => {
-      chain = chain.then(work).catch((error: unknown) => {
-        listenerError ??= error;
-      });
-    };
+    let listenerError: Error | undefined;
     let outcome: TrialOutcome | undefined;
     let forcedStop: { reason: StopReason; message: string } | undefined;
     let stopTimer: NodeJS.Timeout | undefined;
+    const stop = (reason: StopReason, message: string): void => {
+      send({ type: 'stop', reason, message });
+      if (forcedStop?.reason === 'cancel') return;
+      forcedStop = { reason, message };
+      stopTimer ??= setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+    };
+    const enqueue = (work: () => void | Promise<void>): void => {
+      chain = chain.then(work).catch((error: unknown) => {
+        if (listenerError !== undefined) return;
+        // The job holder could not record what the trainer reported (Redis unreachable after
+        // retries): stop training now rather than train on unrecorded; the last checkpoint stays.
+        listenerError = listenerFailure(error);
+        stop('shutdown', listenerError.message);
+      });
+    };
     let epochsCompleted = 0;
     const done = new Promise<TrialOutcome>((resolve, reject) => {
       child.on('message', (message: ChildMessage) => {
@@ -136,6 +202,9 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
           case 'outcome':
             outcome = message.outcome;
             break;
+          case 'preflight-result':
+            // Only a preflight process sends it (see forkPreflight).
+            break;
         }
       });
       child.on('error', reject);
@@ -156,13 +225,8 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
                 };
         }
         void chain.then(() => {
-          if (listenerError !== undefined) {
-            reject(
-              listenerError instanceof Error
-                ? listenerError
-                : new Error(errorMessage(listenerError)),
-            );
-          } else if (outcome !== undefined) resolve(outcome);
+          if (listenerError !== undefined) reject(listenerError);
+          else if (outcome !== undefined) resolve(outcome);
           else {
             reject(
               new WorkerError(
@@ -180,12 +244,7 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
     send({ type: 'start', request });
     return {
       outcome: done,
-      stop: (reason, message) => {
-        send({ type: 'stop', reason, message });
-        if (forcedStop?.reason === 'cancel') return;
-        forcedStop = { reason, message };
-        stopTimer ??= setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
-      },
+      stop,
       kill: () => {
         child.kill('SIGKILL');
       },

@@ -1,30 +1,32 @@
-import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
   runKeys,
-  type EpochMetrics,
-  type TrialRecord,
-  isBetter,
   trialPayloadSchema,
   trialResultSchema,
+  type AttemptLogEntry,
+  type EpochMetrics,
   type TrialPayload,
+  type TrialRecord,
   type TrialResult,
 } from '@setrain/protocol';
-
-import { decideAfterEpoch } from './early-stopping.js';
-import type { Logger } from '../logger.js';
-import type { WorkerMetrics } from '../metrics.js';
-import { WORKER_PACKAGE_VERSION } from '../package-version.js';
-import { objectiveOf } from '../objective.js';
-import { buildTrialRecord, writeTrialRecord } from '../trial-record.js';
-import type { TrialDataOptions } from '../trial-data.js';
-import type { TrialFaults, TrialRunRequest, TrialStarted } from '../trial-ipc.js';
-import { forkTrialLauncher, type RunningTrial, type TrialLauncher } from './trainer-launcher.js';
-import { TrialStateStore } from './trial-state-store.js';
-import { errorMessage, WorkerError } from '../worker-error.js';
 import type { EngineName } from '@setrain/engine';
 import { createS3Client, type S3Config } from '@setrain/storage';
+
+import { isInfrastructureError } from '../failure-kind.js';
+import type { Logger } from '../logger.js';
+import type { GiveBackReason, WorkerMetrics } from '../metrics.js';
+import { WORKER_PACKAGE_VERSION } from '../package-version.js';
+import type { TrialDataOptions } from '../trial-data.js';
+import type { TrialFaults, TrialOutcome, TrialRunRequest, TrialStarted } from '../trial-ipc.js';
+import { buildTrialRecord, writeTrialRecord } from '../trial-record.js';
+import { errorMessage, WorkerError } from '../worker-error.js';
+import { pendingStop, stopMessage } from './stop-requests.js';
+import { forkTrialLauncher, type RunningTrial, type TrialLauncher } from './trainer-launcher.js';
+import { trialListeners, type TrialProgress } from './trial-listeners.js';
+import { TrialStateStore } from './trial-state-store.js';
+import { WorkerHealth } from './worker-health.js';
 
 /** Dependencies of {@link createTrialProcessor}, injected so tests build it against real services. */
 export interface TrialProcessorDeps {
@@ -44,6 +46,10 @@ export interface TrialProcessorDeps {
   readonly logger: Logger;
   /** Prometheus metrics of this worker; trial processes report into it over IPC. */
   readonly metrics?: WorkerMetrics;
+  /** Outage budget, quarantine and readiness. Default: a WorkerHealth with the config defaults. */
+  readonly health?: WorkerHealth;
+  /** How often the durable stop requests are read while a trial trains. Default 1 s. */
+  readonly stopPollMs?: number;
   /** Starts trial processes. Default: fork one per trial. */
   readonly launcher?: TrialLauncher;
   /** Test hook: faults the trial process injects, for every trial or chosen per trial. */
@@ -62,39 +68,97 @@ export interface TrialProcessor {
     token?: string,
     signal?: AbortSignal,
   ): Promise<TrialResult>;
-  /** Cancels the named trials if one runs here; true when it did. */
+  /**
+   * Cancels the named trials if one is held here (running, or starting: the cancel is remembered
+   * and applied once its process runs); true when it did.
+   */
   cancel(trialIds: readonly string[], reason: string): boolean;
   /**
    * Asks the running trial (if any) to stop at its next batch boundary and give its job back to the
    * queue without counting an attempt; new jobs are given back at once.
    */
   shutdown(): void;
-  /** The trial running here, if any. */
+  /** The trial held now, if any. */
   readonly activeTrialId: string | undefined;
+  readonly health: WorkerHealth;
 }
 
+/** Default interval of the durable stop check while a trial trains. */
+export const DEFAULT_STOP_POLL_MS = 1000;
 const SHUTDOWN_MESSAGE = 'the worker is shutting down';
+
+/** The trial held now; `trial` is unset until its process starts, `cancelReason` set by an early cancel. */
+interface HeldTrial {
+  readonly trialId: string;
+  trial?: RunningTrial;
+  cancelReason?: string;
+}
+
+/** One job being processed. */
+interface Held {
+  readonly job: Job<unknown, TrialResult>;
+  readonly token: string | undefined;
+  readonly payload: TrialPayload;
+  readonly log: Logger;
+}
+
+function parsePayload(job: Job): TrialPayload {
+  const parsed = trialPayloadSchema.safeParse(job.data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(
+      `TRIAL_PAYLOAD_INVALID: job ${job.id ?? '?'} is not a trial payload: ${parsed.error.issues
+        .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+        .join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** A trial failure already recorded (state, attempts log), thrown for BullMQ to retry or fail. */
+class TrialFailedError extends Error {
+  override readonly name = 'TrialFailedError';
+}
+
+/** Errors already handled here, which must reach BullMQ unchanged. */
+function isJobControlError(error: unknown): boolean {
+  return (
+    error instanceof TrialFailedError ||
+    error instanceof UnrecoverableError ||
+    error instanceof WaitingError ||
+    error instanceof DelayedError
+  );
+}
 
 /** Builds the trial processor (one trial at a time: the worker runs it with concurrency 1). */
 export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
   const store = new TrialStateStore(deps.redis, deps.keyPrefix);
   const launcher = deps.launcher ?? forkTrialLauncher();
-  /** The trial held now; `trial` is unset until its process starts, `cancelReason` set by an early cancel. */
-  let active: { trialId: string; trial?: RunningTrial; cancelReason?: string } | undefined;
+  const health =
+    deps.health ??
+    new WorkerHealth({
+      outageBudgetSeconds: 300,
+      quarantineAfter: 3,
+      logger: deps.logger,
+      metrics: deps.metrics,
+    });
+  let active: HeldTrial | undefined;
   let shuttingDown = false;
-
   let s3Client: S3Client | undefined;
+
+  /** Writes trial.json for a trial that ended without its trainer writing it. */
   const writeEndedRecord = async (
     payload: TrialPayload,
     status: TrialRecord['status'],
     reason: string,
     epochs: readonly EpochMetrics[],
-  ): Promise<string> => {
+    attemptsLog: readonly AttemptLogEntry[] | undefined,
+  ): Promise<string | undefined> => {
     s3Client ??= createS3Client(deps.s3);
     const record = buildTrialRecord(payload, {
       status,
       reason,
       epochs,
+      attemptsLog,
       provenance: {
         dataset: payload.dataset,
         seed: payload.training.seed,
@@ -103,63 +167,248 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       },
     });
     const key = runKeys(payload.sweepId).trial(payload.trialId).trialJson;
-    await writeTrialRecord(s3Client, payload.artifactsBucket, key, record);
-    return key;
+    try {
+      await writeTrialRecord(s3Client, payload.artifactsBucket, key, record);
+      return key;
+    } catch (error) {
+      deps.logger.warn(
+        {
+          trialId: payload.trialId,
+          error: errorMessage(error),
+        },
+        'could not write trial.json',
+      );
+      return undefined;
+    }
   };
 
-  const giveBack = async (
-    job: Job,
-    token: string | undefined,
-    payload: TrialPayload,
+  /** Ends the trial cancelled (a durable stop request or a cancel): never retried. */
+  const endCancelled = async (
+    held: Held,
     reason: string,
+    epochs: readonly EpochMetrics[] = [],
   ): Promise<never> => {
-    await store.update(payload, { status: 'queued', reason, workerId: undefined });
-    // Back to wait without a failure: attemptsMade is not incremented, so a shutdown never uses up a retry.
-    await job.moveToWait(token);
+    const message = `cancelled: ${reason}`;
+    const state = await store.endAttempt(
+      held.payload,
+      deps.workerId,
+      { outcome: 'cancelled', reason: message },
+      { status: 'cancelled', reason: message, finishedAt: new Date().toISOString() },
+    );
+    const trialJson = await writeEndedRecord(
+      held.payload,
+      'cancelled',
+      message,
+      epochs,
+      state.attemptsLog,
+    );
+    if (trialJson !== undefined) await store.update(held.payload, { trialJson });
+    held.log.info({ reason }, 'trial cancelled');
+    deps.metrics?.trialFinished({ outcome: 'cancelled' });
+    throw new UnrecoverableError(`TRIAL_CANCELLED: ${message}`);
+  };
+
+  /** The durable stop request of the trial or its sweep, or a cancel remembered here. */
+  const stopReason = async (held: Held): Promise<string | undefined> => {
+    if (active?.cancelReason !== undefined) return active.cancelReason;
+    const stop = await pendingStop(
+      deps.redis,
+      deps.keyPrefix,
+      held.payload.sweepId,
+      held.payload.trialId,
+    );
+    return stop === undefined ? undefined : stopMessage(stop);
+  };
+
+  /**
+   * Gives the job back without using an attempt: to wait at once, or delayed (an outage). A stop
+   * requested meanwhile ends the trial cancelled instead, so no other worker trains it.
+   */
+  const giveBack = async (
+    held: Held,
+    why: GiveBackReason,
+    reason: string,
+    delayMs?: number,
+  ): Promise<never> => {
+    const stop = await stopReason(held).catch(() => undefined);
+    if (stop !== undefined) return endCancelled(held, stop);
+    await store
+      .endAttempt(
+        held.payload,
+        deps.workerId,
+        { outcome: 'given-back', reason },
+        { status: 'queued', reason, workerId: undefined },
+      )
+      .catch((error: unknown) => {
+        held.log.warn({ error: errorMessage(error) }, 'could not record the give-back');
+      });
+    deps.metrics?.countGiveBack(why);
+    held.log.info({ why, reason, delayMs }, 'trial given back');
+    // Neither move counts an attempt: attemptsMade only grows when a job fails.
+    if (delayMs !== undefined) {
+      await held.job.moveToDelayed(Date.now() + delayMs, held.token);
+      throw new DelayedError();
+    }
+    await held.job.moveToWait(held.token);
     throw new WaitingError();
   };
 
-  const process = async (
-    job: Job<unknown, TrialResult>,
-    token?: string,
-    signal?: AbortSignal,
-  ): Promise<TrialResult> => {
-    const parsed = trialPayloadSchema.safeParse(job.data);
-    if (!parsed.success) {
-      throw new UnrecoverableError(
-        `TRIAL_PAYLOAD_INVALID: job ${job.id ?? '?'} is not a trial payload: ${parsed.error.issues
-          .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-          .join('; ')}`,
-      );
+  /** An outage (Redis or S3 unreachable): waited out within the budget, else a normal failure. */
+  const onOutage = async (held: Held, error: unknown, progress: TrialProgress): Promise<never> => {
+    const delayMs = health.recordOutage();
+    const message = errorMessage(error);
+    if (delayMs !== undefined) {
+      deps.metrics?.trialReleased();
+      return giveBack(held, 'outage', `waiting out an outage: ${message}`, delayMs);
     }
-    const payload = parsed.data;
-    const log = deps.logger.child({
-      trialId: payload.trialId,
-      sweepId: payload.sweepId,
-      jobId: job.id,
-    });
-    if (shuttingDown) return giveBack(job, token, payload, SHUTDOWN_MESSAGE);
-    const previous = await store.get(payload.sweepId, payload.trialId);
-    if (previous?.status === 'cancelled') {
-      // Cancelled while queued (the controller marks such trials): nothing to run.
-      throw new UnrecoverableError(
-        `TRIAL_CANCELLED: cancelled: ${previous.reason ?? 'before it started'}`,
-      );
-    }
-    // Held from here on, so a cancel that arrives while the trial process starts is not lost.
-    active = { trialId: payload.trialId };
+    held.log.error({ error: message }, 'outage budget spent; the failure uses an attempt');
+    return failRetryable(held, `INFRASTRUCTURE_UNAVAILABLE: ${message}`, progress);
+  };
 
-    await store.update(payload, {
-      status: 'running',
-      workerId: deps.workerId,
-      startedAt: new Date().toISOString(),
-      attempts: job.attemptsMade + 1,
-      reason: undefined,
+  /** A failure a retry may fix: the trial is queued again, or fails on its last attempt. */
+  const failRetryable = async (
+    held: Held,
+    message: string,
+    progress: TrialProgress,
+  ): Promise<never> => {
+    const { job, payload } = held;
+    const willRetry = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+    held.log.warn({ error: message, willRetry }, 'trial failed');
+    const state = await store.endAttempt(
+      payload,
+      deps.workerId,
+      { outcome: 'failed', reason: message },
+      {
+        status: willRetry ? 'queued' : 'failed',
+        reason: message,
+        ...(willRetry ? {} : { finishedAt: new Date().toISOString() }),
+      },
+    );
+    if (willRetry) deps.metrics?.trialReleased();
+    else {
+      deps.metrics?.trialFinished({ outcome: 'failed', objective: progress.best });
+      const trialJson = await writeEndedRecord(
+        payload,
+        'failed',
+        message,
+        progress.epochs,
+        state.attemptsLog,
+      );
+      if (trialJson !== undefined) await store.update(payload, { trialJson });
+    }
+    throw new TrialFailedError(message);
+  };
+
+  /**
+   * A failure that points at this worker rather than the trial (trainer crash, engine, unexpected
+   * error): counted for quarantine; once quarantined, the trial is given back without an attempt.
+   */
+  const onWorkerFailure = async (
+    held: Held,
+    code: string,
+    message: string,
+    progress: TrialProgress,
+  ): Promise<never> => {
+    if (code === 'ENGINE_UNAVAILABLE') health.quarantine(`engine failed: ${message}`);
+    else health.recordWorkerFailure(`${code}: ${message}`);
+    if (health.quarantined) {
+      deps.metrics?.trialReleased();
+      return giveBack(held, 'quarantine', `worker ${deps.workerId} quarantined: ${message}`);
+    }
+    return failRetryable(held, `${code}: ${message}`, progress);
+  };
+
+  /** Records a trial the trainer completed (or early-stopped) and returns the job's result. */
+  const onCompleted = async (
+    held: Held,
+    outcome: Extract<TrialOutcome, { kind: 'completed' }>,
+  ): Promise<TrialResult> => {
+    const { record } = outcome;
+    const ended = record.status === 'early-stopped' ? 'early-stopped' : 'completed';
+    await store.endAttempt(
+      held.payload,
+      deps.workerId,
+      { outcome: ended },
+      {
+        status: record.status,
+        reason: record.reason,
+        objectiveValue: record.objectiveValue,
+        epochsCompleted: record.epochs.length,
+        finishedAt: record.finishedAt,
+        trialJson: outcome.trialJsonKey,
+      },
+    );
+    health.recordSuccess();
+    deps.metrics?.trialFinished({ outcome: ended, objective: record.objectiveValue });
+    return trialResultSchema.parse({
+      trialId: held.payload.trialId,
+      status: ended,
+      ...(record.reason !== undefined ? { reason: record.reason } : {}),
+      objectiveValue: record.objectiveValue,
+      bestEpoch: record.bestEpoch,
+      epochsCompleted: record.epochs.length,
+      trialJson: outcome.trialJsonKey,
     });
-    let best: number | null = null;
-    const epochs: EpochMetrics[] = [];
+  };
+
+  /** A failure the trainer reported. */
+  const onFailed = async (
+    held: Held,
+    outcome: Extract<TrialOutcome, { kind: 'failed' }>,
+    progress: TrialProgress,
+  ): Promise<never> => {
+    const { code, message } = outcome;
+    if (code === 'INFRASTRUCTURE_UNAVAILABLE') {
+      return onOutage(held, new WorkerError(code, message), progress);
+    }
+    if (outcome.retryable) return onWorkerFailure(held, code, message, progress);
+    held.log.warn({ code, error: message, willRetry: false }, 'trial failed');
+    const state = await store.endAttempt(
+      held.payload,
+      deps.workerId,
+      { outcome: outcome.status, reason: message },
+      { status: outcome.status, reason: message, finishedAt: new Date().toISOString() },
+    );
+    const trialJson =
+      outcome.trialJsonKey ??
+      (await writeEndedRecord(
+        held.payload,
+        outcome.status,
+        message,
+        progress.epochs,
+        state.attemptsLog,
+      ));
+    if (trialJson !== undefined) await store.update(held.payload, { trialJson });
+    // The trial is at fault, not the worker: the services answered and the engine worked.
+    health.recordSuccess();
+    deps.metrics?.trialFinished({ outcome: outcome.status, objective: progress.best });
+    throw new UnrecoverableError(`${code}: ${message}`);
+  };
+
+  /** Reads the durable stop requests every stopPollMs and relays one to the trainer. */
+  const watchStops = (held: Held, trial: RunningTrial): (() => void) => {
+    let stopped = false;
+    const timer = setInterval(() => {
+      pendingStop(deps.redis, deps.keyPrefix, held.payload.sweepId, held.payload.trialId).then(
+        (stop) => {
+          if (stop === undefined || stopped) return;
+          stopped = true;
+          held.log.info({ reason: stop.reason }, 'stop request found; stopping the trial');
+          trial.stop('cancel', stopMessage(stop));
+        },
+        () => undefined, // Redis unreachable: the next poll (or the trainer's own writes) notices.
+      );
+    }, deps.stopPollMs ?? DEFAULT_STOP_POLL_MS);
+    timer.unref();
+    return () => clearInterval(timer);
+  };
+
+  const requestFor = (
+    payload: TrialPayload,
+    attemptsLog: readonly AttemptLogEntry[] | undefined,
+  ): TrialRunRequest => {
     const faults = typeof deps.faults === 'function' ? deps.faults(payload) : deps.faults;
-    const request: TrialRunRequest = {
+    return {
       payload,
       s3: deps.s3,
       engine: deps.engine,
@@ -169,86 +418,36 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       downloadConcurrency: deps.downloadConcurrency,
       ...(deps.data !== undefined ? { data: deps.data } : {}),
       ...(faults !== undefined ? { faults } : {}),
+      ...(attemptsLog !== undefined ? { attemptsLog } : {}),
     };
-    deps.metrics?.trialStarted({ sweepId: payload.sweepId });
-    const trial = launcher(request, {
-      onMetric: (event) => deps.metrics?.apply(event),
-      onStarted: async (started) => {
-        log.info(
-          {
-            engine: started.engine,
-            resumedFromEpoch: started.resumedFromEpoch,
-            downloaded: started.downloaded,
-            cached: started.cached,
-          },
-          'trial started',
-        );
-        deps.onTrialStarted?.(payload.trialId, started);
-        epochs.splice(0, epochs.length, ...started.history);
-        await store.resetEpochs(payload.trialId, started.history);
-        for (const metrics of started.history) {
-          const value = objectiveOf(metrics, payload.objective);
-          if (
-            value !== undefined &&
-            (best === null || isBetter(payload.objective.goal, value, best))
-          )
-            best = value;
-        }
-        await store.update(payload, {
-          epochsCompleted: started.history.length,
-          objectiveValue: best,
-        });
-      },
-      onBatch: async (progress) => {
-        await job.updateProgress({ ...progress, epochs: payload.training.epochs });
-      },
-      onEpoch: async (metrics, numTensors) => {
-        deps.onEpochTensors?.(payload.trialId, metrics.epoch, numTensors);
-        epochs.push(metrics);
-        const value = objectiveOf(metrics, payload.objective);
-        if (value !== undefined && (best === null || isBetter(payload.objective.goal, value, best)))
-          best = value;
-        await store.appendEpoch(payload.trialId, metrics);
-        await store.update(payload, {
-          epochsCompleted: metrics.epoch,
-          latest: metrics,
-          objectiveValue: best,
-        });
-        await job.updateProgress({
-          epoch: metrics.epoch,
-          epochs: payload.training.epochs,
-          metrics,
-        });
-        log.info(
-          {
-            epoch: metrics.epoch,
-            val_loss: metrics.val_loss,
-            durationMs: metrics.durationMs,
-          },
-          'epoch done',
-        );
-      },
-      onDecide: async (epoch) => {
-        try {
-          const decision = await decideAfterEpoch(deps.redis, deps.keyPrefix, payload, epoch);
-          if (decision.action === 'stop') {
-            log.info({ epoch, reason: decision.reason }, 'trial early-stopped');
-            // Recorded at once; the trial ends early-stopped once final/ and trial.json are written.
-            await store.update(payload, { reason: decision.reason });
-          }
-          return decision;
-        } catch (error) {
-          log.warn(
-            {
-              epoch,
-              error: errorMessage(error),
-            },
-            'early-stopping decision failed; the trial goes on',
-          );
-          return { action: 'continue' };
-        }
-      },
+  };
+
+  /** Starts the trainer for a held job and turns its outcome into the job's result. */
+  const train = async (held: Held, signal: AbortSignal | undefined): Promise<TrialResult> => {
+    const { job, payload } = held;
+    const progress: TrialProgress = { epochs: [], best: null };
+    const state = await store.startAttempt(payload, {
+      attempt: job.attemptsMade + 1,
+      workerId: deps.workerId,
+      startedAt: new Date().toISOString(),
     });
+    deps.metrics?.trialStarted({ sweepId: payload.sweepId });
+    const listenerDeps = {
+      job,
+      payload,
+      store,
+      redis: deps.redis,
+      keyPrefix: deps.keyPrefix,
+      log: held.log,
+      metrics: deps.metrics,
+      onTrainingStarted: () => health.recordSuccess(),
+      onEpochTensors: deps.onEpochTensors,
+      onTrialStarted: deps.onTrialStarted,
+    };
+    const trial = launcher(
+      requestFor(payload, state.attemptsLog),
+      trialListeners(listenerDeps, progress),
+    );
     const cancelReason = active?.cancelReason;
     active = { trialId: payload.trialId, trial };
     if (cancelReason !== undefined) trial.stop('cancel', cancelReason);
@@ -256,91 +455,69 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     signal?.addEventListener('abort', onAbort);
     // A shutdown requested while the trial process was starting.
     if (shuttingDown) trial.stop('shutdown', SHUTDOWN_MESSAGE);
+    const stopWatching = watchStops(held, trial);
     try {
-      let outcome;
+      let outcome: TrialOutcome;
       try {
         outcome = await trial.outcome;
       } catch (error) {
-        const willRetry = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-        const message = errorMessage(error);
-        log.error({ error: message, willRetry }, 'trial process failed');
-        if (willRetry) deps.metrics?.trialReleased();
-        else deps.metrics?.trialFinished({ outcome: 'failed', objective: best });
-        await store.update(payload, {
-          status: willRetry ? 'queued' : 'failed',
-          reason: message,
-          finishedAt: willRetry ? undefined : new Date().toISOString(),
-        });
-        throw error instanceof WorkerError ? new Error(`${error.code}: ${message}`) : error;
+        if (isInfrastructureError(error)) return await onOutage(held, error, progress);
+        const code = error instanceof WorkerError ? error.code : 'UNEXPECTED';
+        return await onWorkerFailure(held, code, errorMessage(error), progress);
       }
       switch (outcome.kind) {
-        case 'completed': {
-          const { record } = outcome;
-          await store.update(payload, {
-            status: record.status,
-            reason: record.reason,
-            objectiveValue: record.objectiveValue,
-            epochsCompleted: record.epochs.length,
-            finishedAt: record.finishedAt,
-            trialJson: outcome.trialJsonKey,
-          });
-          const ended = record.status === 'early-stopped' ? 'early-stopped' : 'completed';
-          deps.metrics?.trialFinished({ outcome: ended, objective: record.objectiveValue });
-          return trialResultSchema.parse({
-            trialId: payload.trialId,
-            status: ended,
-            ...(record.reason !== undefined ? { reason: record.reason } : {}),
-            objectiveValue: record.objectiveValue,
-            bestEpoch: record.bestEpoch,
-            epochsCompleted: record.epochs.length,
-            trialJson: outcome.trialJsonKey,
-          });
-        }
+        case 'completed':
+          return await onCompleted(held, outcome);
         case 'stopped':
           deps.metrics?.trialReleased();
-          log.info(
-            {
-              lastCheckpointEpoch: outcome.lastCheckpointEpoch,
-            },
-            'trial stopped for shutdown',
-          );
           return await giveBack(
-            job,
-            token,
-            payload,
+            held,
+            'shutdown',
             `${SHUTDOWN_MESSAGE}; resumes from epoch ${outcome.lastCheckpointEpoch + 1}`,
           );
-        case 'failed': {
-          const willRetry = outcome.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-          log.warn({ code: outcome.code, error: outcome.message, willRetry }, 'trial failed');
-          let trialJsonKey = outcome.trialJsonKey;
-          if (trialJsonKey === undefined && !willRetry) {
-            // The trial process was killed (a cancel past its grace period) before it could
-            // write trial.json: record the ending from here, with the epochs it reported.
-            trialJsonKey = await writeEndedRecord(
-              payload,
-              outcome.status,
-              outcome.message,
-              epochs,
-            ).catch((error: unknown) => {
-              log.warn({ error: errorMessage(error) }, 'could not write trial.json');
-              return undefined;
-            });
-          }
-          await store.update(payload, {
-            status: willRetry ? 'queued' : outcome.status,
-            reason: outcome.message,
-            ...(willRetry ? {} : { finishedAt: new Date().toISOString() }),
-            ...(trialJsonKey !== undefined ? { trialJson: trialJsonKey } : {}),
-          });
-          if (willRetry) deps.metrics?.trialReleased();
-          else deps.metrics?.trialFinished({ outcome: outcome.status, objective: best });
-          const message = `${outcome.code}: ${outcome.message}`;
-          throw outcome.retryable ? new Error(message) : new UnrecoverableError(message);
-        }
+        case 'failed':
+          return await onFailed(held, outcome, progress);
       }
     } finally {
+      stopWatching();
       signal?.removeEventListener('abort', onAbort);
+    }
+  };
+
+  const process = async (
+    job: Job<unknown, TrialResult>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<TrialResult> => {
+    const payload = parsePayload(job);
+    const held: Held = {
+      job,
+      token,
+      payload,
+      log: deps.logger.child({ trialId: payload.trialId, sweepId: payload.sweepId, jobId: job.id }),
+    };
+    // Held from here on, so a cancel that arrives while the trial starts is remembered.
+    active = { trialId: payload.trialId };
+    try {
+      if (shuttingDown) return await giveBack(held, 'shutdown', SHUTDOWN_MESSAGE);
+      if (health.quarantined) {
+        return await giveBack(held, 'quarantine', `worker ${deps.workerId} is quarantined`);
+      }
+      const stop = await stopReason(held);
+      const previous = await store.get(payload.sweepId, payload.trialId);
+      if (stop !== undefined) return await endCancelled(held, stop);
+      if (previous?.status === 'cancelled') {
+        // Cancelled while queued (the controller marks such trials): nothing to run.
+        throw new UnrecoverableError(
+          `TRIAL_CANCELLED: cancelled: ${previous.reason ?? 'before it started'}`,
+        );
+      }
+      return await train(held, signal);
+    } catch (error) {
+      if (isJobControlError(error) || !isInfrastructureError(error)) throw error;
+      // Redis or S3 failed outside the trainer (state writes, stop checks).
+      return await onOutage(held, error, { epochs: [], best: null });
+    } finally {
       active = undefined;
     }
   };
@@ -360,5 +537,6 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     get activeTrialId() {
       return active?.trialId;
     },
+    health,
   };
 }

@@ -2,14 +2,44 @@ import type { Redis } from 'ioredis';
 import {
   redisKeys,
   trialStateSchema,
+  type AttemptLogEntry,
   type EpochMetrics,
   type TrialPayload,
   type TrialState,
 } from '@setrain/protocol';
 
+import { retryInfrastructure, type RetryOptions } from './retry.js';
+
+/** Sets a hash field only if it still holds what was read (compare-and-set). */
+const HASH_CAS = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if (current or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
+
+/** Appends an epoch unless the list already ends at that epoch or later (a retried append). */
+const APPEND_EPOCH = `
+local last = redis.call('LINDEX', KEYS[1], -1)
+if last then
+  local ok, decoded = pcall(cjson.decode, last)
+  if ok and type(decoded) == 'table' and tonumber(decoded.epoch) and tonumber(decoded.epoch) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 1`;
+
+/** Concurrent writers (controller, another worker) a single update outlasts before it gives up. */
+const MAX_CAS_TRIES = 20;
+
+/** A patch, or a function of the current state that returns one. */
+export type TrialStatePatch = Partial<TrialState> | ((current: TrialState) => Partial<TrialState>);
+
 /**
  * The worker's writes to a trial's live state in Redis: the TrialState in the sweep's trials hash
- * and the trial's list of epoch metrics.
+ * and the trial's list of epoch metrics. Updates are compare-and-set (a concurrent write by the
+ * controller is never overwritten with stale fields), and every write retries with backoff while
+ * Redis is unreachable.
  */
 export class TrialStateStore {
   private readonly keys: ReturnType<typeof redisKeys>;
@@ -17,55 +47,139 @@ export class TrialStateStore {
   constructor(
     private readonly redis: Redis,
     prefix: string,
+    private readonly retry: RetryOptions = {},
   ) {
     this.keys = redisKeys(prefix);
   }
 
   async get(sweepId: string, trialId: string): Promise<TrialState | undefined> {
     const raw = await this.redis.hget(this.keys.sweepTrials(sweepId), trialId);
-    if (raw === null) return undefined;
-    const parsed = trialStateSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
+    return parseState(raw);
   }
 
-  /** Merges `patch` into the trial's state (created from the payload if absent). */
-  async update(payload: TrialPayload, patch: Partial<TrialState>): Promise<TrialState> {
-    const current = (await this.get(payload.sweepId, payload.trialId)) ?? {
-      trialId: payload.trialId,
-      trialNumber: payload.trialNumber,
-      status: 'queued',
-      params: payload.params,
-      epochsCompleted: 0,
-      objectiveValue: null,
-      attempts: 0,
-    };
-    const next = trialStateSchema.parse({ ...current, ...patch });
-    // Fields set to undefined in the patch are removed (e.g. a stale reason).
-    for (const [field, value] of Object.entries(patch)) {
-      if (value === undefined) delete (next as Record<string, unknown>)[field];
+  /** Merges `patch` into the trial's state (created from the payload if absent), atomically. */
+  update(payload: TrialPayload, patch: TrialStatePatch): Promise<TrialState> {
+    return retryInfrastructure(() => this.compareAndSet(payload, patch), this.retry);
+  }
+
+  private async compareAndSet(payload: TrialPayload, patch: TrialStatePatch): Promise<TrialState> {
+    const key = this.keys.sweepTrials(payload.sweepId);
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      const raw = await this.redis.hget(key, payload.trialId);
+      const current = parseState(raw) ?? initialState(payload);
+      const changes = typeof patch === 'function' ? patch(current) : patch;
+      const next = trialStateSchema.parse({ ...current, ...changes });
+      // Fields set to undefined in the patch are removed (e.g. a stale reason).
+      for (const [field, value] of Object.entries(changes)) {
+        if (value === undefined) delete (next as Record<string, unknown>)[field];
+      }
+      const written = await this.redis.eval(
+        HASH_CAS,
+        1,
+        key,
+        payload.trialId,
+        raw ?? '',
+        JSON.stringify(next),
+      );
+      if (written === 1) return next;
     }
-    await this.redis.hset(
-      this.keys.sweepTrials(payload.sweepId),
-      payload.trialId,
-      JSON.stringify(next),
+    throw new Error(
+      `trial state of ${payload.trialId} changed under ${MAX_CAS_TRIES} updates in a row; giving up`,
     );
-    return next;
+  }
+
+  /** Opens an attempt by this worker in the trial's attempts log and marks the trial running. */
+  startAttempt(
+    payload: TrialPayload,
+    attempt: { attempt: number; workerId: string; startedAt: string },
+  ): Promise<TrialState> {
+    return this.update(payload, (current) => ({
+      status: 'running',
+      workerId: attempt.workerId,
+      startedAt: attempt.startedAt,
+      attempts: attempt.attempt,
+      reason: undefined,
+      attemptsLog: [...(current.attemptsLog ?? []), { ...attempt }],
+    }));
+  }
+
+  /** Closes this worker's open attempt with its outcome, along with other changes. */
+  endAttempt(
+    payload: TrialPayload,
+    workerId: string,
+    end: Pick<AttemptLogEntry, 'outcome' | 'reason'>,
+    changes: Partial<TrialState> = {},
+  ): Promise<TrialState> {
+    return this.update(payload, (current) => ({
+      ...changes,
+      attemptsLog: closeAttempt(current.attemptsLog ?? [], workerId, end),
+    }));
   }
 
   /** Replaces the trial's epoch list with `history` (a resumed trial keeps only its checkpoint's epochs). */
-  async resetEpochs(trialId: string, history: readonly EpochMetrics[]): Promise<void> {
+  resetEpochs(trialId: string, history: readonly EpochMetrics[]): Promise<void> {
     const key = this.keys.trialEpochs(trialId);
-    const multi = this.redis.multi().del(key);
-    if (history.length > 0) multi.rpush(key, ...history.map((m) => JSON.stringify(m)));
-    await multi.exec();
+    return retryInfrastructure(async () => {
+      const multi = this.redis.multi().del(key);
+      if (history.length > 0) multi.rpush(key, ...history.map((m) => JSON.stringify(m)));
+      await multi.exec();
+    }, this.retry);
   }
 
+  /** Appends one epoch's metrics; a retried append of the same epoch is not duplicated. */
   async appendEpoch(trialId: string, metrics: EpochMetrics): Promise<void> {
-    await this.redis.rpush(this.keys.trialEpochs(trialId), JSON.stringify(metrics));
+    const key = this.keys.trialEpochs(trialId);
+    await retryInfrastructure(
+      () => this.redis.eval(APPEND_EPOCH, 1, key, JSON.stringify(metrics), String(metrics.epoch)),
+      this.retry,
+    );
   }
 
   async epochs(trialId: string): Promise<EpochMetrics[]> {
     const raw = await this.redis.lrange(this.keys.trialEpochs(trialId), 0, -1);
     return raw.map((line) => JSON.parse(line) as EpochMetrics);
   }
+}
+
+function parseState(raw: string | null): TrialState | undefined {
+  if (raw === null) return undefined;
+  try {
+    const parsed = trialStateSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function initialState(payload: TrialPayload): TrialState {
+  return {
+    trialId: payload.trialId,
+    trialNumber: payload.trialNumber,
+    status: 'queued',
+    params: payload.params,
+    epochsCompleted: 0,
+    objectiveValue: null,
+    attempts: 0,
+  };
+}
+
+/** The log with `workerId`'s last open attempt ended (unchanged when it has none open). */
+function closeAttempt(
+  log: readonly AttemptLogEntry[],
+  workerId: string,
+  end: Pick<AttemptLogEntry, 'outcome' | 'reason'>,
+): AttemptLogEntry[] {
+  const entries = [...log];
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i];
+    if (entry === undefined || entry.workerId !== workerId || entry.endedAt !== undefined) continue;
+    entries[i] = {
+      ...entry,
+      endedAt: new Date().toISOString(),
+      ...(end.outcome !== undefined ? { outcome: end.outcome } : {}),
+      ...(end.reason !== undefined ? { reason: end.reason } : {}),
+    };
+    break;
+  }
+  return entries;
 }

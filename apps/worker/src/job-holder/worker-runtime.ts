@@ -2,7 +2,14 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TRIALS_QUEUE, type TrialResult } from '@setrain/protocol';
 
-import type { WorkerConfig } from '../config.js';
+import {
+  DEFAULT_OUTAGE_BUDGET_SECONDS,
+  DEFAULT_QUARANTINE_AFTER,
+  type WorkerConfig,
+} from '../config.js';
+import { WorkerError } from '../worker-error.js';
+import { forkPreflight, type PreflightRunner } from './trainer-launcher.js';
+import { WorkerHealth } from './worker-health.js';
 import { subscribeToControl, type ControlSubscription } from './control-subscriber.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -19,14 +26,21 @@ export interface StartWorkerOptions {
   readonly logger?: Logger;
   /** Overrides of the processor's dependencies (tests: launcher, faults, hooks). */
   readonly processor?: Partial<
-    Pick<TrialProcessorDeps, 'launcher' | 'faults' | 'onEpochTensors' | 'onTrialStarted'>
+    Pick<
+      TrialProcessorDeps,
+      'launcher' | 'faults' | 'onEpochTensors' | 'onTrialStarted' | 'stopPollMs'
+    >
   >;
+  /** Checks the engine before the worker takes jobs. Default: one tiny step in a trainer process. */
+  readonly preflight?: PreflightRunner;
 }
 
 /** A running worker: the BullMQ worker, its processor and its connections. */
 export interface WorkerRuntime {
   readonly worker: Worker;
   readonly processor: TrialProcessor;
+  /** Preflight, outage and quarantine state (what `/readyz` answers). */
+  readonly health: WorkerHealth;
   /** The worker's Prometheus registry (served on METRICS_PORT unless 0). */
   readonly metrics: WorkerMetrics;
   /**
@@ -37,10 +51,69 @@ export interface WorkerRuntime {
   close(): Promise<void>;
 }
 
-/** Connects to Redis, subscribes to the control channel and starts taking trials (concurrency 1). */
+/**
+ * Runs the engine preflight; throws WorkerError ENGINE_UNAVAILABLE naming the engine and the fix
+ * when it fails (the worker must not take trials it cannot train).
+ */
+async function checkEngine(
+  config: WorkerConfig,
+  preflight: PreflightRunner,
+  logger: Logger,
+): Promise<void> {
+  const result = await preflight(
+    config.engineThreads === undefined
+      ? { engine: config.engine }
+      : { engine: config.engine, engineThreads: config.engineThreads },
+  );
+  if (!result.ok) {
+    throw new WorkerError(
+      'ENGINE_UNAVAILABLE',
+      `engine preflight failed: SETRAIN_ENGINE=${config.engine} cannot initialise and train here: ${result.message}. ` +
+        `Fix: install what that engine needs (see the README's Engines section) or set SETRAIN_ENGINE to an engine that loads on this machine (auto picks the best one present).`,
+    );
+  }
+  logger.info(
+    {
+      engine: result.engine,
+      description: result.description,
+      seconds: Math.round(result.seconds * 10) / 10,
+    },
+    'engine preflight passed',
+  );
+}
+
+/**
+ * Checks the engine (preflight), connects to Redis, subscribes to the control channel and starts
+ * taking trials (concurrency 1). Readiness (`/readyz`) is false until the preflight passes.
+ */
 export async function startWorker(options: StartWorkerOptions): Promise<WorkerRuntime> {
   const { config } = options;
   const logger = options.logger ?? createLogger(config.logLevel, { workerId: config.workerId });
+  const metrics = createWorkerMetrics({ workerId: config.workerId });
+  // Set once the BullMQ worker exists (after the preflight); quarantine pauses it.
+  const started: { worker?: Worker<unknown, TrialResult> } = {};
+  const health = new WorkerHealth({
+    outageBudgetSeconds: config.outageBudgetSeconds ?? DEFAULT_OUTAGE_BUDGET_SECONDS,
+    quarantineAfter: config.quarantineAfter ?? DEFAULT_QUARANTINE_AFTER,
+    logger,
+    metrics,
+    // Stop taking jobs; the running one (if any) is given back by the processor.
+    onQuarantine: () => void started.worker?.pause(true),
+  });
+  const metricsServer =
+    config.metricsPort > 0
+      ? await startMetricsServer(metrics, {
+          port: config.metricsPort,
+          notReadyReason: () => health.notReadyReason(),
+        })
+      : undefined;
+  try {
+    await checkEngine(config, options.preflight ?? forkPreflight(), logger);
+  } catch (error) {
+    await metricsServer?.close();
+    throw error;
+  }
+  health.preflightSucceeded();
   // BullMQ workers block on Redis; they need unlimited retries per request.
   const bullConnection = new Redis(config.redisUrl, {
     ...config.redisSentinel,
@@ -50,11 +123,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     ...config.redisSentinel,
     maxRetriesPerRequest: 3,
   });
-  const metrics = createWorkerMetrics({ workerId: config.workerId });
-  const metricsServer =
-    config.metricsPort > 0
-      ? await startMetricsServer(metrics, { port: config.metricsPort })
-      : undefined;
   const processor = createTrialProcessor({
     metrics,
     redis: stateConnection,
@@ -67,6 +135,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     downloadConcurrency: config.downloadConcurrency,
     data: config.data,
     logger,
+    health,
     ...options.processor,
   });
   let control: ControlSubscription | undefined;
@@ -105,6 +174,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
       maxStalledCount: config.maxStalledCount,
     },
   );
+  started.worker = worker;
   worker.on('failed', (job, error) => {
     logger.warn({ jobId: job?.id, error: error.message }, 'job failed');
   });
@@ -134,6 +204,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     worker,
     processor,
     metrics,
+    health,
     close() {
       closing ??= (async () => {
         processor.shutdown();

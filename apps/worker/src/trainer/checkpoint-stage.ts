@@ -5,7 +5,7 @@ import { getObjectBytes, parseS3UriOrThrow } from '@setrain/storage';
 import { SeededRandom } from '../seeded-random.js';
 import type { TrainingSetup } from './build-model.js';
 import { findLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from './checkpoints.js';
-import type { TrialContext } from './trial-context.js';
+import { StopRequested, type TrialContext } from './trial-context.js';
 
 /**
  * The resume stage: restores the trial's latest complete checkpoint (weights, optimizer, RNG,
@@ -50,6 +50,9 @@ export async function saveEpochCheckpoint(
   metrics: EpochMetrics,
   random: SeededRandom,
 ): Promise<void> {
+  // A cancelled trial writes no more checkpoints (a shutdown still saves the finished epoch).
+  const stop = ctx.channel.stopRequested();
+  if (stop?.reason === 'cancel') throw new StopRequested(stop.reason, stop.message);
   ctx.channel.send({ type: 'phase', phase: 'checkpoint' });
   const started = performance.now();
   const bytes = await writeCheckpoint(

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { binaryMetrics, categoricalMetrics, meanRocAuc, rocAuc } from './eval-metrics.js';
+import {
+  binaryMetrics,
+  categoricalMetrics,
+  meanRocAuc,
+  rocAuc,
+  StreamingEvaluation,
+} from './eval-metrics.js';
+import { SeededRandom } from '../seeded-random.js';
 
 test('ROC AUC: perfect, inverted, ties and one-sided classes', () => {
   assert.equal(rocAuc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]), 1);
@@ -21,4 +28,42 @@ test('losses match Keras on hand-computed values', () => {
   assert.equal(categorical.accuracy, 0.5);
   // A confident miss is clipped, not infinite.
   assert.ok(Number.isFinite(binaryMetrics([0], [1]).loss));
+});
+
+test('streaming evaluation takes batches of 256 x 1000 classes and matches the one-shot metrics', () => {
+  const samples = 256;
+  const classes = 1000;
+  const random = new SeededRandom(11, 'eval-test');
+  const batches = [0, 1].map(() => {
+    const probs = new Float32Array(samples * classes).map(() => random.next());
+    const targets = new Float32Array(samples * classes);
+    for (let s = 0; s < samples; s++) targets[s * classes + ((s * 7) % classes)] = 1;
+    return { probs, targets };
+  });
+  const categorical = new StreamingEvaluation(classes, false, false);
+  const multiLabel = new StreamingEvaluation(classes, true, true);
+  for (const { probs, targets } of batches) {
+    categorical.add(probs, targets);
+    multiLabel.add(probs, targets);
+  }
+  // The one-shot functions over both batches joined (built without spreading).
+  const allProbs = new Float32Array(2 * samples * classes);
+  const allTargets = new Float32Array(2 * samples * classes);
+  batches.forEach(({ probs, targets }, i) => {
+    allProbs.set(probs, i * samples * classes);
+    allTargets.set(targets, i * samples * classes);
+  });
+  const expected = categoricalMetrics(allProbs, allTargets, classes);
+  const got = categorical.result();
+  assert.ok(Math.abs(got.loss - expected.loss) < 1e-9);
+  assert.equal(got.accuracy, expected.accuracy);
+  const binary = binaryMetrics(allProbs, allTargets);
+  const gotBinary = multiLabel.result();
+  assert.ok(Math.abs(gotBinary.loss - binary.loss) < 1e-9);
+  assert.equal(gotBinary.accuracy, binary.accuracy);
+  const auc = meanRocAuc(allProbs, allTargets, classes);
+  assert.ok(auc !== undefined && gotBinary.auc !== undefined);
+  assert.ok(Math.abs(gotBinary.auc - auc) < 1e-12);
+  // Random scores: AUC near 0.5.
+  assert.ok(Math.abs(gotBinary.auc - 0.5) < 0.1);
 });

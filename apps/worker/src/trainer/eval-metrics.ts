@@ -13,11 +13,15 @@ function clip(p: number): number {
   return Math.min(1 - PROBABILITY_EPSILON, Math.max(PROBABILITY_EPSILON, p));
 }
 
-/** Keras's binary cross-entropy (mean over every output) and binary accuracy at 0.5. */
-export function binaryMetrics(
-  probs: ArrayLike<number>,
-  targets: ArrayLike<number>,
-): EvaluationMetrics {
+/** Sums over a batch: total loss, correct predictions and how many predictions were scored. */
+interface MetricSums {
+  loss: number;
+  correct: number;
+  count: number;
+}
+
+/** Binary cross-entropy and accuracy at 0.5 summed over every output. */
+function binarySums(probs: ArrayLike<number>, targets: ArrayLike<number>): MetricSums {
   let loss = 0;
   let correct = 0;
   for (let i = 0; i < probs.length; i++) {
@@ -26,8 +30,20 @@ export function binaryMetrics(
     loss -= t * Math.log(p) + (1 - t) * Math.log(1 - p);
     if ((p >= 0.5 ? 1 : 0) === t) correct += 1;
   }
-  const n = Math.max(1, probs.length);
-  return { loss: loss / n, accuracy: correct / n };
+  return { loss, correct, count: probs.length };
+}
+
+/** Keras's binary cross-entropy (mean over every output) and binary accuracy at 0.5. */
+export function binaryMetrics(
+  probs: ArrayLike<number>,
+  targets: ArrayLike<number>,
+): EvaluationMetrics {
+  return meansOf(binarySums(probs, targets));
+}
+
+function meansOf(sums: MetricSums): EvaluationMetrics {
+  const n = Math.max(1, sums.count);
+  return { loss: sums.loss / n, accuracy: sums.correct / n };
 }
 
 /** Keras's categorical cross-entropy (mean over samples) and top-1 accuracy. */
@@ -36,6 +52,15 @@ export function categoricalMetrics(
   targets: ArrayLike<number>,
   numClasses: number,
 ): EvaluationMetrics {
+  return meansOf(categoricalSums(probs, targets, numClasses));
+}
+
+/** Categorical cross-entropy and top-1 hits summed over samples. */
+function categoricalSums(
+  probs: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  numClasses: number,
+): MetricSums {
   const samples = Math.floor(probs.length / numClasses);
   let loss = 0;
   let correct = 0;
@@ -51,7 +76,7 @@ export function categoricalMetrics(
     }
     if (best === bestTarget) correct += 1;
   }
-  return { loss: loss / Math.max(1, samples), accuracy: correct / Math.max(1, samples) };
+  return { loss, correct, count: samples };
 }
 
 /** ROC AUC of one score list (Mann-Whitney U with average ranks for ties); undefined if one-sided. */
@@ -91,4 +116,62 @@ export function meanRocAuc(
     if (auc !== undefined) aucs.push(auc);
   }
   return aucs.length === 0 ? undefined : aucs.reduce((a, b) => a + b, 0) / aucs.length;
+}
+
+/**
+ * Validation metrics computed batch by batch: loss and accuracy are summed as batches arrive, and
+ * (for AUC) each class's scores are appended one value at a time, so no array is ever built by
+ * spreading a batch (`push(...batch)` overflows the call stack above ~125k values, e.g. batch
+ * 256 x 1000 classes).
+ */
+export class StreamingEvaluation {
+  private readonly sums: MetricSums = { loss: 0, correct: 0, count: 0 };
+  /** Per class: scores and labels of every sample (multi-label AUC only). */
+  private readonly scores: number[][];
+  private readonly labels: number[][];
+
+  constructor(
+    private readonly numClasses: number,
+    /** Binary cross-entropy per output (sigmoid head) instead of categorical per sample. */
+    private readonly binary: boolean,
+    /** Keep per-class scores for the mean ROC AUC. */
+    private readonly withAuc: boolean,
+  ) {
+    this.scores = withAuc ? Array.from({ length: numClasses }, () => []) : [];
+    this.labels = withAuc ? Array.from({ length: numClasses }, () => []) : [];
+  }
+
+  /** Adds one batch: predicted probabilities and multi-hot targets, both [samples, classes] flat. */
+  add(probs: ArrayLike<number>, targets: ArrayLike<number>): void {
+    const batch = this.binary
+      ? binarySums(probs, targets)
+      : categoricalSums(probs, targets, this.numClasses);
+    this.sums.loss += batch.loss;
+    this.sums.correct += batch.correct;
+    this.sums.count += batch.count;
+    if (!this.withAuc) return;
+    const samples = Math.floor(probs.length / this.numClasses);
+    for (let c = 0; c < this.numClasses; c++) {
+      const scores = this.scores[c] as number[];
+      const labels = this.labels[c] as number[];
+      for (let s = 0; s < samples; s++) {
+        scores.push(probs[s * this.numClasses + c] as number);
+        labels.push(targets[s * this.numClasses + c] as number);
+      }
+    }
+  }
+
+  /** Mean loss and accuracy so far, and the mean per-class ROC AUC when kept. */
+  result(): EvaluationMetrics {
+    const means = meansOf(this.sums);
+    if (!this.withAuc) return means;
+    const aucs: number[] = [];
+    for (let c = 0; c < this.numClasses; c++) {
+      const auc = rocAuc(this.scores[c] as number[], this.labels[c] as number[]);
+      if (auc !== undefined) aucs.push(auc);
+    }
+    return aucs.length === 0
+      ? means
+      : { ...means, auc: aucs.reduce((a, b) => a + b, 0) / aucs.length };
+  }
 }

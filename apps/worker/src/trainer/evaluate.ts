@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadBatch, type SamplePlan } from '../data-pipeline.js';
 import { WorkerError } from '../worker-error.js';
 import type { TrainingSetup } from './build-model.js';
-import { binaryMetrics, categoricalMetrics, meanRocAuc } from './eval-metrics.js';
+import { StreamingEvaluation } from './eval-metrics.js';
 import type { PreparedData } from './prepare-data.js';
 import type { TrialContext } from './trial-context.js';
 
@@ -29,37 +29,32 @@ export async function evaluateValidation(
 ): Promise<ValidationResult> {
   ctx.channel.send({ type: 'phase', phase: 'evaluate' });
   const { inputSize, numClasses } = setup;
-  const probs: number[] = [];
-  const targets: number[] = [];
+  const evaluation = new StreamingEvaluation(
+    numClasses,
+    setup.multiLabelLoss,
+    data.dataset.multiLabel,
+  );
   for (const plans of validationBatches) {
     const arrays = await loadBatch(data.images, data.samples, plans, inputSize, numClasses);
     const x = tf.tensor4d(arrays.pixels, [arrays.count, inputSize, inputSize, 3]);
     try {
       const predicted = setup.model.predict(x) as tf.Tensor;
       try {
-        probs.push(...(await predicted.data()));
+        evaluation.add(await predicted.data(), arrays.targets);
       } finally {
         predicted.dispose();
       }
     } finally {
       x.dispose();
     }
-    targets.push(...arrays.targets);
     await yieldToEventLoop();
   }
-  const evaluation = setup.multiLabelLoss
-    ? binaryMetrics(probs, targets)
-    : categoricalMetrics(probs, targets, numClasses);
-  const auc = data.dataset.multiLabel ? meanRocAuc(probs, targets, numClasses) : undefined;
-  if (!Number.isFinite(evaluation.loss)) {
+  const result = evaluation.result();
+  if (!Number.isFinite(result.loss)) {
     throw new WorkerError(
       'TRIAL_DIVERGED',
-      `training diverged: validation loss is ${evaluation.loss} after epoch ${epoch}`,
+      `training diverged: validation loss is ${result.loss} after epoch ${epoch}`,
     );
   }
-  return {
-    loss: evaluation.loss,
-    accuracy: evaluation.accuracy,
-    ...(auc !== undefined ? { auc } : {}),
-  };
+  return result;
 }

@@ -11,7 +11,7 @@ import {
 } from '@setrain/storage';
 
 import type { TrialOutcome } from '../trial-ipc.js';
-import { buildTrialRecord, writeTrialRecord } from '../trial-record.js';
+import { buildTrialRecord, endLastAttempt, writeTrialRecord } from '../trial-record.js';
 import type { TrialContext } from './trial-context.js';
 
 /** Writes final/: model.json + weights.bin (tfjs), weights.h5 (Keras) and classes.json. */
@@ -66,9 +66,11 @@ export async function writeFinalArtifacts(
       bytes: artifacts.reduce((sum, a) => sum + a.bytes, 0),
     },
   });
+  const status = earlyStopped !== undefined ? 'early-stopped' : 'completed';
   const record = buildTrialRecord(ctx.payload, {
-    status: earlyStopped !== undefined ? 'early-stopped' : 'completed',
+    status,
     reason: earlyStopped,
+    attemptsLog: endLastAttempt(ctx.request.attemptsLog, status),
     epochs: ctx.history,
     provenance: ctx.provenance,
     artifacts,

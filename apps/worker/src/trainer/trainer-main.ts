@@ -1,9 +1,11 @@
 /**
- * Entry point of the per-trial process the worker forks. It waits for a `start` message, runs the
- * trial, sends the outcome and exits. If the worker process goes away (killed), the IPC channel
+ * Entry point of the trainer process the job holder forks per trial. It waits for a `start` message,
+ * runs the trial, sends the outcome and exits (or, for a `preflight` message, checks the engine with
+ * one tiny training step, answers and exits). If the worker process goes away (killed), the IPC channel
  * closes and this process exits at once: a trial must never keep training for a job nobody holds.
  */
 import type { ChildMessage, EarlyStopDecision, ParentMessage, StopReason } from '../trial-ipc.js';
+import { runPreflight } from './preflight.js';
 import { runTrial } from './run-trial.js';
 
 /** Exit code when the parent disappeared mid-trial. */
@@ -36,6 +38,16 @@ process.on('message', (message: ParentMessage) => {
       ...(message.reason !== undefined ? { reason: message.reason } : {}),
     });
     pendingDecisions.delete(message.epoch);
+    return;
+  }
+  if (message.type === 'preflight' && !running) {
+    running = true;
+    void runPreflight(message.request).then((result) => {
+      if (!process.connected) process.exit(EXIT_PARENT_GONE);
+      process.send?.({ type: 'preflight-result', result } satisfies ChildMessage, () =>
+        process.exit(0),
+      );
+    });
     return;
   }
   if (message.type === 'start' && !running) {

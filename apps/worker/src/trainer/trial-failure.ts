@@ -1,6 +1,7 @@
 import type { TrialOutcome } from '../trial-ipc.js';
-import { buildTrialRecord, writeTrialRecord } from '../trial-record.js';
-import { errorMessage, WorkerError } from '../worker-error.js';
+import { buildTrialRecord, endLastAttempt, writeTrialRecord } from '../trial-record.js';
+import { workerCodeOf } from '../failure-kind.js';
+import { errorMessage, UNRECOVERABLE_CODES } from '../worker-error.js';
 import { StopRequested, type TrialContext } from './trial-context.js';
 
 type FailedOutcome = Extract<TrialOutcome, { kind: 'failed' }>;
@@ -17,15 +18,16 @@ export function classifyTrialError(
       retryable: false,
     };
   }
-  if (error instanceof WorkerError) {
-    return {
-      status: error.code === 'TRIAL_DIVERGED' ? 'diverged' : 'failed',
-      code: error.code,
-      message: error.message,
-      retryable: !error.unrecoverable,
-    };
+  const code = workerCodeOf(error);
+  if (code === undefined) {
+    return { status: 'failed', code: 'UNEXPECTED', message: errorMessage(error), retryable: true };
   }
-  return { status: 'failed', code: 'UNEXPECTED', message: errorMessage(error), retryable: true };
+  return {
+    status: code === 'TRIAL_DIVERGED' ? 'diverged' : 'failed',
+    code,
+    message: errorMessage(error),
+    retryable: !UNRECOVERABLE_CODES.has(code),
+  };
 }
 
 /**
@@ -43,6 +45,7 @@ export async function outcomeOfError(ctx: TrialContext, error: unknown): Promise
       const record = buildTrialRecord(ctx.payload, {
         status: failure.status,
         reason: failure.message,
+        attemptsLog: endLastAttempt(ctx.request.attemptsLog, failure.status, failure.message),
         epochs: ctx.history,
         provenance: ctx.provenance,
         startedAt: ctx.startedAt,

@@ -1,0 +1,382 @@
+/**
+ * The worker's fault tolerance against real services (redis-server, s3rver, BullMQ, forked trainer
+ * processes on the wasm engine at 75x75): durable stop requests, outages waited out without using
+ * attempts, a listener failure stopping the trial at once, quarantine, engine preflight, atomic
+ * trial-state updates with the attempts log.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, test } from 'node:test';
+
+import { Job, Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  redisKeys,
+  runKeys,
+  SWEEP_STOP_FIELD,
+  TRIALS_QUEUE,
+  trialPayloadSchema,
+  trialRecordSchema,
+  type StopRequest,
+  type TrialPayload,
+  type TrialResult,
+} from '@setrain/protocol';
+import { getJson, listKeys } from '@setrain/storage';
+import {
+  forkTrialLauncher,
+  startWorker,
+  TrialStateStore,
+  WorkerError,
+  type TrialLauncher,
+  type WorkerConfig,
+  type WorkerRuntime,
+} from '@setrain/worker';
+
+import {
+  startRedis,
+  startS3,
+  tempDir,
+  uniqueName,
+  waitFor,
+  type RedisServer,
+  type S3Server,
+  type TempDir,
+} from './harness/index.js';
+import { uploadShapesDataset, type UploadedShapesDataset } from './fixtures/shapes-dataset.js';
+
+const TRAIN_TIMEOUT_MS = 240_000;
+/** An address nothing listens on: S3 "unreachable" for the trials that use it. */
+const UNREACHABLE_S3 = 'http://127.0.0.1:9';
+
+let redis: RedisServer;
+let s3: S3Server;
+let cache: TempDir;
+let bucket: string;
+let connection: Redis;
+let data: UploadedShapesDataset;
+let config: WorkerConfig;
+const prefix = `{${uniqueName('wf')}}`;
+let queue: Queue<TrialPayload, TrialResult>;
+let queueEvents: QueueEvents;
+let eventsConnection: Redis;
+let store: TrialStateStore;
+let runtime: WorkerRuntime;
+/** Trials whose trainer sees S3 unreachable, and trials whose epoch listener fails. */
+const s3DownFor = new Set<string>();
+const listenerFailsFor = new Set<string>();
+const startedTrials = new Set<string>();
+
+/** The real fork launcher, with the faults above applied to the trials named. */
+const faultyLauncher = (): TrialLauncher => {
+  const fork = forkTrialLauncher();
+  return (request, listeners) => {
+    const { trialId } = request.payload;
+    const s3Config = s3DownFor.has(trialId)
+      ? { ...request.s3, endpoint: UNREACHABLE_S3 }
+      : request.s3;
+    return fork(
+      { ...request, s3: s3Config },
+      {
+        ...listeners,
+        onStarted: async (started) => {
+          startedTrials.add(trialId);
+          await listeners.onStarted?.(started);
+        },
+        onEpoch: async (metrics, numTensors) => {
+          if (listenerFailsFor.delete(trialId)) {
+            // Once: Redis "comes back" for the attempt after the give-back.
+            throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), {
+              code: 'ECONNREFUSED',
+            });
+          }
+          await listeners.onEpoch?.(metrics, numTensors);
+        },
+      },
+    );
+  };
+};
+
+function startRuntime(overrides: Partial<WorkerConfig> = {}, stopPollMs = 500) {
+  return startWorker({
+    config: { ...config, ...overrides },
+    processor: {
+      launcher: faultyLauncher(),
+      stopPollMs,
+      faults: { batchDelayMs: 200 },
+    },
+  });
+}
+
+before(async () => {
+  [redis, s3, cache] = await Promise.all([startRedis(), startS3(), tempDir('worker-faults')]);
+  bucket = await s3.createBucket();
+  config = {
+    redisUrl: redis.url,
+    keyPrefix: prefix,
+    s3: s3.config,
+    engine: 'wasm',
+    engineThreads: undefined,
+    workerId: 'fault-worker-1',
+    cacheDir: cache.path,
+    downloadConcurrency: 4,
+    lockDurationMs: 30_000,
+    stalledIntervalMs: 30_000,
+    maxStalledCount: 1,
+    metricsPort: 0,
+    logLevel: 'warn',
+    outageBudgetSeconds: 120,
+    quarantineAfter: 2,
+  };
+  connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection, prefix });
+  eventsConnection = connection.duplicate();
+  queueEvents = new QueueEvents(TRIALS_QUEUE, { connection: eventsConnection, prefix });
+  await queueEvents.waitUntilReady();
+  store = new TrialStateStore(connection, prefix);
+  data = await uploadShapesDataset(s3.client, bucket, 'datasets/faults', {
+    count: 6,
+    multiLabel: true,
+    seed: 5,
+  });
+  runtime = await startRuntime();
+});
+
+after(async () => {
+  await runtime?.close();
+  await queueEvents?.close();
+  await queue?.close();
+  connection?.disconnect();
+  eventsConnection?.disconnect();
+  await Promise.all([redis?.stop(), s3?.stop(), cache?.cleanup()]);
+});
+
+function payloadFor(epochs: number): TrialPayload {
+  const sweepId = uniqueName('sw-f');
+  return trialPayloadSchema.parse({
+    sweepId,
+    trialId: `${sweepId}.1`,
+    trialNumber: 1,
+    dataset: data.manifestUri,
+    model: { inputSize: 75, seRatio: 16, dropout: 0.2 },
+    training: {
+      epochs,
+      batchSize: 2,
+      optimizer: 'sgd',
+      momentum: 0,
+      learningRate: 0.01,
+      validationSplit: 0.34,
+      seed: 7,
+    },
+    objective: { metric: 'val_loss', goal: 'minimize' },
+    params: { seRatio: 16, dropout: 0.2 },
+    artifactsBucket: bucket,
+  });
+}
+
+function enqueue(payload: TrialPayload): Promise<Job<TrialPayload, TrialResult>> {
+  return queue.add('trial', payload, {
+    jobId: payload.trialId,
+    attempts: 3,
+    backoff: { type: 'fixed', delay: 100 },
+  });
+}
+
+async function requestStop(sweepId: string, field: string, reason: string): Promise<void> {
+  const stop: StopRequest = { kind: 'cancel', reason, requestedAt: new Date().toISOString() };
+  await connection.hset(redisKeys(prefix).sweepStops(sweepId), field, JSON.stringify(stop));
+}
+
+async function failureOf(job: Job<TrialPayload, TrialResult>, timeoutMs: number): Promise<Error> {
+  return job.waitUntilFinished(queueEvents, timeoutMs).then(
+    () => assert.fail(`${job.id ?? '?'} should have failed`),
+    (e: unknown) => e as Error,
+  );
+}
+
+test('trial state updates are atomic: concurrent updates all land', async () => {
+  const payload = payloadFor(1);
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      store.update(payload, (current) => ({
+        attemptsLog: [
+          ...(current.attemptsLog ?? []),
+          { attempt: 1, workerId: `w${i}`, startedAt: new Date().toISOString() },
+        ],
+      })),
+    ),
+  );
+  const state = await store.get(payload.sweepId, payload.trialId);
+  assert.equal(state?.attemptsLog?.length, 20);
+});
+
+test('a trial whose sweep has a stop request ends cancelled at once, without training', async () => {
+  const payload = payloadFor(2);
+  await requestStop(payload.sweepId, SWEEP_STOP_FIELD, 'sweep cancelled by user');
+  const job = await enqueue(payload);
+  const error = await failureOf(job, 60_000);
+  assert.match(error.message, /TRIAL_CANCELLED: cancelled: sweep cancelled by user/);
+  const failed = await Job.fromId(queue, payload.trialId);
+  assert.equal(failed?.attemptsMade, 1, 'not retried');
+  assert.equal(startedTrials.has(payload.trialId), false, 'no trainer started');
+  assert.equal((await store.get(payload.sweepId, payload.trialId))?.status, 'cancelled');
+});
+
+test('a stop request written while the trial trains stops it within seconds, without pub/sub', async () => {
+  const payload = payloadFor(5);
+  const job = await enqueue(payload);
+  await waitFor(() => startedTrials.has(payload.trialId), {
+    what: 'the trial to start',
+    timeoutMs: 120_000,
+  });
+  const stoppedAt = Date.now();
+  await requestStop(payload.sweepId, payload.trialId, 'user asked');
+  const error = await failureOf(job, 60_000);
+  assert.match(error.message, /TRIAL_CANCELLED: cancelled: user asked/);
+  const seconds = (Date.now() - stoppedAt) / 1000;
+  assert.ok(seconds < 20, `the stop took ${seconds} s`);
+  const state = await store.get(payload.sweepId, payload.trialId);
+  assert.equal(state?.status, 'cancelled');
+  assert.equal(state?.attemptsLog?.at(-1)?.outcome, 'cancelled');
+});
+
+test('an epoch listener failure stops the trial at once; it is given back without an attempt and completes', async () => {
+  const payload = payloadFor(4);
+  listenerFailsFor.add(payload.trialId);
+  const job = await enqueue(payload);
+  await waitFor(
+    async () =>
+      (await store.get(payload.sweepId, payload.trialId))?.attemptsLog?.at(0)?.outcome ===
+      'given-back',
+    { what: 'the trial to be given back', timeoutMs: TRAIN_TIMEOUT_MS, intervalMs: 200 },
+  );
+  // Given back right after epoch 1, not after training every epoch.
+  const checkpoints = await listKeys(
+    s3.client,
+    bucket,
+    runKeys(payload.sweepId).trial(payload.trialId).checkpointsPrefix,
+  );
+  assert.ok(
+    !checkpoints.some((key) => /epoch-000[34]/.test(key)),
+    `trained on after the failure: ${checkpoints.join(', ')}`,
+  );
+  const state = await store.get(payload.sweepId, payload.trialId);
+  assert.match(state?.attemptsLog?.at(0)?.reason ?? '', /waiting out an outage/);
+  const result = await job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS);
+  assert.equal(result.status, 'completed');
+  assert.equal((await Job.fromId(queue, payload.trialId))?.attemptsMade, 0);
+  // The epoch history is complete: every epoch once, in order.
+  const epochs = await store.epochs(payload.trialId);
+  assert.deepEqual(
+    epochs.map((m) => m.epoch),
+    [1, 2, 3, 4],
+  );
+});
+
+test('S3 unreachable: the trial is given back without an attempt and completes once S3 answers', async () => {
+  const payload = payloadFor(1);
+  s3DownFor.add(payload.trialId);
+  const job = await enqueue(payload);
+  await waitFor(
+    async () =>
+      (await store.get(payload.sweepId, payload.trialId))?.attemptsLog?.at(0)?.outcome ===
+      'given-back',
+    { what: 'the trial to be given back', timeoutMs: 120_000, intervalMs: 200 },
+  );
+  assert.match(runtime.health.notReadyReason() ?? '', /unreachable/);
+  const scraped = await runtime.metrics.scrape();
+  assert.match(
+    scraped,
+    /^setrain_worker_trials_given_back_total\{[^}]*reason="outage"[^}]*\} [1-9]/m,
+  );
+  assert.match(scraped, /^setrain_worker_ready(\{[^}]*\})? 0$/m);
+  s3DownFor.delete(payload.trialId);
+  const result = await job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS);
+  assert.equal(result.status, 'completed');
+  const done = await Job.fromId(queue, payload.trialId);
+  assert.equal(done?.attemptsMade, 0, 'the outage used no attempt');
+  assert.equal(runtime.health.notReadyReason(), undefined);
+  const state = await store.get(payload.sweepId, payload.trialId);
+  const log = state?.attemptsLog ?? [];
+  assert.ok(log.length >= 2);
+  assert.equal(log.at(-1)?.outcome, 'completed');
+  assert.ok(log.every((entry) => entry.workerId === 'fault-worker-1'));
+  const record = await getJson(
+    s3.client,
+    bucket,
+    runKeys(payload.sweepId).trial(payload.trialId).trialJson,
+    { parse: (v) => trialRecordSchema.parse(v) },
+  );
+  assert.equal(record.value.attemptsLog?.at(-1)?.outcome, 'completed');
+  assert.equal(record.value.attemptsLog?.at(-1)?.workerId, 'fault-worker-1');
+});
+
+test('shutdown with a stop request pending ends the trial cancelled instead of giving it back', async () => {
+  await runtime.close();
+  runtime = await startRuntime({}, 600_000); // no polling: only the shutdown path sees the stop
+  const payload = payloadFor(5);
+  const job = await enqueue(payload);
+  await waitFor(() => startedTrials.has(payload.trialId), {
+    what: 'the trial to start',
+    timeoutMs: 120_000,
+  });
+  await requestStop(payload.sweepId, payload.trialId, 'cancelled during shutdown');
+  await runtime.close();
+  const failed = await Job.fromId(queue, payload.trialId);
+  assert.equal(await failed?.getState(), 'failed');
+  assert.match(failed?.failedReason ?? '', /TRIAL_CANCELLED/);
+  assert.equal((await store.get(payload.sweepId, payload.trialId))?.status, 'cancelled');
+  assert.ok(job.id);
+  runtime = await startRuntime();
+});
+
+test('after consecutive worker-side failures the worker quarantines and gives trials back', async () => {
+  await runtime.close();
+  const crashing: TrialLauncher = () => ({
+    outcome: Promise.reject(
+      new WorkerError('TRIAL_PROCESS_CRASHED', 'the trial process exited without a result'),
+    ),
+    stop: () => undefined,
+    kill: () => undefined,
+    pid: undefined,
+  });
+  runtime = await startWorker({ config, processor: { launcher: crashing } });
+  const payload = payloadFor(1);
+  const job = await enqueue(payload);
+  await waitFor(() => runtime.health.quarantined, { what: 'quarantine', timeoutMs: 60_000 });
+  await waitFor(async () => (await job.getState()) === 'waiting', {
+    what: 'the trial to be given back',
+    timeoutMs: 10_000,
+  });
+  const back = await Job.fromId(queue, payload.trialId);
+  // The first crash used an attempt; the one that quarantined the worker did not.
+  assert.equal(back?.attemptsMade, 1);
+  assert.match(await runtime.metrics.scrape(), /^setrain_worker_quarantined(\{[^}]*\})? 1$/m);
+  assert.equal(runtime.worker.isPaused(), true);
+  assert.match(runtime.health.notReadyReason() ?? '', /quarantined/);
+  await back?.remove();
+});
+
+test('a worker whose engine fails its preflight exits non-zero naming the engine and the fix', async () => {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'apps/worker/src/main.ts'],
+    {
+      cwd: new URL('..', import.meta.url),
+      env: {
+        ...process.env,
+        SETRAIN_ENGINE: 'tensorflow',
+        REDIS_URL: redis.url,
+        SETRAIN_KEY_PREFIX: prefix,
+        METRICS_PORT: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.notEqual(code, 0);
+  assert.match(output, /engine preflight failed: SETRAIN_ENGINE=tensorflow/);
+  assert.match(output, /Fix: /);
+});
