@@ -9,10 +9,9 @@ const refused = (): Error =>
 test('an operation failing with an unreachable service is retried until it succeeds', async () => {
   let calls = 0;
   const value = await retryInfrastructure(
-    async () => {
+    () => {
       calls += 1;
-      if (calls < 3) throw refused();
-      return 'written';
+      return calls < 3 ? Promise.reject(refused()) : Promise.resolve('written');
     },
     { initialDelayMs: 5, maxDelayMs: 10 },
   );
@@ -23,9 +22,11 @@ test('an operation failing with an unreachable service is retried until it succe
 test('other errors are not retried, and an outage longer than the window is rethrown', async () => {
   let calls = 0;
   await assert.rejects(
-    retryInfrastructure(async () => {
+    retryInfrastructure(() => {
       calls += 1;
-      throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
+      return Promise.reject(
+        new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
+      );
     }),
     /WRONGTYPE/,
   );
