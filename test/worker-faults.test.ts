@@ -8,58 +8,41 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
-import { Job, Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Job } from 'bullmq';
 import {
   redisKeys,
   runKeys,
   SWEEP_STOP_FIELD,
-  TRIALS_QUEUE,
   trialPayloadSchema,
   trialRecordSchema,
   type StopRequest,
   type TrialPayload,
-  type TrialResult,
 } from '@setrain/protocol';
 import { getJson, listKeys } from '@setrain/storage';
 import {
   forkTrialLauncher,
   startWorker,
-  TrialStateStore,
   WorkerError,
   type TrialLauncher,
   type WorkerConfig,
   type WorkerRuntime,
 } from '@setrain/worker';
 
-import {
-  startRedis,
-  startS3,
-  tempDir,
-  uniqueName,
-  waitFor,
-  type RedisServer,
-  type S3Server,
-  type TempDir,
-} from './harness/index.js';
+import { uniqueName, waitFor } from './harness/index.js';
 import { uploadShapesDataset, type UploadedShapesDataset } from './fixtures/shapes-dataset.js';
+import {
+  enqueueTrial,
+  failureOf as failureOfJob,
+  startWorkerServices,
+  type WorkerServices,
+} from './fixtures/worker-services.js';
 
 const TRAIN_TIMEOUT_MS = 240_000;
 /** An address nothing listens on: S3 "unreachable" for the trials that use it. */
 const UNREACHABLE_S3 = 'http://127.0.0.1:9';
 
-let redis: RedisServer;
-let s3: S3Server;
-let cache: TempDir;
-let bucket: string;
-let connection: Redis;
+let services: WorkerServices;
 let data: UploadedShapesDataset;
-let config: WorkerConfig;
-const prefix = `{${uniqueName('wf')}}`;
-let queue: Queue<TrialPayload, TrialResult>;
-let queueEvents: QueueEvents;
-let eventsConnection: Redis;
-let store: TrialStateStore;
 let runtime: WorkerRuntime;
 /** Trials whose trainer sees S3 unreachable, and trials whose epoch listener fails. */
 const s3DownFor = new Set<string>();
@@ -98,7 +81,7 @@ const faultyLauncher = (): TrialLauncher => {
 
 function startRuntime(overrides: Partial<WorkerConfig> = {}, stopPollMs = 500) {
   return startWorker({
-    config: { ...config, ...overrides },
+    config: { ...services.config, ...overrides },
     processor: {
       launcher: faultyLauncher(),
       stopPollMs,
@@ -108,32 +91,11 @@ function startRuntime(overrides: Partial<WorkerConfig> = {}, stopPollMs = 500) {
 }
 
 before(async () => {
-  [redis, s3, cache] = await Promise.all([startRedis(), startS3(), tempDir('worker-faults')]);
-  bucket = await s3.createBucket();
-  config = {
-    redisUrl: redis.url,
-    keyPrefix: prefix,
-    s3: s3.config,
-    engine: 'wasm',
-    engineThreads: undefined,
-    workerId: 'fault-worker-1',
-    cacheDir: cache.path,
-    downloadConcurrency: 4,
-    lockDurationMs: 30_000,
-    stalledIntervalMs: 30_000,
-    maxStalledCount: 1,
-    metricsPort: 0,
-    logLevel: 'warn',
+  services = await startWorkerServices('worker-faults', 'fault-worker-1', {
     outageBudgetSeconds: 120,
     quarantineAfter: 2,
-  };
-  connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-  queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection, prefix });
-  eventsConnection = connection.duplicate();
-  queueEvents = new QueueEvents(TRIALS_QUEUE, { connection: eventsConnection, prefix });
-  await queueEvents.waitUntilReady();
-  store = new TrialStateStore(connection, prefix);
-  data = await uploadShapesDataset(s3.client, bucket, 'datasets/faults', {
+  });
+  data = await uploadShapesDataset(services.s3.client, services.bucket, 'datasets/faults', {
     count: 6,
     multiLabel: true,
     seed: 5,
@@ -143,11 +105,7 @@ before(async () => {
 
 after(async () => {
   await runtime?.close();
-  await queueEvents?.close();
-  await queue?.close();
-  connection?.disconnect();
-  eventsConnection?.disconnect();
-  await Promise.all([redis?.stop(), s3?.stop(), cache?.cleanup()]);
+  await services?.close();
 });
 
 function payloadFor(epochs: number): TrialPayload {
@@ -169,27 +127,20 @@ function payloadFor(epochs: number): TrialPayload {
     },
     objective: { metric: 'val_loss', goal: 'minimize' },
     params: { seRatio: 16, dropout: 0.2 },
-    artifactsBucket: bucket,
+    artifactsBucket: services.bucket,
   });
 }
 
-function enqueue(payload: TrialPayload): Promise<Job<TrialPayload, TrialResult>> {
-  return queue.add('trial', payload, {
-    jobId: payload.trialId,
-    attempts: 3,
-    backoff: { type: 'fixed', delay: 100 },
-  });
-}
+const enqueue = (payload: TrialPayload) => enqueueTrial(services, payload);
+const failureOf = (job: Awaited<ReturnType<typeof enqueue>>, timeoutMs: number) =>
+  failureOfJob(services, job, timeoutMs);
 
 async function requestStop(sweepId: string, field: string, reason: string): Promise<void> {
   const stop: StopRequest = { kind: 'cancel', reason, requestedAt: new Date().toISOString() };
-  await connection.hset(redisKeys(prefix).sweepStops(sweepId), field, JSON.stringify(stop));
-}
-
-async function failureOf(job: Job<TrialPayload, TrialResult>, timeoutMs: number): Promise<Error> {
-  return job.waitUntilFinished(queueEvents, timeoutMs).then(
-    () => assert.fail(`${job.id ?? '?'} should have failed`),
-    (e: unknown) => e as Error,
+  await services.connection.hset(
+    redisKeys(services.prefix).sweepStops(sweepId),
+    field,
+    JSON.stringify(stop),
   );
 }
 
@@ -197,7 +148,7 @@ test('trial state updates are atomic: concurrent updates all land', async () => 
   const payload = payloadFor(1);
   await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      store.update(payload, (current) => ({
+      services.store.update(payload, (current) => ({
         attemptsLog: [
           ...(current.attemptsLog ?? []),
           { attempt: 1, workerId: `w${i}`, startedAt: new Date().toISOString() },
@@ -205,7 +156,7 @@ test('trial state updates are atomic: concurrent updates all land', async () => 
       })),
     ),
   );
-  const state = await store.get(payload.sweepId, payload.trialId);
+  const state = await services.store.get(payload.sweepId, payload.trialId);
   assert.equal(state?.attemptsLog?.length, 20);
 });
 
@@ -215,10 +166,10 @@ test('a trial whose sweep has a stop request ends cancelled at once, without tra
   const job = await enqueue(payload);
   const error = await failureOf(job, 60_000);
   assert.match(error.message, /TRIAL_CANCELLED: cancelled: sweep cancelled by user/);
-  const failed = await Job.fromId(queue, payload.trialId);
+  const failed = await Job.fromId(services.queue, payload.trialId);
   assert.equal(failed?.attemptsMade, 1, 'not retried');
   assert.equal(startedTrials.has(payload.trialId), false, 'no trainer started');
-  assert.equal((await store.get(payload.sweepId, payload.trialId))?.status, 'cancelled');
+  assert.equal((await services.store.get(payload.sweepId, payload.trialId))?.status, 'cancelled');
 });
 
 test('a stop request written while the trial trains stops it within seconds, without pub/sub', async () => {
@@ -234,7 +185,7 @@ test('a stop request written while the trial trains stops it within seconds, wit
   assert.match(error.message, /TRIAL_CANCELLED: cancelled: user asked/);
   const seconds = (Date.now() - stoppedAt) / 1000;
   assert.ok(seconds < 20, `the stop took ${seconds} s`);
-  const state = await store.get(payload.sweepId, payload.trialId);
+  const state = await services.store.get(payload.sweepId, payload.trialId);
   assert.equal(state?.status, 'cancelled');
   assert.equal(state?.attemptsLog?.at(-1)?.outcome, 'cancelled');
 });
@@ -245,27 +196,28 @@ test('an epoch listener failure stops the trial at once; it is given back withou
   const job = await enqueue(payload);
   await waitFor(
     async () =>
-      (await store.get(payload.sweepId, payload.trialId))?.attemptsLog?.at(0)?.outcome ===
+      (await services.store.get(payload.sweepId, payload.trialId))?.attemptsLog?.at(0)?.outcome ===
       'given-back',
     { what: 'the trial to be given back', timeoutMs: TRAIN_TIMEOUT_MS, intervalMs: 200 },
   );
   // Given back right after epoch 1, not after training every epoch.
   const checkpoints = await listKeys(
-    s3.client,
-    bucket,
+    services.s3.client,
+    services.bucket,
     runKeys(payload.sweepId).trial(payload.trialId).checkpointsPrefix,
   );
   assert.ok(
     !checkpoints.some((key) => /epoch-000[34]/.test(key)),
     `trained on after the failure: ${checkpoints.join(', ')}`,
   );
-  const state = await store.get(payload.sweepId, payload.trialId);
+  const state = await services.store.get(payload.sweepId, payload.trialId);
   assert.match(state?.attemptsLog?.at(0)?.reason ?? '', /waiting out an outage/);
-  const result = await job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS);
+  const result = await job.waitUntilFinished(services.queueEvents, TRAIN_TIMEOUT_MS);
   assert.equal(result.status, 'completed');
-  assert.equal((await Job.fromId(queue, payload.trialId))?.attemptsMade, 0);
+  // BullMQ counts the attempt that completed; the give-back counted none.
+  assert.equal((await Job.fromId(services.queue, payload.trialId))?.attemptsMade, 1);
   // The epoch history is complete: every epoch once, in order.
-  const epochs = await store.epochs(payload.trialId);
+  const epochs = await services.store.epochs(payload.trialId);
   assert.deepEqual(
     epochs.map((m) => m.epoch),
     [1, 2, 3, 4],
@@ -278,7 +230,7 @@ test('S3 unreachable: the trial is given back without an attempt and completes o
   const job = await enqueue(payload);
   await waitFor(
     async () =>
-      (await store.get(payload.sweepId, payload.trialId))?.attemptsLog?.at(0)?.outcome ===
+      (await services.store.get(payload.sweepId, payload.trialId))?.attemptsLog?.at(0)?.outcome ===
       'given-back',
     { what: 'the trial to be given back', timeoutMs: 120_000, intervalMs: 200 },
   );
@@ -290,19 +242,20 @@ test('S3 unreachable: the trial is given back without an attempt and completes o
   );
   assert.match(scraped, /^setrain_worker_ready(\{[^}]*\})? 0$/m);
   s3DownFor.delete(payload.trialId);
-  const result = await job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS);
+  const result = await job.waitUntilFinished(services.queueEvents, TRAIN_TIMEOUT_MS);
   assert.equal(result.status, 'completed');
-  const done = await Job.fromId(queue, payload.trialId);
-  assert.equal(done?.attemptsMade, 0, 'the outage used no attempt');
+  const done = await Job.fromId(services.queue, payload.trialId);
+  // BullMQ counts the attempt that completed; the outage's give-backs counted none.
+  assert.equal(done?.attemptsMade, 1, 'the outage used no attempt');
   assert.equal(runtime.health.notReadyReason(), undefined);
-  const state = await store.get(payload.sweepId, payload.trialId);
+  const state = await services.store.get(payload.sweepId, payload.trialId);
   const log = state?.attemptsLog ?? [];
   assert.ok(log.length >= 2);
   assert.equal(log.at(-1)?.outcome, 'completed');
   assert.ok(log.every((entry) => entry.workerId === 'fault-worker-1'));
   const record = await getJson(
-    s3.client,
-    bucket,
+    services.s3.client,
+    services.bucket,
     runKeys(payload.sweepId).trial(payload.trialId).trialJson,
     { parse: (v) => trialRecordSchema.parse(v) },
   );
@@ -321,10 +274,10 @@ test('shutdown with a stop request pending ends the trial cancelled instead of g
   });
   await requestStop(payload.sweepId, payload.trialId, 'cancelled during shutdown');
   await runtime.close();
-  const failed = await Job.fromId(queue, payload.trialId);
+  const failed = await Job.fromId(services.queue, payload.trialId);
   assert.equal(await failed?.getState(), 'failed');
   assert.match(failed?.failedReason ?? '', /TRIAL_CANCELLED/);
-  assert.equal((await store.get(payload.sweepId, payload.trialId))?.status, 'cancelled');
+  assert.equal((await services.store.get(payload.sweepId, payload.trialId))?.status, 'cancelled');
   assert.ok(job.id);
   runtime = await startRuntime();
 });
@@ -339,7 +292,7 @@ test('after consecutive worker-side failures the worker quarantines and gives tr
     kill: () => undefined,
     pid: undefined,
   });
-  runtime = await startWorker({ config, processor: { launcher: crashing } });
+  runtime = await startWorker({ config: services.config, processor: { launcher: crashing } });
   const payload = payloadFor(1);
   const job = await enqueue(payload);
   await waitFor(() => runtime.health.quarantined, { what: 'quarantine', timeoutMs: 60_000 });
@@ -347,7 +300,7 @@ test('after consecutive worker-side failures the worker quarantines and gives tr
     what: 'the trial to be given back',
     timeoutMs: 10_000,
   });
-  const back = await Job.fromId(queue, payload.trialId);
+  const back = await Job.fromId(services.queue, payload.trialId);
   // The first crash used an attempt; the one that quarantined the worker did not.
   assert.equal(back?.attemptsMade, 1);
   assert.match(await runtime.metrics.scrape(), /^setrain_worker_quarantined(\{[^}]*\})? 1$/m);
@@ -365,8 +318,8 @@ test('a worker whose engine fails its preflight exits non-zero naming the engine
       env: {
         ...process.env,
         SETRAIN_ENGINE: 'tensorflow',
-        REDIS_URL: redis.url,
-        SETRAIN_KEY_PREFIX: prefix,
+        REDIS_URL: services.redis.url,
+        SETRAIN_KEY_PREFIX: services.prefix,
         METRICS_PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,13 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Job, Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Job, type Queue, type QueueEvents } from 'bullmq';
+import { type Redis } from 'ioredis';
 import {
   CHECKPOINT_FILES,
   redisKeys,
   runKeys,
-  TRIALS_QUEUE,
   trialPayloadSchema,
   trialRecordSchema,
   type TrialPayload,
@@ -21,24 +20,20 @@ import { getJson, getObjectBytes, joinKey, listKeys, sha256Hex } from '@setrain/
 import {
   checkpointStateSchema,
   startWorker,
-  TrialStateStore,
+  type TrialStateStore,
   type TrialFaults,
   type TrialStarted,
-  type WorkerConfig,
   type WorkerRuntime,
 } from '@setrain/worker';
 
-import {
-  startRedis,
-  startS3,
-  tempDir,
-  uniqueName,
-  waitFor,
-  type RedisServer,
-  type S3Server,
-  type TempDir,
-} from './harness/index.js';
+import { uniqueName, waitFor, type S3Server } from './harness/index.js';
 import { uploadShapesDataset, type UploadedShapesDataset } from './fixtures/shapes-dataset.js';
+import {
+  enqueueTrial,
+  failureOf as failureOfJob,
+  startWorkerServices,
+  type WorkerServices,
+} from './fixtures/worker-services.js';
 
 const INPUT_SIZE = 75;
 /** 8 images, 2 held out: 6 train images in 2 batches of 3 per epoch. */
@@ -47,26 +42,24 @@ const BATCH_SIZE = 3;
 const STEPS_PER_EPOCH = 2;
 const TRAIN_TIMEOUT_MS = 240_000;
 
-let redis: RedisServer;
+let services: WorkerServices;
+// Shorthands for the services' parts the tests use most.
 let s3: S3Server;
-let cache: TempDir;
 let bucket: string;
 let connection: Redis;
 let queue: Queue<TrialPayload, TrialResult>;
 let queueEvents: QueueEvents;
-let eventsConnection: Redis;
 let store: TrialStateStore;
+let prefix: string;
 let runtime: WorkerRuntime;
-let config: WorkerConfig;
 let multiLabelData: UploadedShapesDataset;
 const started = new Map<string, TrialStarted[]>();
 const epochTensors = new Map<string, number[]>();
 const faultsByTrial = new Map<string, TrialFaults>();
-const prefix = `{${uniqueName('wt')}}`;
 
 function startRuntime(): Promise<WorkerRuntime> {
   return startWorker({
-    config,
+    config: services.config,
     processor: {
       faults: (payload) => faultsByTrial.get(payload.trialId),
       onTrialStarted: (trialId, info) =>
@@ -78,29 +71,8 @@ function startRuntime(): Promise<WorkerRuntime> {
 }
 
 before(async () => {
-  [redis, s3, cache] = await Promise.all([startRedis(), startS3(), tempDir('worker-cache')]);
-  bucket = await s3.createBucket();
-  config = {
-    redisUrl: redis.url,
-    keyPrefix: prefix,
-    s3: s3.config,
-    engine: 'wasm',
-    engineThreads: undefined,
-    workerId: 'worker-test-1',
-    cacheDir: cache.path,
-    downloadConcurrency: 4,
-    lockDurationMs: 30_000,
-    stalledIntervalMs: 30_000,
-    maxStalledCount: 1,
-    metricsPort: 0,
-    logLevel: 'warn',
-  };
-  connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-  queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection, prefix });
-  eventsConnection = connection.duplicate();
-  queueEvents = new QueueEvents(TRIALS_QUEUE, { connection: eventsConnection, prefix });
-  await queueEvents.waitUntilReady();
-  store = new TrialStateStore(connection, prefix);
+  services = await startWorkerServices('wt', 'worker-test-1');
+  ({ s3, bucket, connection, queue, queueEvents, store, prefix } = services);
   multiLabelData = await uploadShapesDataset(s3.client, bucket, 'datasets/shapes-multi', {
     count: IMAGES,
     multiLabel: true,
@@ -111,11 +83,7 @@ before(async () => {
 
 after(async () => {
   await runtime?.close();
-  await queueEvents?.close();
-  await queue?.close();
-  connection?.disconnect();
-  eventsConnection?.disconnect();
-  await Promise.all([redis?.stop(), s3?.stop(), cache?.cleanup()]);
+  await services?.close();
 });
 
 function payloadFor(
@@ -145,12 +113,8 @@ function payloadFor(
   });
 }
 
-async function enqueue(payload: TrialPayload): Promise<Job<TrialPayload, TrialResult>> {
-  return queue.add('trial', payload, {
-    jobId: payload.trialId,
-    attempts: 3,
-    backoff: { type: 'fixed', delay: 100 },
-  });
+function enqueue(payload: TrialPayload): Promise<Job<TrialPayload, TrialResult>> {
+  return enqueueTrial(services, payload);
 }
 
 async function runToEnd(payload: TrialPayload): Promise<TrialResult> {
@@ -160,10 +124,7 @@ async function runToEnd(payload: TrialPayload): Promise<TrialResult> {
 
 async function failureOf(payload: TrialPayload): Promise<{ message: string; job: Job }> {
   const job = await enqueue(payload);
-  const error = await job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS).then(
-    () => assert.fail(`${payload.trialId} should have failed`),
-    (e: unknown) => e as Error,
-  );
+  const error = await failureOfJob(services, job, TRAIN_TIMEOUT_MS);
   const failed = await Job.fromId(queue, payload.trialId);
   assert.ok(failed);
   return { message: error.message, job: failed };

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DEFAULT_LOCK_DURATION_MS, loadWorkerConfig } from './config.js';
+import {
+  DEFAULT_LOCK_DURATION_MS,
+  DEFAULT_OUTAGE_BUDGET_SECONDS,
+  DEFAULT_QUARANTINE_AFTER,
+  loadWorkerConfig,
+} from './config.js';
 
 test('defaults fill an empty environment', () => {
   const config = loadWorkerConfig({});
@@ -10,6 +15,8 @@ test('defaults fill an empty environment', () => {
   assert.equal(config.engine, 'auto');
   assert.equal(config.lockDurationMs, DEFAULT_LOCK_DURATION_MS);
   assert.equal(config.engineThreads, undefined);
+  assert.equal(config.outageBudgetSeconds, DEFAULT_OUTAGE_BUDGET_SECONDS);
+  assert.equal(config.quarantineAfter, DEFAULT_QUARANTINE_AFTER);
   assert.equal(loadWorkerConfig({ SETRAIN_ENGINE_THREADS: '' }).engineThreads, undefined);
   assert.deepEqual(config.s3, {});
   assert.ok(Object.isFrozen(config));
@@ -26,7 +33,11 @@ test('S3 and tuning variables are read', () => {
     SETRAIN_WORKER_ID: 'gpu-0',
     SETRAIN_LOCK_DURATION_MS: '8000',
     METRICS_PORT: '0',
+    SETRAIN_OUTAGE_BUDGET_SECONDS: '45',
+    SETRAIN_QUARANTINE_AFTER: '5',
   });
+  assert.equal(config.outageBudgetSeconds, 45);
+  assert.equal(config.quarantineAfter, 5);
   assert.equal(config.s3.endpoint, 'http://127.0.0.1:9000');
   assert.equal(config.s3.forcePathStyle, true);
   assert.equal(config.engine, 'wasm');
