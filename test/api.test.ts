@@ -505,7 +505,11 @@ test('cancel removes queued trials and tells workers to stop running ones', asyn
       { what: 'both trials cancelled' },
     );
     assert.equal(done.counts.total, 2);
-    assert.deepEqual(messages, [{ type: 'cancel', trialIds: [`${sweep.id}.1`], reason: 'enough' }]);
+    // The reconcile loop re-publishes the cancel while trial 1 still runs: the same message.
+    assert.ok(messages.length >= 1);
+    for (const message of messages) {
+      assert.deepEqual(message, { type: 'cancel', trialIds: [`${sweep.id}.1`], reason: 'enough' });
+    }
   } finally {
     subscriber.disconnect();
     await w.close();

@@ -6,5 +6,6 @@ export * from './dataset-check.js';
 export * from './errors.js';
 export * from './controller/index.js';
 export * from './sweep-record.js';
+export * from './stale-sweep-write-error.js';
 export * from './sweep-store.js';
 export * from './warm-start.js';

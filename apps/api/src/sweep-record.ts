@@ -43,6 +43,11 @@ export const sweepRecordSchema = z.object({
   finalSweepJsonWritten: z.boolean().default(false),
   /** Snapshot, taken at creation, of the warm-start trials (so a restart suggests the same). */
   warmStart: z.array(warmStartTrialSchema).default([]),
+  /**
+   * Fencing version: every write stores version + 1 and succeeds only if the stored version is
+   * still the one read (SweepStore.putSweep), so a stale lock holder cannot overwrite newer state.
+   */
+  version: z.number().int().min(0).default(0),
 });
 export type SweepRecord = z.infer<typeof sweepRecordSchema>;
 

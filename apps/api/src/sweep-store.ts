@@ -3,13 +3,16 @@ import { randomBytes } from 'node:crypto';
 import {
   epochMetricsSchema,
   redisKeys,
+  stopRequestSchema,
   trialStateSchema,
   type ControlMessage,
   type EpochMetrics,
+  type StopRequest,
   type TrialState,
 } from '@setrain/protocol';
 import { type Redis } from 'ioredis';
 
+import { StaleSweepWriteError } from './stale-sweep-write-error.js';
 import { sweepRecordSchema, type SweepRecord } from './sweep-record.js';
 
 /** A trial state together with the exact JSON it was read from (for compare-and-set). */
@@ -26,6 +29,22 @@ if (current == false and ARGV[2] == '') or current == ARGV[2] then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
   return 1
 end
+return 0`;
+
+// Writes a sweep record only if the stored record's version is still ARGV[1] (fencing: a replica
+// whose lock expired while it was paused cannot overwrite what a newer holder wrote).
+const CAS_SET_SWEEP = `
+local current = redis.call('GET', KEYS[1])
+local version = 0
+if current then version = cjson.decode(current)['version'] or 0 end
+if version == tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`;
+
+const RENEW_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
 const RELEASE_LOCK = `
@@ -64,8 +83,46 @@ export class SweepStore {
     return raw === null ? undefined : sweepRecordSchema.parse(JSON.parse(raw));
   }
 
-  async putSweep(record: SweepRecord): Promise<void> {
-    await this.redis.set(this.keys.sweep(record.id), JSON.stringify(record));
+  /**
+   * Writes `record` as the next version of the sweep, only if the stored version is still
+   * `record.version` (the one it was read at). Returns the record as stored (version + 1); throws
+   * StaleSweepWriteError when someone wrote the sweep in between.
+   */
+  async putSweep(record: SweepRecord): Promise<SweepRecord> {
+    const next: SweepRecord = { ...record, version: record.version + 1 };
+    const key = this.keys.sweep(record.id);
+    const written = await this.redis.eval(
+      CAS_SET_SWEEP,
+      1,
+      key,
+      String(record.version),
+      JSON.stringify(next),
+    );
+    if (written !== 1) throw new StaleSweepWriteError(record.id, record.version);
+    return next;
+  }
+
+  /**
+   * Records stop requests (field trialId or SWEEP_STOP_FIELD). The first request of a field wins
+   * and is never cleared, so workers that check later still see it.
+   */
+  async requestStops(sweepId: string, stops: ReadonlyMap<string, StopRequest>): Promise<void> {
+    if (stops.size === 0) return;
+    const key = this.keys.sweepStops(sweepId);
+    const multi = this.redis.multi();
+    for (const [field, request] of stops) multi.hsetnx(key, field, JSON.stringify(request));
+    await multi.exec();
+  }
+
+  /** The sweep's stop requests by field (trialId or SWEEP_STOP_FIELD). */
+  async getStops(sweepId: string): Promise<Map<string, StopRequest>> {
+    const all = await this.redis.hgetall(this.keys.sweepStops(sweepId));
+    const stops = new Map<string, StopRequest>();
+    for (const [field, raw] of Object.entries(all)) {
+      const parsed = stopRequestSchema.safeParse(JSON.parse(raw));
+      if (parsed.success) stops.set(field, parsed.data);
+    }
+    return stops;
   }
 
   /** Sweeps newest first. */
@@ -135,6 +192,18 @@ export class SweepStore {
     const token = randomBytes(12).toString('hex');
     const ok = await this.redis.set(this.keys.sweepLock(sweepId), token, 'PX', ttlMs, 'NX');
     return ok === 'OK' ? token : undefined;
+  }
+
+  /** Extends the lock to `ttlMs` from now if `token` still holds it; false when it was lost. */
+  async renewLock(sweepId: string, token: string, ttlMs: number): Promise<boolean> {
+    const renewed = await this.redis.eval(
+      RENEW_LOCK,
+      1,
+      this.keys.sweepLock(sweepId),
+      token,
+      ttlMs,
+    );
+    return renewed === 1;
   }
 
   async releaseLock(sweepId: string, token: string): Promise<void> {

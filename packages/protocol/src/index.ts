@@ -18,3 +18,4 @@ export * from './redis-sentinel.js';
 export * from './env-fragments.js';
 export * from './epoch-series.js';
 export * from './sweep-events.js';
+export * from './sweep-cancel.js';

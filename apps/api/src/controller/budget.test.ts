@@ -4,7 +4,13 @@ import { test } from 'node:test';
 import { parseSweepSpec, trialIdOf, type TrialState, type TrialStatus } from '@setrain/protocol';
 
 import { type SweepRecord } from '../sweep-record.js';
-import { bestOf, failureCriterion, finishedRecord, stopCriterion } from './budget.js';
+import {
+  bestOf,
+  failureCriterion,
+  finishedRecord,
+  settledOutcome,
+  stopCriterion,
+} from './budget.js';
 
 const SWEEP_ID = 'sw-20260101-000000-abcdef';
 const CREATED = new Date('2026-01-01T00:00:00.000Z');
@@ -30,6 +36,7 @@ function record(spec: Record<string, unknown> = {}): SweepRecord {
     best: null,
     finalSweepJsonWritten: false,
     warmStart: [],
+    version: 0,
   };
 }
 
@@ -104,4 +111,23 @@ test('finishedRecord stamps the status, reason and finish time', () => {
   assert.equal(ended.reason, 'why');
   assert.equal(ended.finishedAt, at.toISOString());
   assert.equal('reason' in finishedRecord(record(), 'completed', at), false);
+});
+
+test('settledOutcome fails a sweep in which no trial succeeded, naming how its trials ended', () => {
+  assert.deepEqual(settledOutcome([trial(1, 'failed'), trial(2, 'completed', 0.1)]), {
+    status: 'completed',
+  });
+  assert.deepEqual(settledOutcome([trial(1, 'early-stopped', 0.1), trial(2, 'failed')]), {
+    status: 'completed',
+  });
+  assert.deepEqual(settledOutcome([]), { status: 'completed' });
+  const failed = [1, 2, 3, 4].map((n) => trial(n, 'failed'));
+  assert.deepEqual(settledOutcome(failed), {
+    status: 'failed',
+    reason: 'no trial succeeded: 4 failed',
+  });
+  assert.deepEqual(settledOutcome([trial(1, 'failed'), trial(2, 'diverged')]), {
+    status: 'failed',
+    reason: 'no trial succeeded: 1 failed, 1 diverged',
+  });
 });

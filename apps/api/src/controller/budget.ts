@@ -99,3 +99,21 @@ export function finishedRecord(
     finishedAt: at.toISOString(),
   };
 }
+
+/**
+ * How a sweep whose trials have all ended ends: `completed`, or `failed` with a reason when not
+ * one trial succeeded (a sweep never completes with every trial failed and no best).
+ */
+export function settledOutcome(trials: readonly TrialState[]): {
+  status: 'completed' | 'failed';
+  reason?: string;
+} {
+  const counts = countTrials(trials);
+  if (trials.length === 0 || counts.completed + counts['early-stopped'] > 0) {
+    return { status: 'completed' };
+  }
+  const ended = (['failed', 'diverged', 'cancelled'] as const)
+    .filter((status) => counts[status] > 0)
+    .map((status) => `${counts[status]} ${status}`);
+  return { status: 'failed', reason: `no trial succeeded: ${ended.join(', ')}` };
+}

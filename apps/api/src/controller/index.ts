@@ -2,3 +2,4 @@ export * from './budget.js';
 export { failureStatus } from './job-outcome.js';
 export * from './options.js';
 export * from './sweep-controller.js';
+export * from './sweep-lock.js';

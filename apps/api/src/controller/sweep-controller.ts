@@ -5,6 +5,9 @@ import {
   isTerminalTrialStatus,
   newSweepId,
   parseTrialId,
+  SWEEP_STOP_FIELD,
+  type CancelOutcome,
+  type StopRequest,
   type TrialState,
   type UpdateSweepBody,
   type SweepSpec,
@@ -16,7 +19,14 @@ import { ApiError } from '../errors.js';
 import { type SweepRecord } from '../sweep-record.js';
 import { type SweepStore } from '../sweep-store.js';
 import { collectWarmStart } from '../warm-start.js';
-import { bestOf, failureCriterion, finishedRecord, stopCriterion } from './budget.js';
+import { StaleSweepWriteError } from '../stale-sweep-write-error.js';
+import {
+  bestOf,
+  failureCriterion,
+  finishedRecord,
+  settledOutcome,
+  stopCriterion,
+} from './budget.js';
 import {
   DEFAULT_LOCK_TTL_MS,
   DEFAULT_LOCK_WAIT_MS,
@@ -138,6 +148,7 @@ export class SweepController {
       best: null,
       finalSweepJsonWritten: false,
       warmStart,
+      version: 0,
     };
     // Fails here (not in the first advance) when the sampler rejects the search section.
     samplerOf(record);
@@ -153,27 +164,26 @@ export class SweepController {
   }
 
   /**
-   * Cancels a running sweep: removes trials that have not started, tells workers to stop the
-   * running ones (they end as cancelled), and marks the sweep cancelled. Returns the record, or
-   * undefined when there is no such sweep.
+   * Cancels an unfinished sweep. First, without the sweep lock, it records the cancel durably
+   * (workers obey it even if they miss the message), removes trials that have not started and
+   * tells workers to stop the running ones; then an advance marks the sweep cancelled. When
+   * another replica holds the lock the answer says `queued`: the next advance (that replica's, or
+   * the reconcile loop's) applies the recorded cancel. Undefined when there is no such sweep.
    */
-  async cancel(sweepId: string, reason: string): Promise<SweepRecord | undefined> {
-    await this.lock.withLock(sweepId, USER_LOCK_WAIT_MS, async () => {
-      const record = await this.store.getSweep(sweepId);
-      if (record === undefined || isFinishedSweepStatus(record.status)) return;
-      const trials = await this.store.getStoredTrials(sweepId);
-      const stamp = this.now().toISOString();
-      await this.saveRecord({
-        ...record,
-        status: 'cancelled',
-        reason,
-        finishedAt: stamp,
-        updatedAt: stamp,
-      });
-      await this.stopper.stopTrials(sweepId, trials, reason);
-    });
+  async cancel(
+    sweepId: string,
+    reason: string,
+  ): Promise<{ record: SweepRecord; cancel: CancelOutcome } | undefined> {
+    const record = await this.store.getSweep(sweepId);
+    if (record === undefined) return undefined;
+    const stop: StopRequest = { kind: 'cancel', reason, requestedAt: this.stamp() };
+    const trials = await this.store.getStoredTrials(sweepId);
+    const stopped = await this.stopper.stopTrials(sweepId, trials, stop);
+    this.options.logger.info({ sweepId, reason, ...stopped }, 'sweep cancel recorded');
     await this.advance(sweepId);
-    return this.store.getSweep(sweepId);
+    const after = (await this.store.getSweep(sweepId)) ?? record;
+    const state = isFinishedSweepStatus(after.status) ? 'done' : 'queued';
+    return { record: after, cancel: { state, ...stopped } };
   }
 
   /**
@@ -184,8 +194,7 @@ export class SweepController {
   async pause(sweepId: string): Promise<SweepRecord> {
     const paused = await this.userAction(sweepId, async (record) => {
       if (record.status === 'paused') return record;
-      const next: SweepRecord = { ...record, status: 'paused', updatedAt: this.stamp() };
-      await this.saveRecord(next);
+      const next = await this.saveRecord({ ...record, status: 'paused', updatedAt: this.stamp() });
       await this.enqueuer.unqueueNotStarted(await this.store.getStoredTrials(sweepId));
       this.options.logger.info({ sweepId }, 'sweep paused');
       return next;
@@ -198,8 +207,7 @@ export class SweepController {
   async resume(sweepId: string): Promise<SweepRecord> {
     const resumed = await this.userAction(sweepId, async (record) => {
       if (record.status === 'running') return record;
-      const next: SweepRecord = { ...record, status: 'running', updatedAt: this.stamp() };
-      await this.saveRecord(next);
+      const next = await this.saveRecord({ ...record, status: 'running', updatedAt: this.stamp() });
       this.options.logger.info({ sweepId }, 'sweep resumed');
       return next;
     });
@@ -224,13 +232,12 @@ export class SweepController {
         ...(body.parallelism !== undefined ? { parallelism: body.parallelism } : {}),
         ...(body.maxTrials !== undefined ? { maxTrials: body.maxTrials } : {}),
       };
-      const next: SweepRecord = {
+      const next = await this.saveRecord({
         ...record,
         spec,
         plannedTrials: Math.max(record.startedTrials, plannedTrialCount(spec)),
         updatedAt: this.stamp(),
-      };
-      await this.saveRecord(next);
+      });
       this.options.logger.info(
         { sweepId, parallelism: spec.parallelism, plannedTrials: next.plannedTrials },
         'sweep updated',
@@ -275,7 +282,7 @@ export class SweepController {
         do {
           entry.again = false;
           const contended = await this.lock.withLock(sweepId, DEFAULT_LOCK_WAIT_MS, () =>
-            this.advanceLocked(sweepId),
+            this.advanceFenced(sweepId),
           );
           if (contended === true && passes++ < MAX_CONTENDED_PASSES) entry.again = true;
         } while (entry.again && !this.closed);
@@ -294,6 +301,17 @@ export class SweepController {
     );
   }
 
+  /** One advance; a write fenced off by a newer version counts as contended (re-read, retry). */
+  private async advanceFenced(sweepId: string): Promise<boolean> {
+    try {
+      return await this.advanceLocked(sweepId);
+    } catch (error) {
+      if (!(error instanceof StaleSweepWriteError)) throw error;
+      this.options.logger.warn({ sweepId, err: error }, 'sweep changed under this advance');
+      return true;
+    }
+  }
+
   /** One advance under the lock. Returns true when a trial state changed under our feet. */
   private async advanceLocked(sweepId: string): Promise<boolean> {
     const loaded = await this.store.getSweep(sweepId);
@@ -301,22 +319,33 @@ export class SweepController {
       await this.store.markInactive(sweepId);
       return false;
     }
+    // 0. A cancel recorded without the lock (or by a replica that died) ends the sweep first.
+    let record = await this.applyRecordedCancel(loaded);
     // 1. Fold the queue's view of every unfinished trial into its state.
-    const { trials, contended: synced } = await this.syncTrials(loaded);
+    const { trials, contended: synced } = await this.syncTrials(record);
     // 2. The best trial so far.
-    let record = loaded;
     const best = bestOf(record.spec.objective.goal, trials);
     if (JSON.stringify(best) !== JSON.stringify(record.best)) record = { ...record, best };
-    // 3. Budget: fail, stop, enqueue more, or complete.
-    const decided = await this.applyBudget(record, trials);
+    // 3. Budget: fail, stop, enqueue more, or complete; a finished sweep stops its trials again.
+    // (A sweep that ended in this pass has just stopped its trials: no second message.)
+    const decided = await this.applyBudget(record, trials, isFinishedSweepStatus(loaded.status));
     record = decided.record;
     if (JSON.stringify(record) !== JSON.stringify(loaded)) {
-      await this.saveRecord({ ...record, updatedAt: this.stamp() });
+      record = await this.saveRecord({ ...record, updatedAt: this.stamp() });
     }
     // 4. Ended and settled: write the final sweep.json once, then stop watching the sweep.
     const contended = synced || decided.stopped;
     if (!contended) await this.settle(record, trials);
     return contended;
+  }
+
+  /** The record cancelled if a whole-sweep cancel is recorded and the sweep has not ended. */
+  private async applyRecordedCancel(record: SweepRecord): Promise<SweepRecord> {
+    if (isFinishedSweepStatus(record.status)) return record;
+    const stop = (await this.store.getStops(record.id)).get(SWEEP_STOP_FIELD);
+    if (stop?.kind !== 'cancel') return record;
+    this.options.logger.info({ sweepId: record.id, reason: stop.reason }, 'sweep cancelled');
+    return finishedRecord(record, 'cancelled', this.now(), stop.reason);
   }
 
   /** Every trial of the sweep after syncing the unfinished ones with their jobs. */
@@ -335,19 +364,26 @@ export class SweepController {
 
   /**
    * Ends an unfinished sweep when its failures or budget say so (stopping its trials), else
-   * enqueues what it may and completes it when every trial is done. `stopped`: trials were
-   * stopped, so the next pass re-reads them.
+   * enqueues what it may and ends it when every trial is done. A finished sweep with trials still
+   * unfinished stops them again (a worker may have missed the stop). `stopped`: the sweep ended
+   * now and stopped its trials, so the next pass re-reads them.
    */
   private async applyBudget(
     record: SweepRecord,
     trials: TrialState[],
+    endedBefore: boolean,
   ): Promise<{ record: SweepRecord; stopped: boolean }> {
-    if (isFinishedSweepStatus(record.status)) return { record, stopped: false };
+    if (isFinishedSweepStatus(record.status)) {
+      if (endedBefore) await this.restopUnfinished(record, trials);
+      return { record, stopped: false };
+    }
     const failure = failureCriterion(record, trials);
     if (failure !== undefined) {
       const failed = finishedRecord(record, 'failed', this.now(), failure);
-      await this.endAndStop(failed, `sweep failed: ${failure}`);
-      return { record: failed, stopped: true };
+      return {
+        record: await this.endAndStop(failed, 'cancel', `sweep failed: ${failure}`),
+        stopped: true,
+      };
     }
     const unfinished = trials.some((t) => !isTerminalTrialStatus(t.status));
     const stop =
@@ -356,33 +392,61 @@ export class SweepController {
         : undefined;
     if (stop !== undefined) {
       const stopped = finishedRecord(record, 'completed', this.now(), stop);
-      await this.endAndStop(stopped, `sweep stopped: ${stop}`);
       this.options.logger.info({ sweepId: record.id, reason: stop }, 'sweep stopped');
-      return { record: stopped, stopped: true };
+      return {
+        record: await this.endAndStop(stopped, 'budget', `sweep stopped: ${stop}`),
+        stopped: true,
+      };
     }
     let next = record;
     if (next.status === 'running') next = await this.enqueuer.enqueueMore(next, trials);
     const active = trials.filter((t) => !isTerminalTrialStatus(t.status)).length;
     if (active === 0 && next.startedTrials >= next.plannedTrials) {
-      next = finishedRecord(next, 'completed', this.now());
+      const outcome = settledOutcome(trials);
+      next = finishedRecord(next, outcome.status, this.now(), outcome.reason);
     }
     return { record: next, stopped: false };
   }
 
-  /** Saves an ended sweep's record, then stops its unfinished trials. */
-  private async endAndStop(record: SweepRecord, reason: string): Promise<void> {
-    await this.saveRecord(record);
-    await this.stopper.stopTrials(record.id, await this.store.getStoredTrials(record.id), reason);
+  /**
+   * Saves an ended sweep's record, then stops its unfinished trials (the finished record is
+   * itself durable: if we die in between, the reconcile loop stops them).
+   */
+  private async endAndStop(
+    record: SweepRecord,
+    kind: StopRequest['kind'],
+    reason: string,
+  ): Promise<SweepRecord> {
+    const saved = await this.saveRecord(record);
+    const stop: StopRequest = { kind, reason, requestedAt: this.stamp() };
+    await this.stopper.stopTrials(record.id, await this.store.getStoredTrials(record.id), stop);
+    return saved;
+  }
+
+  /** Re-records the stop and re-publishes the cancel for a finished sweep's unfinished trials. */
+  private async restopUnfinished(
+    record: SweepRecord,
+    trials: readonly TrialState[],
+  ): Promise<void> {
+    if (trials.every((t) => isTerminalTrialStatus(t.status))) return;
+    const recorded = (await this.store.getStops(record.id)).get(SWEEP_STOP_FIELD);
+    const stop: StopRequest = recorded ?? {
+      kind: 'cancel',
+      reason: `sweep ${record.status}${record.reason !== undefined ? `: ${record.reason}` : ''}`,
+      requestedAt: this.stamp(),
+    };
+    await this.stopper.stopTrials(record.id, await this.store.getStoredTrials(record.id), stop);
   }
 
   /** When the sweep has ended and every trial settled: final sweep.json, then inactive. */
-  private async settle(record: SweepRecord, trials: readonly TrialState[]): Promise<void> {
+  private async settle(settled: SweepRecord, trials: readonly TrialState[]): Promise<void> {
+    let record = settled;
     const unsettled = trials.some((t) => !isTerminalTrialStatus(t.status));
     if (!isFinishedSweepStatus(record.status) || unsettled) return;
     if (!record.finalSweepJsonWritten) {
       try {
         await writeSweepJson(this.options.s3, record, trials);
-        await this.saveRecord({ ...record, finalSweepJsonWritten: true });
+        record = await this.saveRecord({ ...record, finalSweepJsonWritten: true });
       } catch (error) {
         this.options.logger.warn(
           { err: error, sweepId: record.id },
@@ -402,7 +466,8 @@ export class SweepController {
     return this.now().toISOString();
   }
 
-  private async saveRecord(record: SweepRecord): Promise<void> {
-    await this.store.putSweep(record);
+  /** Writes the record as its next version (fenced); returns what was stored. */
+  private saveRecord(record: SweepRecord): Promise<SweepRecord> {
+    return this.store.putSweep(record);
   }
 }

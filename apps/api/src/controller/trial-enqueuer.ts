@@ -23,8 +23,8 @@ export interface TrialEnqueuerOptions {
   readonly queue: Queue<TrialPayload, TrialResult>;
   readonly logger: ControllerLogger;
   readonly now: () => Date;
-  /** Stores the sweep record (under the sweep lock). */
-  readonly saveRecord: (record: SweepRecord) => Promise<void>;
+  /** Stores the sweep record (under the sweep lock, fenced); returns what was stored. */
+  readonly saveRecord: (record: SweepRecord) => Promise<SweepRecord>;
   /** BullMQ attempts per trial. Default DEFAULT_JOB_ATTEMPTS. */
   readonly jobAttempts?: number;
   /** First exponential backoff delay between attempts. Default DEFAULT_JOB_BACKOFF_MS. */
@@ -56,9 +56,12 @@ export class TrialEnqueuer {
         planned = started;
         break;
       }
-      next = { ...next, startedTrials: trialNumber, plannedTrials: planned };
-      const state = await this.createTrial(next, trialNumber, params);
-      trials.push(state);
+      const created = await this.createTrial(
+        { ...next, startedTrials: trialNumber, plannedTrials: planned },
+        params,
+      );
+      next = created.record;
+      trials.push(created.state);
       history.push({ trialNumber, params, value: null, status: 'queued' });
       started = trialNumber;
       active += 1;
@@ -66,12 +69,15 @@ export class TrialEnqueuer {
     return { ...next, startedTrials: started, plannedTrials: planned };
   }
 
-  /** Saves trial `trialNumber` as queued, then the record that counts it, then its job. */
+  /**
+   * Saves trial number `record.startedTrials` as queued, then the record that counts it, then
+   * its job. Returns the trial and the record as stored.
+   */
   private async createTrial(
     record: SweepRecord,
-    trialNumber: number,
     params: TrialState['params'],
-  ): Promise<TrialState> {
+  ): Promise<{ state: TrialState; record: SweepRecord }> {
+    const trialNumber = record.startedTrials;
     const state: TrialState = {
       trialId: trialIdOf(record.id, trialNumber),
       trialNumber,
@@ -88,13 +94,13 @@ export class TrialEnqueuer {
     if (!(await this.options.store.compareAndSetTrial(record.id, state, undefined))) {
       throw new Error(`trial ${state.trialId} already exists; refusing to overwrite it`);
     }
-    await this.options.saveRecord(record);
+    const saved = await this.options.saveRecord(record);
     await this.addPayload(payload);
     this.options.logger.info(
       { sweepId: record.id, trialId: state.trialId, params },
       'trial queued',
     );
-    return state;
+    return { state, record: saved };
   }
 
   /** Puts the trial's job (back) on the queue; a no-op while a job with its id exists. */

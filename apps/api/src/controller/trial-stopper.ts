@@ -1,4 +1,9 @@
-import { isTerminalTrialStatus, type TrialState } from '@setrain/protocol';
+import {
+  isTerminalTrialStatus,
+  SWEEP_STOP_FIELD,
+  type StopRequest,
+  type TrialState,
+} from '@setrain/protocol';
 
 import { type StoredTrial, type SweepStore } from '../sweep-store.js';
 import { type ControllerLogger } from './options.js';
@@ -11,37 +16,64 @@ export interface TrialStopperOptions {
   readonly now: () => Date;
 }
 
+/** What stopping a sweep's trials did. */
+export interface StoppedTrials {
+  /** Unfinished trials left to their workers (told through the stop record and pub/sub). */
+  readonly stoppedTrials: string[];
+  /** Trials that had not started: their jobs were removed and they ended cancelled here. */
+  readonly removedTrials: string[];
+}
+
 /** Ends a sweep's unfinished trials: queued ones here, running ones through their workers. */
 export class TrialStopper {
   constructor(private readonly options: TrialStopperOptions) {}
 
   /**
-   * Removes jobs that have not started (their trials become cancelled here) and publishes one
-   * cancel message for the running ones (their workers end them).
+   * Records the whole-sweep stop request (durable: a worker that misses the message still finds
+   * it before starting a trial, at batch boundaries and before checkpoints), removes jobs that have
+   * not started (their trials become cancelled here), then publishes one cancel message for the
+   * rest (the fast path). Needs no lock: every trial write is a compare-and-set.
    */
-  async stopTrials(sweepId: string, trials: readonly StoredTrial[], reason: string): Promise<void> {
-    const running: string[] = [];
+  async stopTrials(
+    sweepId: string,
+    trials: readonly StoredTrial[],
+    stop: StopRequest,
+  ): Promise<StoppedTrials> {
+    await this.options.store.requestStops(sweepId, new Map([[SWEEP_STOP_FIELD, stop]]));
+    const stoppedTrials: string[] = [];
+    const removedTrials: string[] = [];
     for (const trial of trials) {
-      const { state } = trial;
-      if (isTerminalTrialStatus(state.status)) continue;
-      if (await this.options.enqueuer.removeIfNotStarted(state.trialId)) {
-        const cancelled: TrialState = {
-          ...state,
-          status: 'cancelled',
-          reason,
-          finishedAt: this.options.now().toISOString(),
-        };
-        if (await this.options.store.compareAndSetTrial(sweepId, cancelled, trial.raw)) continue;
+      if (isTerminalTrialStatus(trial.state.status)) continue;
+      if (await this.removeQueued(sweepId, trial, stop.reason)) {
+        removedTrials.push(trial.state.trialId);
+      } else {
+        stoppedTrials.push(trial.state.trialId);
       }
-      running.push(state.trialId);
     }
-    if (running.length > 0) {
+    if (stoppedTrials.length > 0) {
       const receivers = await this.options.store.publishControl({
         type: 'cancel',
-        trialIds: running,
-        reason,
+        trialIds: stoppedTrials,
+        reason: stop.reason,
       });
-      this.options.logger.info({ sweepId, trialIds: running, receivers }, 'cancel published');
+      this.options.logger.info({ sweepId, trialIds: stoppedTrials, receivers }, 'cancel published');
     }
+    return { stoppedTrials, removedTrials };
+  }
+
+  /** Removes the trial's job if it has not started and ends the trial cancelled; false if running. */
+  private async removeQueued(
+    sweepId: string,
+    trial: StoredTrial,
+    reason: string,
+  ): Promise<boolean> {
+    if (!(await this.options.enqueuer.removeIfNotStarted(trial.state.trialId))) return false;
+    const cancelled: TrialState = {
+      ...trial.state,
+      status: 'cancelled',
+      reason,
+      finishedAt: this.options.now().toISOString(),
+    };
+    return this.options.store.compareAndSetTrial(sweepId, cancelled, trial.raw);
   }
 }

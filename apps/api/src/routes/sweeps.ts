@@ -1,6 +1,7 @@
 import {
   apiErrorBodySchema,
   cancelSweepBodySchema,
+  cancelSweepResponseSchema,
   createSweepResponseSchema,
   isFinishedSweepStatus,
   jobSpecSchema,
@@ -177,7 +178,11 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
         summary: 'Cancel a running sweep: queued trials are removed, running ones stopped',
         params: sweepIdParams,
         body: cancelSweepBodySchema,
-        response: { 200: sweepDetailSchema, 409: apiErrorBodySchema, ...COMMON_ERROR_RESPONSES },
+        response: {
+          200: cancelSweepResponseSchema,
+          409: apiErrorBodySchema,
+          ...COMMON_ERROR_RESPONSES,
+        },
       },
     },
     async (request) => {
@@ -186,8 +191,10 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
         throw new ApiError('SWEEP_FINISHED', { sweepId: record.id, status: record.status });
       }
       const reason = request.body?.reason ?? DEFAULT_CANCEL_REASON;
-      const after = (await context.controller.cancel(record.id, reason)) ?? record;
-      return toSweepDetail(after, await context.store.getTrials(record.id));
+      const outcome = await context.controller.cancel(record.id, reason);
+      const after = outcome?.record ?? record;
+      const cancel = outcome?.cancel ?? { state: 'done', stoppedTrials: [], removedTrials: [] };
+      return { ...toSweepDetail(after, await context.store.getTrials(record.id)), cancel };
     },
   );
 
