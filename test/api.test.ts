@@ -1,18 +1,25 @@
 // The HTTP API and its sweep controller against a real redis-server and s3rver: validation and
 // auth errors, trials enqueued from the grid, a hand-driven BullMQ worker finishing a sweep, a
-// controller restart mid-sweep, cancel, best-trial download, and the OpenAPI document.
+// controller restart mid-sweep, cancel (durable: recorded while another replica holds the lock,
+// re-sent by the reconcile loop), the renewed and fenced sweep lock, a sweep whose trials all
+// failed, stalled and requeued trials, best-trial download, and the OpenAPI document.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 
-import { type ApiApp } from '@setrain/api';
+import { StaleSweepWriteError, SweepLock, SweepStore, type ApiApp } from '@setrain/api';
 import {
   apiErrorBodySchema,
   bestTrialResponseSchema,
+  cancelSweepResponseSchema,
   listSweepsResponseSchema,
   redisKeys,
   runKeys,
+  TRIALS_QUEUE,
+  stopRequestSchema,
+  SWEEP_STOP_FIELD,
+  trialIdOf,
   sweepDetailSchema,
   trialDetailSchema,
   controlMessageSchema,
@@ -22,6 +29,7 @@ import {
   type TrialResult,
 } from '@setrain/protocol';
 import { getJson } from '@setrain/storage';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import tar from 'tar-stream';
 
@@ -30,6 +38,7 @@ import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from '.
 
 const API_KEY = 'test-key-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${API_KEY}` };
+const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
 
 let redisServer: RedisServer;
 let s3: S3Server;
@@ -559,6 +568,186 @@ test('a job is a one-trial sweep; /docs/json lists the routes', async () => {
       assert.ok(paths.includes(path), `${path} missing from ${paths.join(', ')}`);
     }
   } finally {
+    await w.close();
+  }
+});
+
+test('a cancel is recorded and answered while another replica holds the lock; reconcile keeps stopping the trial', async () => {
+  const w = await world();
+  const subscriber = new Redis(redisServer.url);
+  try {
+    const app = await w.app();
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // A worker that ignores cancel messages (as one whose subscriber was reconnecting would).
+    w.worker(async () => {
+      await released;
+      throw new Error('trial cancelled');
+    });
+    const sweep = await createSweep(app, gridSpec(w));
+    const [first, second] = [trialIdOf(sweep.id, 1), trialIdOf(sweep.id, 2)];
+    await waitFor(async () => (await getSweep(app, sweep.id)).trials[0]?.status === 'running', {
+      what: 'trial 1 to run',
+      timeoutMs: 10_000,
+    });
+    const cancels: string[][] = [];
+    const keys = redisKeys(w.prefix);
+    await subscriber.subscribe(keys.controlChannel);
+    subscriber.on('message', (_channel, raw: string) => {
+      const message = controlMessageSchema.parse(JSON.parse(raw));
+      cancels.push(message.trialIds);
+    });
+
+    // Another replica holds the sweep's lock for a minute (paused or partitioned).
+    await w.redis.set(keys.sweepLock(sweep.id), 'other-replica', 'PX', 60_000);
+    const started = Date.now();
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/sweeps/${sweep.id}/cancel`,
+      headers: AUTH,
+      payload: { reason: 'stop it' },
+    });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.ok(Date.now() - started < 8000, 'the cancel does not wait for the lock');
+    const answer = cancelSweepResponseSchema.parse(response.json());
+    assert.equal(answer.cancel.state, 'queued');
+    assert.deepEqual(answer.cancel.stoppedTrials, [first]);
+    assert.deepEqual(answer.cancel.removedTrials, [second]);
+    const stop = await w.redis.hget(keys.sweepStops(sweep.id), SWEEP_STOP_FIELD);
+    assert.equal(stopRequestSchema.parse(JSON.parse(stop ?? 'null')).kind, 'cancel');
+    assert.deepEqual(cancels[0], [first]);
+
+    // The lock frees: the recorded cancel becomes the sweep's state without another request.
+    await w.redis.del(keys.sweepLock(sweep.id));
+    const cancelled = await waitFor(
+      async () => {
+        const s = await getSweep(app, sweep.id);
+        return s.status === 'cancelled' ? s : undefined;
+      },
+      { what: 'the sweep to turn cancelled', timeoutMs: 10_000 },
+    );
+    assert.equal(cancelled.reason, 'stop it');
+    // The worker missed the message: every reconcile pass re-publishes the stop.
+    await waitFor(() => cancels.filter((ids) => ids.includes(first)).length >= 3, {
+      what: 'the cancel of trial 1 to be re-published',
+      timeoutMs: 10_000,
+    });
+    release();
+    const ended = await waitFor(
+      async () => {
+        const s = await getSweep(app, sweep.id);
+        return s.trials.every((t) => t.status === 'cancelled') ? s : undefined;
+      },
+      { what: 'every trial to end cancelled', timeoutMs: 10_000 },
+    );
+    assert.equal(ended.trials.length, 2);
+  } finally {
+    subscriber.disconnect();
+    await w.close();
+  }
+});
+
+test('the sweep lock is renewed while held, and a stale writer is fenced off', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const sweep = await createSweep(app, gridSpec(w, { parallelism: 1 }));
+    const store = new SweepStore(w.redis, w.prefix);
+
+    // Renewed: held three TTLs, nobody else gets it.
+    const lock = new SweepLock({ store, logger: SILENT, ttlMs: 300 });
+    const other = `${sweep.id}-other`;
+    const held = await lock.withLock(other, 0, async () => {
+      await sleep(1000);
+      return store.acquireLock(other, 300);
+    });
+    assert.equal(held, undefined, 'the lock expired while held');
+    assert.notEqual(await store.acquireLock(other, 300), undefined, 'released afterwards');
+
+    // Fenced: a replica that read the record before a newer write cannot overwrite it.
+    const stale = await store.getSweep(sweep.id);
+    assert.ok(stale !== undefined);
+    const newer = await store.putSweep({ ...stale, status: 'paused' });
+    assert.equal(newer.version, stale.version + 1);
+    await assert.rejects(store.putSweep({ ...stale, status: 'running' }), StaleSweepWriteError);
+    assert.equal((await store.getSweep(sweep.id))?.status, 'paused');
+  } finally {
+    await w.close();
+  }
+});
+
+test('a sweep in which every trial failed ends failed with the reason, not completed', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    w.worker(() => Promise.reject(new Error('sha256 mismatch in images/1.png')));
+    const sweep = await createSweep(app, gridSpec(w, { maxTrials: 2, maxFailedTrials: 5 }));
+    const ended = await waitFor(
+      async () => {
+        const s = await getSweep(app, sweep.id);
+        return s.status !== 'running' ? s : undefined;
+      },
+      { what: 'the sweep to end', timeoutMs: 20_000 },
+    );
+    assert.equal(ended.status, 'failed');
+    assert.equal(ended.reason, 'no trial succeeded: 2 failed');
+    assert.equal(ended.best, null);
+  } finally {
+    await w.close();
+  }
+});
+
+test('a trial whose worker died shows stalled, one given back shows requeued, then running again', async () => {
+  const w = await world();
+  const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  // Workers fetching jobs by hand: one that dies holding its job, one that checks for stalls.
+  const manual = (lockDuration: number) =>
+    new Worker(TRIALS_QUEUE, null, { connection, prefix: w.prefix, lockDuration, autorun: false });
+  const dying = manual(500);
+  const checker = new Worker(TRIALS_QUEUE, null, {
+    connection,
+    prefix: w.prefix,
+    stalledInterval: 300,
+    maxStalledCount: 5,
+    autorun: false,
+  });
+  try {
+    const app = await w.app();
+    const sweep = await createSweep(app, gridSpec(w, { maxTrials: 1, parallelism: 1 }));
+    const trialStatus = async () => (await getSweep(app, sweep.id)).trials[0];
+    const until = (status: string) =>
+      waitFor(async () => ((await trialStatus())?.status === status ? trialStatus() : undefined), {
+        what: `the trial to be ${status}`,
+        timeoutMs: 10_000,
+      });
+
+    assert.ok(await dying.getNextJob('dying-token'));
+    await until('running');
+    await dying.close(true); // its lock is never extended again: the job stalls
+    await checker.startStalledCheckTimer();
+    const stalled = await until('stalled');
+    assert.match(
+      stalled?.reason ?? '',
+      /^its worker stopped answering \(job stalled 1 time\(s\)\)/,
+    );
+
+    const job = await checker.getNextJob('second-token');
+    assert.ok(job);
+    const running = await until('running');
+    assert.equal(running?.reason, undefined);
+    await job.moveToWait('second-token'); // given back (shutdown) without using an attempt
+    const requeued = await until('requeued');
+    assert.match(requeued?.reason ?? '', /waiting for another worker/);
+
+    const again = await checker.getNextJob('third-token');
+    assert.ok(again);
+    await until('running');
+    await again.moveToFailed(new Error('trial cancelled by the test'), 'third-token');
+    await until('cancelled');
+  } finally {
+    await checker.close(true);
+    await dying.close(true);
+    connection.disconnect();
     await w.close();
   }
 });

@@ -4,6 +4,7 @@ import {
   epochMetricsSchema,
   redisKeys,
   stopRequestSchema,
+  SWEEP_STOP_FIELD,
   trialStateSchema,
   type ControlMessage,
   type EpochMetrics,
@@ -114,15 +115,11 @@ export class SweepStore {
     await multi.exec();
   }
 
-  /** The sweep's stop requests by field (trialId or SWEEP_STOP_FIELD). */
-  async getStops(sweepId: string): Promise<Map<string, StopRequest>> {
-    const all = await this.redis.hgetall(this.keys.sweepStops(sweepId));
-    const stops = new Map<string, StopRequest>();
-    for (const [field, raw] of Object.entries(all)) {
-      const parsed = stopRequestSchema.safeParse(JSON.parse(raw));
-      if (parsed.success) stops.set(field, parsed.data);
-    }
-    return stops;
+  /** The whole-sweep stop request, if one was recorded. */
+  async getSweepStop(sweepId: string): Promise<StopRequest | undefined> {
+    const raw = await this.redis.hget(this.keys.sweepStops(sweepId), SWEEP_STOP_FIELD);
+    const parsed = raw === null ? undefined : stopRequestSchema.safeParse(JSON.parse(raw));
+    return parsed?.success === true ? parsed.data : undefined;
   }
 
   /** Sweeps newest first. */

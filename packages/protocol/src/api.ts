@@ -71,6 +71,8 @@ const count = z.number().int().min(0);
 export const trialCountsSchema = z.object({
   queued: count,
   running: count,
+  stalled: count,
+  requeued: count,
   completed: count,
   'early-stopped': count,
   failed: count,

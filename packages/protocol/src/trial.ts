@@ -10,6 +10,9 @@ import { METRIC_NAMES, objectiveSchema, trainingSpecSchema } from './training.js
 export const TRIAL_STATUSES = [
   'queued',
   'running',
+  // Had started; its job waits for a worker again (worker died / job given back or retried).
+  'stalled',
+  'requeued',
   'completed',
   'early-stopped',
   'failed',
@@ -155,6 +158,11 @@ export const trialStateSchema = z.object({
   objectiveValue: z.number().nullable().default(null),
   workerId: z.string().optional(),
   attempts: z.number().int().min(0).default(0),
+  /**
+   * The job's BullMQ stalled count when the controller last saw a worker hold it: a higher count
+   * on a waiting job means a new stall (`stalled`), an equal one a give-back (`requeued`).
+   */
+  jobStalls: z.number().int().min(0).optional(),
   queuedAt: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),

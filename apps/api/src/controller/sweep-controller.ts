@@ -5,7 +5,6 @@ import {
   isTerminalTrialStatus,
   newSweepId,
   parseTrialId,
-  SWEEP_STOP_FIELD,
   type CancelOutcome,
   type StopRequest,
   type TrialState,
@@ -342,7 +341,7 @@ export class SweepController {
   /** The record cancelled if a whole-sweep cancel is recorded and the sweep has not ended. */
   private async applyRecordedCancel(record: SweepRecord): Promise<SweepRecord> {
     if (isFinishedSweepStatus(record.status)) return record;
-    const stop = (await this.store.getStops(record.id)).get(SWEEP_STOP_FIELD);
+    const stop = await this.store.getSweepStop(record.id);
     if (stop?.kind !== 'cancel') return record;
     this.options.logger.info({ sweepId: record.id, reason: stop.reason }, 'sweep cancelled');
     return finishedRecord(record, 'cancelled', this.now(), stop.reason);
@@ -429,7 +428,7 @@ export class SweepController {
     trials: readonly TrialState[],
   ): Promise<void> {
     if (trials.every((t) => isTerminalTrialStatus(t.status))) return;
-    const recorded = (await this.store.getStops(record.id)).get(SWEEP_STOP_FIELD);
+    const recorded = await this.store.getSweepStop(record.id);
     const stop: StopRequest = recorded ?? {
       kind: 'cancel',
       reason: `sweep ${record.status}${record.reason !== undefined ? `: ${record.reason}` : ''}`,

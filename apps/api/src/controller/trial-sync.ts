@@ -9,7 +9,7 @@ import { type Job, type Queue } from 'bullmq';
 import { type SweepRecord } from '../sweep-record.js';
 import { type StoredTrial, type SweepStore } from '../sweep-store.js';
 import { applyFailure, applyResult } from './job-outcome.js';
-import { type ControllerLogger } from './options.js';
+import { NOT_STARTED_JOB_STATES, type ControllerLogger } from './options.js';
 import { type TrialEnqueuer } from './trial-enqueuer.js';
 
 export interface TrialSyncOptions {
@@ -46,12 +46,18 @@ export class TrialSync {
     return next;
   }
 
-  /** A trial whose job is gone: re-added while the sweep runs, kept while paused, else cancelled. */
+  /**
+   * A trial whose job is gone: re-added while the sweep runs (unless a recorded sweep stop
+   * removed it: the stop is written before any job is removed), kept while paused, else cancelled.
+   */
   private async withoutJob(
     record: SweepRecord,
     state: TrialState,
   ): Promise<TrialState | undefined> {
+    const ended = (reason: string): TrialState => ({ ...state, status: 'cancelled', reason });
     if (record.status === 'running') {
+      const stop = await this.options.store.getSweepStop(record.id);
+      if (stop !== undefined) return ended(stop.reason);
       // Saved as queued but the job never made it (a crash in between), or it was removed
       // (pause): add it again. The job id is the trial id, so a trial never runs twice at once.
       await this.options.enqueuer.addJob(record, state);
@@ -59,7 +65,7 @@ export class TrialSync {
     }
     // Taken off the queue by a pause: stays queued until resumed.
     if (record.status === 'paused') return undefined;
-    return { ...state, status: 'cancelled', reason: record.reason ?? 'sweep ended' };
+    return ended(record.reason ?? 'sweep ended');
   }
 
   /** The trial's state after its job's state, or undefined when nothing changed. */
@@ -72,16 +78,54 @@ export class TrialSync {
         : undefined;
     if (jobState === 'completed' && ended !== undefined) return applyResult(state, ended);
     if (jobState === 'failed' && ended !== undefined) return applyFailure(state, ended);
-    if (jobState === 'active' && state.status === 'queued') {
-      return {
-        ...state,
-        status: 'running',
-        attempts: job.attemptsMade,
-        ...(job.processedOn !== undefined
-          ? { startedAt: new Date(job.processedOn).toISOString() }
-          : {}),
-      };
-    }
+    if (jobState === 'active') return taken(state, job);
+    if (NOT_STARTED_JOB_STATES.has(jobState)) return waitingAgain(state, job);
     return undefined;
   }
+}
+
+/**
+ * A trial whose job a worker holds: running (again), without the reason it waited for, with the
+ * job's stalled count seen. Undefined when it already says so.
+ */
+function taken(state: TrialState, job: Job): TrialState | undefined {
+  if (state.status === 'running' && state.jobStalls === job.stalledCounter) return undefined;
+  const { reason: _waitedFor, ...rest } = state;
+  return {
+    ...rest,
+    status: 'running',
+    ...(state.status === 'running' && state.reason !== undefined ? { reason: state.reason } : {}),
+    attempts: job.attemptsMade,
+    jobStalls: job.stalledCounter,
+    ...(state.startedAt === undefined && job.processedOn !== undefined
+      ? { startedAt: new Date(job.processedOn).toISOString() }
+      : {}),
+  };
+}
+
+/**
+ * A trial that had started and whose job waits for a worker again: `stalled` when its worker
+ * stopped answering (BullMQ moved the job back), `requeued` when it was given back or is retried
+ * after a failed attempt. Undefined when nothing changed (a trial that never started stays queued).
+ */
+export function waitingAgain(
+  state: TrialState,
+  job: Pick<Job, 'stalledCounter' | 'attemptsMade' | 'failedReason'>,
+): TrialState | undefined {
+  if (state.status === 'stalled' || state.status === 'requeued') return undefined;
+  if (state.status === 'queued') {
+    // The worker wrote `queued` (with its reason) when it gave the trial back.
+    if (state.startedAt === undefined) return undefined;
+    const reason = state.reason ?? 'given back by its worker; waiting for another worker';
+    return { ...state, status: 'requeued', reason };
+  }
+  if (state.status !== 'running') return undefined;
+  if (job.stalledCounter > (state.jobStalls ?? 0)) {
+    const reason = `its worker stopped answering (job stalled ${job.stalledCounter} time(s)); waiting for another worker`;
+    return { ...state, status: 'stalled', reason };
+  }
+  const reason = job.failedReason
+    ? `attempt ${job.attemptsMade} failed (${job.failedReason}); waiting to be retried`
+    : 'given back by its worker; waiting for another worker';
+  return { ...state, status: 'requeued', reason };
 }

@@ -187,7 +187,9 @@ export function renderSweep(sweep: SweepDetail): string {
   const c = sweep.counts;
   const header =
     `sweep ${sweep.id}${sweep.name ? ` (${sweep.name})` : ''}: ${sweep.status}${sweep.reason ? ` (${sweep.reason})` : ''}; ` +
-    `${c.completed + c['early-stopped']} done, ${c.running} running, ${c.queued} queued, ` +
+    `${c.completed + c['early-stopped']} done, ${c.running} running, ` +
+    (c.stalled + c.requeued > 0 ? `${c.stalled + c.requeued} stalled/requeued, ` : '') +
+    `${c.queued} queued, ` +
     `${c.failed + c.diverged} failed, ${c.cancelled} cancelled of ${sweep.plannedTrials} planned; ` +
     `objective ${sweep.objective.goal} ${sweep.objective.metric}` +
     (sweep.best
