@@ -93,6 +93,7 @@ export async function writeSyntheticSweep(
     best: null,
     finalSweepJsonWritten: false,
     warmStart: [],
+    version: 0,
   };
   const rates: number[] = [];
   const batch = redis.pipeline();
