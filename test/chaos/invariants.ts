@@ -45,6 +45,8 @@ const TRAINING_JOB_STATES = new Set([
   'prioritized',
   'waiting-children',
 ]);
+/** How long trials of an ended sweep may take to report their own end. */
+export const SETTLE_TIMEOUT_MS = 60_000;
 /** Slack for clocks of different processes on one machine. */
 const CLOCK_SLACK_MS = 1_000;
 
@@ -65,6 +67,12 @@ export async function checkInvariants(
   if (!isFinished(sweep)) {
     violations.push(`sweep did not end within ${expect.endTimeoutMs / 1000}s: ${describe(sweep)}`);
     return { sweep, violations };
+  }
+  // A stopped trial reports its end once its worker reached a batch boundary: give it that time.
+  const settleUntil = Date.now() + SETTLE_TIMEOUT_MS;
+  while (sweep.trials.some((t) => !TERMINAL_TRIAL.has(t.status)) && Date.now() < settleUntil) {
+    await sleep(500);
+    sweep = (await getSweep(stack, sweepId)) ?? sweep;
   }
   const expectedStatus = expect.status ?? 'completed';
   if (sweep.status !== expectedStatus) {
@@ -169,14 +177,18 @@ async function checkNothingTraining(stack: ChaosStack, sweep: ChaosSweep): Promi
   const epochCounts = async (): Promise<number[]> =>
     Promise.all([...trialIds].map((id) => redis.llen(keys.trialEpochs(id))));
   const problems: string[] = [];
+  const endedAt = Date.parse(sweep.finishedAt ?? '') || Date.now();
   try {
     const before = await epochCounts();
     const busy = new Set<string>();
     const until = Date.now() + QUIET_PERIOD_MS;
     while (Date.now() < until) {
       for (const value of Object.values(await redis.hgetall(keys.workers))) {
-        const trialId = (JSON.parse(value) as { trialId?: string }).trialId;
-        if (trialId !== undefined && trialIds.has(trialId)) busy.add(trialId);
+        const beat = JSON.parse(value) as { trialId?: string; updatedAt?: string };
+        // Only a beat written after the end counts: an older one predates the trial's stop.
+        const fresh = Date.parse(beat.updatedAt ?? '') > endedAt + CLOCK_SLACK_MS;
+        if (fresh && beat.trialId !== undefined && trialIds.has(beat.trialId))
+          busy.add(beat.trialId);
       }
       await sleep(2_000);
     }
