@@ -1,0 +1,320 @@
+// The worker's data pipeline, from S3 object to batch tensor, against sharp's raw decode+resize of
+// the same images in the same run, and the share of a real training step spent waiting for data.
+//
+//   npm run bench:data -- [--images 64] [--image-size 320] [--size 75] [--batch 8] [--repeat 3]
+//                         [--engine auto] [--epochs 2]
+//
+// One s3rver on 127.0.0.1 holds a generated dataset (seeded JPEGs of --image-size pixels). Per
+// repeat, interleaved, medians reported:
+// - baseline: sharp decodes and resizes every image (bytes in memory) to the trial's base size,
+//   with the pipeline's concurrency: the cost the pipeline cannot avoid on a cold cache;
+// - download only: every object fetched into memory with the same concurrency (the S3 floor);
+// - cold: an empty cache directory, then prepareData (list, download, decode into the decoded
+//   cache) and one epoch of batches turned into tensors;
+// - warm epoch: another epoch from the open decoded images (what every later epoch costs);
+// - warm trial: prepareData again on the same cache (a second trial on the machine) plus an epoch.
+// Then one real trial (the worker's forked trainer process, --epochs epochs) reports each step's
+// data wait; the share is sum(wait) / sum(wait + step). Prints one JSON object.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { ENGINE_NAMES, initEngine, type EngineName } from '@setrain/engine';
+import { trialPayloadSchema } from '@setrain/protocol';
+import { getObjectBytes } from '@setrain/storage';
+import {
+  baseSizeFor,
+  chunk,
+  DEFAULT_DOWNLOAD_CONCURRENCY,
+  forkTrialLauncher,
+  loadBatch,
+  prepareData,
+  type PrepareDataRequest,
+  type PreparedData,
+  type TrialOutcome,
+} from '@setrain/worker';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+
+import { startS3, type S3Server } from '../test/harness/index.js';
+import {
+  uploadShapesDataset,
+  type UploadedShapesDataset,
+} from '../test/fixtures/shapes-dataset.js';
+import { median, round } from './bench/stats.js';
+
+/** Default augmentation of a trial spec (flip, crop 0.875): the base size is the crop's source. */
+const AUGMENTATION = { flip: true, crop: true, cropFraction: 0.875 };
+
+interface Options {
+  images: number;
+  imageSize: number;
+  size: number;
+  batch: number;
+  repeat: number;
+  engine: EngineName;
+  epochs: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      images: { type: 'string' },
+      'image-size': { type: 'string' },
+      size: { type: 'string' },
+      batch: { type: 'string' },
+      repeat: { type: 'string' },
+      engine: { type: 'string' },
+      epochs: { type: 'string' },
+    },
+    strict: true,
+  });
+  const int = (name: string, text: string | undefined, fallback: number, min: number): number => {
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min) {
+      throw new Error(`--${name} must be an integer >= ${min}, got ${text}`);
+    }
+    return value;
+  };
+  return {
+    images: int('images', values.images, 64, 2),
+    imageSize: int('image-size', values['image-size'], 320, 16),
+    size: int('size', values.size, 75, 75),
+    batch: int('batch', values.batch, 8, 1),
+    repeat: int('repeat', values.repeat, 3, 1),
+    engine: engineName(values.engine ?? 'auto'),
+    epochs: int('epochs', values.epochs, 2, 1),
+  };
+}
+
+function engineName(text: string): EngineName {
+  const found = ENGINE_NAMES.find((name) => name === text);
+  if (found === undefined) {
+    throw new Error(`--engine must be one of ${ENGINE_NAMES.join(', ')}, got ${text}`);
+  }
+  return found;
+}
+
+/** Runs `work` on every item with at most `concurrency` in flight. */
+async function eachLimited<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+async function timed(work: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await work();
+  return (performance.now() - start) / 1000;
+}
+
+/** One epoch of batches (every image, in order) turned into tensors and released. */
+async function epochToTensors(data: PreparedData, o: Options): Promise<void> {
+  const plans = data.samples.map((_, index) => ({ index, flip: false, cropX: 5, cropY: 5 }));
+  for (const batch of chunk(plans, o.batch)) {
+    const classes = data.dataset.classes.length;
+    const arrays = await loadBatch(data.images, data.samples, batch, o.size, classes);
+    tf.tensor4d(arrays.pixels, [arrays.count, o.size, o.size, 3]).dispose();
+  }
+}
+
+interface PipelineRates {
+  baseline: number[];
+  downloadOnly: number[];
+  cold: number[];
+  warmEpoch: number[];
+  warmTrial: number[];
+}
+
+async function measurePipeline(
+  s3: S3Server,
+  dataset: UploadedShapesDataset,
+  o: Options,
+): Promise<PipelineRates> {
+  const base = baseSizeFor(o.size, AUGMENTATION);
+  const rates: PipelineRates = {
+    baseline: [],
+    downloadOnly: [],
+    cold: [],
+    warmEpoch: [],
+    warmTrial: [],
+  };
+  const perSecond = (seconds: number): number => o.images / seconds;
+  for (let repeat = 0; repeat < o.repeat; repeat++) {
+    const baseline = await timed(() =>
+      eachLimited(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
+        await sharp(image.bytes).resize(base, base, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+      }),
+    );
+    rates.baseline.push(perSecond(baseline));
+    const downloadOnly = await timed(() =>
+      eachLimited(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
+        await getObjectBytes(s3.client, dataset.bucket, `${dataset.prefix}/${image.key}`);
+      }),
+    );
+    rates.downloadOnly.push(perSecond(downloadOnly));
+    const cacheDir = await mkdtemp(join(tmpdir(), 'setrain-bench-data-'));
+    const request: PrepareDataRequest = {
+      datasetUri: dataset.manifestUri,
+      baseSize: base,
+      validationSplit: 0.2,
+      seed: 1,
+      cacheDir,
+      downloadConcurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+    };
+    try {
+      let data: PreparedData | undefined;
+      const cold = await timed(async () => {
+        data = await prepareData(s3.client, request);
+        await epochToTensors(data, o);
+      });
+      if (data === undefined || !data.images.built) throw new Error('the cold run hit a cache');
+      const first = data;
+      const warmEpoch = await timed(() => epochToTensors(first, o));
+      let again: PreparedData | undefined;
+      const warmTrial = await timed(async () => {
+        again = await prepareData(s3.client, request);
+        await epochToTensors(again, o);
+      });
+      if (again?.images.built !== false) throw new Error('the warm trial decoded again');
+      await Promise.all([first.images.close(), again.images.close()]);
+      rates.cold.push(perSecond(cold));
+      rates.warmEpoch.push(perSecond(warmEpoch));
+      rates.warmTrial.push(perSecond(warmTrial));
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  }
+  return rates;
+}
+
+interface DataWait {
+  engine: string;
+  steps: number;
+  medianStepMs: number;
+  medianWaitMs: number;
+  waitShare: number;
+}
+
+/** One real trial in the worker's trainer process; collects each step's data wait. */
+async function measureDataWait(
+  s3: S3Server,
+  dataset: UploadedShapesDataset,
+  o: Options,
+): Promise<DataWait> {
+  const bucket = await s3.createBucket();
+  const cacheDir = await mkdtemp(join(tmpdir(), 'setrain-bench-trial-'));
+  const steps: { seconds: number; wait: number }[] = [];
+  let engine: string = o.engine;
+  try {
+    const payload = trialPayloadSchema.parse({
+      sweepId: 'bench-data',
+      trialId: 'bench-data.1',
+      trialNumber: 1,
+      dataset: dataset.manifestUri,
+      model: { inputSize: o.size },
+      training: { epochs: o.epochs, batchSize: o.batch, validationSplit: 0.2, seed: 1 },
+      objective: { metric: 'val_loss', goal: 'minimize' },
+      params: {},
+      artifactsBucket: bucket,
+    });
+    const trial = forkTrialLauncher()(
+      {
+        payload,
+        s3: s3.config,
+        engine: o.engine,
+        workerId: 'bench-data',
+        cacheDir,
+        downloadConcurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+      },
+      {
+        onMetric: (event) => {
+          if (event.kind === 'engine') engine = event.engine;
+          if (event.kind === 'step') {
+            steps.push({ seconds: event.seconds, wait: event.dataWaitSeconds ?? 0 });
+          }
+        },
+      },
+    );
+    const outcome: TrialOutcome = await trial.outcome;
+    if (outcome.kind !== 'completed') {
+      throw new Error(`the benchmark trial ended ${outcome.kind}: ${JSON.stringify(outcome)}`);
+    }
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+  const wait = steps.reduce((sum, s) => sum + s.wait, 0);
+  const total = steps.reduce((sum, s) => sum + s.wait + s.seconds, 0);
+  return {
+    engine,
+    steps: steps.length,
+    medianStepMs: round(median(steps.map((s) => s.seconds * 1000)), 1),
+    medianWaitMs: round(median(steps.map((s) => s.wait * 1000)), 2),
+    waitShare: round(wait / total, 4),
+  };
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  // Tensors need a backend in this process too (the trial's own process picks its engine).
+  await initEngine({ backend: 'cpu' });
+  const s3 = await startS3();
+  try {
+    const bucket = await s3.createBucket();
+    const dataset = await uploadShapesDataset(s3.client, bucket, 'datasets/bench', {
+      count: o.images,
+      size: o.imageSize,
+      seed: 5,
+    });
+    const rates = await measurePipeline(s3, dataset, o);
+    const dataWait = await measureDataWait(s3, dataset, o);
+    const baseline = median(rates.baseline);
+    const ratio = (values: number[]): number => round(median(values) / baseline, 2);
+    console.log(
+      JSON.stringify(
+        {
+          benchmark: 'data',
+          images: o.images,
+          imageSize: o.imageSize,
+          inputSize: o.size,
+          baseSize: baseSizeFor(o.size, AUGMENTATION),
+          batch: o.batch,
+          repeat: o.repeat,
+          statistic: 'median over repeats, images/s',
+          baselineSharpImgPerSec: round(baseline, 1),
+          downloadOnlyImgPerSec: round(median(rates.downloadOnly), 1),
+          coldImgPerSec: round(median(rates.cold), 1),
+          warmEpochImgPerSec: round(median(rates.warmEpoch), 1),
+          warmTrialImgPerSec: round(median(rates.warmTrial), 1),
+          coldVsBaseline: ratio(rates.cold),
+          warmEpochVsBaseline: ratio(rates.warmEpoch),
+          warmTrialVsBaseline: ratio(rates.warmTrial),
+          goals: { coldVsBaseline: 0.8, warmEpochVsBaseline: 20, dataWaitShareMax: 0.02 },
+          dataWait,
+          runs: {
+            baseline: rates.baseline.map((v) => round(v, 1)),
+            downloadOnly: rates.downloadOnly.map((v) => round(v, 1)),
+            cold: rates.cold.map((v) => round(v, 1)),
+            warmEpoch: rates.warmEpoch.map((v) => round(v, 1)),
+            warmTrial: rates.warmTrial.map((v) => round(v, 1)),
+          },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await s3.stop();
+  }
+}
+
+await main();
