@@ -7,7 +7,7 @@
 // autocannon then reads, for --duration-s each, with --connections concurrent clients:
 // - a Fastify hello-world (GET / answering {"hello":"world"}): the baseline;
 // - status reads: GET /v1/trials/:id (a trial's state from Redis), with the API key;
-// - GET /v1/sweeps/:id of the --trials-trial sweep, with 10 clients (its latency is the goal).
+// - GET /v1/sweeps/:id of the --trials-trial sweep, one client (one read's latency is the goal).
 // Prints one JSON object: requests/s (mean over the run, autocannon's) and latency p50/p99 (ms).
 import { parseArgs } from 'node:util';
 
@@ -25,8 +25,8 @@ interface Options {
   workers: number;
 }
 
-/** Clients reading the 1,000-trial sweep: its latency, not the server's saturation, is the goal. */
-const SWEEP_READ_CONNECTIONS = 10;
+/** One client reads the 1,000-trial sweep: the goal is one read's latency, not saturation. */
+const SWEEP_READ_CONNECTIONS = 1;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
