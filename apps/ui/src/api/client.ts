@@ -4,6 +4,7 @@
  * so the bundle carries no schema code.
  */
 import {
+  type ArtifactEpoch,
   type ApiErrorBody,
   type ApiIssue,
   type BestTrialResponse,
@@ -79,8 +80,8 @@ export const api = {
     request<ListSweepsResponse>('GET', `/v1/sweeps?offset=${offset}&limit=${limit}`),
   sweep: (id: string) => request<SweepDetail>('GET', `/v1/sweeps/${encodeURIComponent(id)}`),
   trial: (id: string) => request<TrialDetail>('GET', `/v1/trials/${encodeURIComponent(id)}`),
-  best: (id: string) =>
-    request<BestTrialResponse>('GET', `/v1/sweeps/${encodeURIComponent(id)}/best`),
+  best: (id: string, epoch: ArtifactEpoch) =>
+    request<BestTrialResponse>('GET', `/v1/sweeps/${encodeURIComponent(id)}/best?epoch=${epoch}`),
   cancel: (id: string, reason: string) =>
     request<SweepDetail>(
       'POST',
@@ -96,10 +97,13 @@ export const api = {
     request<PreviewResponse>('POST', `/v1/sweeps/preview?n=${n}`, yaml, 'application/yaml'),
   submit: (yaml: string) => request<SweepDetail>('POST', '/v1/sweeps', yaml, 'application/yaml'),
   /** The best trial's tar (trial.json + final/), fetched with the key and saved as a file. */
-  async downloadBestTar(id: string): Promise<Blob> {
-    const response = await fetch(`/v1/sweeps/${encodeURIComponent(id)}/best/download`, {
-      headers: authHeaders(),
-    });
+  async downloadBestTar(id: string, epoch: ArtifactEpoch): Promise<Blob> {
+    const response = await fetch(
+      `/v1/sweeps/${encodeURIComponent(id)}/best/download?epoch=${epoch}`,
+      {
+        headers: authHeaders(),
+      },
+    );
     if (!response.ok) throw await toRequestError(response);
     return response.blob();
   },

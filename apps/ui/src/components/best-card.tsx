@@ -1,7 +1,12 @@
-import { type BestTrialResponse, type SweepSummary, type TrialSummary } from '@setrain/protocol';
+import {
+  type ArtifactEpoch,
+  type BestTrialResponse,
+  type SweepSummary,
+  type TrialSummary,
+} from '@setrain/protocol';
 import { useEffect, useState } from 'preact/hooks';
 
-import { api } from '../api/client.js';
+import { api, ApiRequestError } from '../api/client.js';
 import { num, param } from '../format.js';
 import { href } from '../router.js';
 import { ErrorNote } from './error-note.js';
@@ -26,11 +31,29 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
   const [best, setBest] = useState<BestTrialResponse | undefined>();
   const [error, setError] = useState<unknown>();
   const [tarUrl, setTarUrl] = useState<string | undefined>();
+  // Fetched again when the best changes or another trial ends (its files may land after the best
+  // was chosen).
+  const ended = props.sweep.counts.completed + props.sweep.counts['early-stopped'];
+  const [weights, setWeights] = useState<ArtifactEpoch>('best');
+  const [note, setNote] = useState('');
   useEffect(() => {
-    setBest(undefined);
-    if (bestId === undefined) return;
-    api.best(props.sweep.id).then(setBest, setError);
+    // A new best starts again from its best epoch's weights.
+    setWeights('best');
+    setNote('');
   }, [bestId]);
+  useEffect(() => {
+    if (bestId === undefined) return;
+    api.best(props.sweep.id, weights).then(
+      (b) => (setBest(b), setError(undefined)),
+      (e: unknown) => {
+        // Trials recorded before best-epoch weights were kept have only the last epoch's.
+        if (weights === 'best' && e instanceof ApiRequestError && e.code === 'ARTIFACT_NOT_FOUND') {
+          setNote(`${e.message}. Showing the last epoch's weights.`);
+          setWeights('last');
+        } else setError(e);
+      },
+    );
+  }, [bestId, ended, props.sweep.status, weights]);
   useEffect(() => () => tarUrl && URL.revokeObjectURL(tarUrl), [tarUrl]);
   if (props.sweep.best === null) {
     return (
@@ -73,6 +96,23 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
       {best && (
         <>
           <h3>Artifacts</h3>
+          <fieldset class="row">
+            <legend>Weights</legend>
+            {(['best', 'last'] as const).map((w) => (
+              <label key={w}>
+                <input
+                  type="radio"
+                  name="weights"
+                  value={w}
+                  checked={weights === w}
+                  onChange={() => (setNote(''), setWeights(w))}
+                />{' '}
+                {w === 'best' ? 'best epoch' : 'last epoch'}
+              </label>
+            ))}
+            <span class="muted">{best.epoch !== null ? `these hold epoch ${best.epoch}` : ''}</span>
+          </fieldset>
+          {note !== '' && <p class="muted">{note}</p>}
           <table class="grid artifacts" aria-label="Best trial artifacts">
             <thead>
               <tr>
@@ -103,7 +143,7 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
           <button
             type="button"
             onClick={() =>
-              void api.downloadBestTar(props.sweep.id).then((blob) => {
+              void api.downloadBestTar(props.sweep.id, weights).then((blob) => {
                 const url = URL.createObjectURL(blob);
                 setTarUrl(url);
                 const a = document.createElement('a');

@@ -142,9 +142,15 @@ function drawLines(lines: { current: Lines }) {
     ctx.lineWidth = 2 * dpr;
     const r = 4 * dpr;
     for (const t of trials) {
-      if (!STOPPED_SHORT.has(t.status)) continue;
       const point = lastPoint(values.get(t.trialId) ?? []);
       if (point === undefined) continue;
+      if (!STOPPED_SHORT.has(t.status)) {
+        // A dot at each trial's latest epoch (a trial with one epoch has no line yet).
+        ctx.fillStyle =
+          t.trialId === bestId ? BEST_COLOUR : (STATUS_COLOURS[t.status] ?? OTHER_COLOUR);
+        ctx.fillRect(p.x(point[0]) - dpr, p.y(point[1]) - dpr, 3 * dpr, 3 * dpr);
+        continue;
+      }
       const cx = p.x(point[0]);
       const cy = p.y(point[1]);
       ctx.strokeStyle = ctx.fillStyle = t.status === 'early-stopped' ? '#7a5a00' : '#b00020';
@@ -184,8 +190,12 @@ export function Curves(props: CurveProps) {
       height: HEIGHT,
       legend: { show: false },
       cursor: { show: false },
-      scales: { x: { time: false } },
-      axes: [{ label: 'epoch' }, { label: props.label }],
+      // Epochs are whole numbers from 1.
+      scales: { x: { time: false, range: (_u, _min, max) => [1, Math.max(2, max)] } },
+      axes: [
+        { label: 'epoch', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] },
+        { label: props.label },
+      ],
       series: [{}, { label: 'lowest', ...invisible }, { label: 'highest', ...invisible }],
       hooks: { draw: [drawLines(lines)] },
     };
@@ -193,6 +203,9 @@ export function Curves(props: CurveProps) {
   }, [props.version, props.bestId, props.metric]);
 
   useEffect(() => () => plot.current?.destroy(), []);
+  let points = 0;
+  for (const t of props.trials)
+    points += metricSeries(props.epochs.get(t.trialId), props.metric).length;
 
   return (
     <figure class="chart">
@@ -208,6 +221,7 @@ export function Curves(props: CurveProps) {
         role="img"
         aria-label={`${props.label} per epoch of ${props.trials.length} trials`}
         data-metric={props.metric}
+        data-points={points}
       />
     </figure>
   );

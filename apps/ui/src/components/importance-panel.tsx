@@ -31,13 +31,14 @@ export function ImportancePanel(props: {
     <section aria-labelledby="importance-title" class="card">
       <h2 id="importance-title">Parameter importance</h2>
       <p class="muted">
-        Permutation importance on a random forest (50 regression trees fitted to the finished
-        trials' objective values): how much the forest's out-of-bag error grows when a parameter's
-        values are shuffled, as a share of the total.
+        Permutation importance on a random forest (50 regression trees fitted to the trials'
+        objective values): how much the forest's out-of-bag error grows when a parameter's values
+        are shuffled, as a share of the total.
       </p>
       {finished.length < MIN_IMPORTANCE_SAMPLES ? (
         <p>
-          Needs at least {MIN_IMPORTANCE_SAMPLES} finished trials ({finished.length} so far).
+          Needs at least {MIN_IMPORTANCE_SAMPLES} trials with an objective value ({finished.length}{' '}
+          so far).
         </p>
       ) : ranked.length === 0 ? (
         <p>No parameter changes the objective measurably yet.</p>

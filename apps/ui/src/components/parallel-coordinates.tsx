@@ -6,7 +6,7 @@ import { num, param } from '../format.js';
 
 const WIDTH = 760;
 const HEIGHT = 280;
-const PAD = { top: 30, bottom: 30, left: 40, right: 60 };
+const PAD = { top: 30, bottom: 30, left: 80, right: 80 };
 
 interface Axis {
   name: string;
@@ -99,8 +99,8 @@ export const ParallelCoordinates = memo(function ParallelCoordinates(props: {
   return (
     <figure class="chart">
       <figcaption>
-        Parallel coordinates: parameters to {props.objectiveLabel} ({drawn.count} finished trials;
-        warmer is better, best in black)
+        Parallel coordinates: parameters to {props.objectiveLabel} ({drawn.count} trials with an
+        objective value; warmer is better, best in black)
       </figcaption>
       <svg
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
