@@ -10,7 +10,7 @@ import {
   planValidation,
   splitIndices,
 } from './data-pipeline.js';
-import { SeededRandom } from './seeded-random.js';
+import { Prng } from '@setrain/sweep';
 
 const AUGMENT = { flip: true, crop: true, cropFraction: 0.875 };
 
@@ -28,8 +28,8 @@ test('the split is deterministic, disjoint, complete and leaves one image on eac
 });
 
 test('epoch plans are reproducible from the PRNG and crops stay inside the image', () => {
-  const plan = planEpoch([0, 1, 2, 3, 4, 5], new SeededRandom(9, 'train'), AUGMENT, 75);
-  assert.deepEqual(plan, planEpoch([0, 1, 2, 3, 4, 5], new SeededRandom(9, 'train'), AUGMENT, 75));
+  const plan = planEpoch([0, 1, 2, 3, 4, 5], Prng.forStream(9, 'train'), AUGMENT, 75);
+  assert.deepEqual(plan, planEpoch([0, 1, 2, 3, 4, 5], Prng.forStream(9, 'train'), AUGMENT, 75));
   const slack = baseSizeFor(75, AUGMENT) - 75;
   assert.equal(slack, 11);
   for (const p of plan) assert.ok(p.cropX >= 0 && p.cropX <= slack && p.cropY <= slack);

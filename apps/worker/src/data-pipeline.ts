@@ -1,6 +1,6 @@
 import type { Augmentation } from '@setrain/protocol';
 
-import { SeededRandom } from './seeded-random.js';
+import { Prng } from '@setrain/sweep';
 
 /** One image ready for batching: where it came from and its multi-hot target. */
 export interface Sample {
@@ -56,7 +56,7 @@ export function splitIndices(
   validationSplit: number,
   seed: number,
 ): { train: number[]; validation: number[] } {
-  const order = new SeededRandom(seed, 'split').shuffle(Array.from({ length: n }, (_, i) => i));
+  const order = Prng.forStream(seed, 'split').shuffle(Array.from({ length: n }, (_, i) => i));
   const validationCount = Math.min(n - 1, Math.max(1, Math.round(n * validationSplit)));
   return {
     validation: order.slice(0, validationCount).sort((a, b) => a - b),
@@ -72,7 +72,7 @@ export function baseSizeFor(inputSize: number, augmentation: Augmentation): numb
 /** Shuffles the training indices and draws each sample's flip and crop from `random`. */
 export function planEpoch(
   trainIndices: readonly number[],
-  random: SeededRandom,
+  random: Prng,
   augmentation: Augmentation,
   inputSize: number,
 ): SamplePlan[] {
@@ -81,8 +81,8 @@ export function planEpoch(
   return random.shuffle(trainIndices).map((index) => ({
     index,
     flip: augmentation.flip && random.next() < 0.5,
-    cropX: slack > 0 ? random.int(slack + 1) : 0,
-    cropY: slack > 0 ? random.int(slack + 1) : 0,
+    cropX: slack > 0 ? random.nextInt(slack + 1) : 0,
+    cropY: slack > 0 ? random.nextInt(slack + 1) : 0,
   }));
 }
 

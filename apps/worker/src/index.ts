@@ -1,7 +1,6 @@
 export * from './config.js';
 export * from './worker-error.js';
 export * from './logger.js';
-export * from './seeded-random.js';
 export * from './image-cache.js';
 export * from './image-decode.js';
 export * from './decoded-cache.js';

@@ -6,7 +6,7 @@ import { normalCdf, normalQuantile } from './normal-math.js';
 import { deriveSeed, Prng } from './prng.js';
 
 test('xoshiro128** matches the reference outputs for state (1, 2, 3, 4)', () => {
-  const rng = Prng.fromState(1, 2, 3, 4);
+  const rng = Prng.fromState([1, 2, 3, 4]);
   assert.deepEqual(
     Array.from({ length: 6 }, () => rng.nextUint32()),
     [11520, 0, 5927040, 70819200, 2031721883, 1637235492],

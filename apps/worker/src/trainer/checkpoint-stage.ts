@@ -2,7 +2,7 @@ import { importKerasWeights } from '@setrain/model';
 import type { EpochMetrics } from '@setrain/protocol';
 import { getObjectBytes, parseS3UriOrThrow } from '@setrain/storage';
 
-import { SeededRandom } from '../seeded-random.js';
+import { Prng } from '@setrain/sweep';
 import type { TrainingSetup } from './build-model.js';
 import { findLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from './checkpoints.js';
 import { StopRequested, type TrialContext } from './trial-context.js';
@@ -11,10 +11,7 @@ import { StopRequested, type TrialContext } from './trial-context.js';
  * The resume stage: restores the trial's latest complete checkpoint (weights, optimizer, RNG,
  * history) or, on a fresh start, loads the payload's backbone weights. Returns the training PRNG.
  */
-export async function restoreOrInitialise(
-  ctx: TrialContext,
-  setup: TrainingSetup,
-): Promise<SeededRandom> {
+export async function restoreOrInitialise(ctx: TrialContext, setup: TrainingSetup): Promise<Prng> {
   const { payload, client, bucket } = ctx;
   const latest = await findLatestCheckpoint(client, bucket, ctx.keys.checkpointsPrefix);
   if (latest !== undefined) {
@@ -29,7 +26,7 @@ export async function restoreOrInitialise(
     ctx.history.push(...state.epochs.filter((m) => m.epoch <= state.epoch));
     ctx.lastCheckpointEpoch = state.epoch;
     ctx.provenance = { ...ctx.provenance, resumedFromEpoch: state.epoch };
-    return SeededRandom.fromState(state.rngState);
+    return Prng.fromState(state.rngState);
   }
   if (payload.model.backboneWeights !== undefined) {
     ctx.channel.send({ type: 'phase', phase: 'backbone-weights' });
@@ -37,7 +34,7 @@ export async function restoreOrInitialise(
     const h5 = await getObjectBytes(client, location.bucket, location.key);
     await importKerasWeights(setup.model, h5.bytes);
   }
-  return new SeededRandom(payload.training.seed, 'train');
+  return Prng.forStream(payload.training.seed, 'train');
 }
 
 /**
@@ -48,7 +45,7 @@ export async function saveEpochCheckpoint(
   ctx: TrialContext,
   setup: TrainingSetup,
   metrics: EpochMetrics,
-  random: SeededRandom,
+  random: Prng,
 ): Promise<void> {
   // A cancelled trial writes no more checkpoints (a shutdown still saves the finished epoch).
   const stop = ctx.channel.stopRequested();

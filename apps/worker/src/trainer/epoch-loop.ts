@@ -3,7 +3,7 @@ import type { EpochMetrics } from '@setrain/protocol';
 
 import { chunk, planEpoch, planValidation, type SamplePlan } from '../data-pipeline.js';
 import { objectiveOf } from '../objective.js';
-import type { SeededRandom } from '../seeded-random.js';
+import type { Prng } from '@setrain/sweep';
 import type { TrainingSetup } from './build-model.js';
 import { saveEpochCheckpoint } from './checkpoint-stage.js';
 import { evaluateValidation } from './evaluate.js';
@@ -22,7 +22,7 @@ interface EpochLoop {
   readonly ctx: TrialContext;
   readonly setup: TrainingSetup;
   readonly data: PreparedData;
-  readonly random: SeededRandom;
+  readonly random: Prng;
   readonly load: BatchLoader;
   readonly validationBatches: SamplePlan[][];
   readonly counter: StepCounter;
@@ -49,7 +49,7 @@ export async function trainEpochs(
   ctx: TrialContext,
   setup: TrainingSetup,
   data: PreparedData,
-  random: SeededRandom,
+  random: Prng,
 ): Promise<string | undefined> {
   const { augmentation, batchSize } = ctx.payload.training;
   const loop: EpochLoop = {
