@@ -8,7 +8,7 @@ import {
   rocAuc,
   StreamingEvaluation,
 } from './eval-metrics.js';
-import { SeededRandom } from '../seeded-random.js';
+import { Prng } from '@setrain/sweep';
 
 test('ROC AUC: perfect, inverted, ties and one-sided classes', () => {
   assert.equal(rocAuc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]), 1);
@@ -33,7 +33,7 @@ test('losses match Keras on hand-computed values', () => {
 test('streaming evaluation takes batches of 256 x 1000 classes and matches the one-shot metrics', () => {
   const samples = 256;
   const classes = 1000;
-  const random = new SeededRandom(11, 'eval-test');
+  const random = Prng.forStream(11, 'eval-test');
   const batches = [0, 1].map(() => {
     const probs = new Float32Array(samples * classes).map(() => random.next());
     const targets = new Float32Array(samples * classes);
