@@ -17,10 +17,12 @@ import { getSweep, isFinished, TERMINAL_TRIAL, type ChaosSweep } from './sweep-c
 /** Longer than a worker's heartbeat period (10 s): a training worker shows up in that window. */
 export const QUIET_PERIOD_MS = 12_000;
 
+type SweepEnd = 'completed' | 'cancelled' | 'failed';
+
 /** What a scenario expects besides the invariants every scenario checks. */
 export interface Expectations {
-  /** The sweep's final status. Default 'completed'. */
-  status?: 'completed' | 'cancelled' | 'failed';
+  /** The sweep's final status (or any of several). Default 'completed'. */
+  status?: SweepEnd | readonly SweepEnd[];
   /** Exactly this many trials. Default: the spec's maxTrials for a completed sweep. */
   trials?: number;
   /** At most this many trials (cancelled sweeps). */
@@ -74,10 +76,10 @@ export async function checkInvariants(
     await sleep(500);
     sweep = (await getSweep(stack, sweepId)) ?? sweep;
   }
-  const expectedStatus = expect.status ?? 'completed';
-  if (sweep.status !== expectedStatus) {
+  const expected: readonly string[] = [expect.status ?? 'completed'].flat();
+  if (!expected.includes(sweep.status)) {
     violations.push(
-      `sweep ended ${sweep.status} (${sweep.reason ?? ''}), expected ${expectedStatus}`,
+      `sweep ended ${sweep.status} (${sweep.reason ?? ''}), expected ${expected.join(' or ')}`,
     );
   }
   checkTrialNumbers(sweep, maxTrials, expect, violations);
