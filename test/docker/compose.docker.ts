@@ -182,7 +182,7 @@ test(
       [
         'dataset: s3://setrain/datasets/tiny/manifest.jsonl',
         'model: { inputSize: 75, headActivation: sigmoid }',
-        'training: { epochs: 4, batchSize: 4, validationSplit: 0.25, seed: 1 }',
+        'training: { epochs: 6, batchSize: 4, validationSplit: 0.25, seed: 1 }',
         'search: { strategy: grid, parameters: { seRatio: [8, 16] } }',
         'parallelism: 2',
         '',
