@@ -20,6 +20,9 @@ const server = new S3rver({
   port,
   directory,
   silent: true,
+  // Path-style only: with virtual-host buckets on, a request to http://minio:9000/... (a compose
+  // service name) would be read as one to the bucket "minio".
+  vhostBuckets: false,
   configureBuckets: bucket === '-' ? [] : [{ name: bucket, configs: [] }],
 });
 const listening = await server.run();

@@ -5,6 +5,7 @@ declare module 's3rver' {
     port?: number;
     directory: string;
     silent?: boolean;
+    vhostBuckets?: boolean;
     configureBuckets?: { name: string; configs: (string | Buffer)[] }[];
   }
   export default class S3rver {

@@ -113,6 +113,7 @@ export class SupervisedProcess {
             if (this.stopping) return;
             this.restartCount++;
             this.spawnOnce();
+            this.options.onEvent?.(`${this.name} restarted (restart ${this.restartCount})`);
           },
           () => undefined,
         );
