@@ -20,6 +20,7 @@ COPY packages/testing/package.json packages/testing/
 COPY apps/worker/package.json apps/worker/
 COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/
+COPY apps/ui/package.json apps/ui/
 COPY test/package.json test/
 # Install scripts stay off: the API needs no native addon (engine-native's would need oneDNN).
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -33,6 +34,10 @@ COPY packages/sweep/src packages/sweep/src
 COPY apps/api/tsconfig.json apps/api/
 COPY apps/api/src apps/api/src
 RUN npx tsc -b apps/api
+# The dashboard the API serves at /ui: one esbuild bundle (it reads protocol and sweep sources).
+COPY apps/ui/build.mjs apps/ui/
+COPY apps/ui/src apps/ui/src
+RUN npm run build --workspace apps/ui
 
 # ---- prod-deps: only the API's production dependencies ----
 FROM ${NODE_IMAGE} AS prod-deps
@@ -48,6 +53,7 @@ COPY packages/testing/package.json packages/testing/
 COPY apps/worker/package.json apps/worker/
 COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/
+COPY apps/ui/package.json apps/ui/
 COPY test/package.json test/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace apps/api \
   && npm cache clean --force
@@ -68,6 +74,7 @@ COPY --from=build /src/packages/sweep/package.json packages/sweep/
 COPY --from=build /src/packages/sweep/dist packages/sweep/dist
 COPY --from=build /src/apps/api/package.json apps/api/
 COPY --from=build /src/apps/api/dist apps/api/dist
+COPY --from=build /src/apps/ui/dist/public apps/ui/dist/public
 # The `node` user (uid 1000) ships with the official image; the app files stay root-owned.
 USER node
 EXPOSE 8080

@@ -29,6 +29,7 @@ COPY packages/testing/package.json packages/testing/
 COPY apps/worker/package.json apps/worker/
 COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/
+COPY apps/ui/package.json apps/ui/
 COPY test/package.json test/
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
@@ -83,6 +84,7 @@ COPY packages/testing/package.json packages/testing/
 COPY apps/worker/package.json apps/worker/
 COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/
+COPY apps/ui/package.json apps/ui/
 COPY test/package.json test/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace apps/worker
 # tfjs-node-gpu is an optional peer of @setrain/engine, not in the lockfile: added here only.

@@ -156,6 +156,10 @@ test(
       );
     }
 
+    const ui = await fetch(`http://127.0.0.1:${ports.api}/ui/`);
+    assert.equal(ui.status, 200, 'the API image serves the dashboard at /ui');
+    await ui.body?.cancel();
+
     const env = {
       ...process.env,
       XDG_CONFIG_HOME: join(work.path, 'config'),
