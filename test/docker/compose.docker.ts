@@ -252,7 +252,9 @@ test(
 
     await cli('sweep', 'status', sweepId, '--watch', '--interval', '2');
     const best = join(work.path, 'best');
-    await cli('fetch-best', sweepId, '-o', best);
+    // The best trial's last-epoch weights (final/): until the worker on main writes best/ too, the
+    // default (its best epoch) is refused for trials without one.
+    await cli('fetch-best', sweepId, '-o', best, '--epoch', 'last');
     assert.ok(
       existsSync(join(best, 'model.json')) && existsSync(join(best, 'model-card.json')),
       'best checkpoint fetched',
