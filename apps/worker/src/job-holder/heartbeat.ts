@@ -34,6 +34,8 @@ export interface HeartbeatOptions {
 
 /** A running heartbeat; stop() removes this worker's entry. */
 export interface Heartbeat {
+  /** Refreshes the entry now (the running trial changed), not only at the next interval. */
+  beatNow(): void;
   stop(): Promise<void>;
 }
 
@@ -70,14 +72,20 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
     }
   };
   await beat();
-  const timer = setInterval(() => {
+  const beatLogged = (): void => {
     beat().catch((error: unknown) => {
       options.logger.warn({ error: errorMessage(error) }, 'heartbeat failed');
     });
-  }, intervalMs);
+  };
+  const timer = setInterval(beatLogged, intervalMs);
   timer.unref();
+  let stopped = false;
   return {
+    beatNow() {
+      if (!stopped) beatLogged();
+    },
     async stop() {
+      stopped = true;
       clearInterval(timer);
       await options.redis.hdel(key, options.workerId).catch(() => undefined);
     },

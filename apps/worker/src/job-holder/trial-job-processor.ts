@@ -56,6 +56,8 @@ export interface TrialProcessorDeps {
   readonly faults?: TrialFaults | ((payload: TrialPayload) => TrialFaults | undefined);
   /** Called with each epoch's tensor count (tests check for leaks). */
   readonly onEpochTensors?: (trialId: string, epoch: number, numTensors: number) => void;
+  /** Called when the trial held here changes (taken or released): the heartbeat refreshes. */
+  readonly onActiveTrialChange?: () => void;
   /** Called when a trial process reports what it loaded (tests check the cache). */
   readonly onTrialStarted?: (trialId: string, started: TrialStarted) => void;
 }
@@ -498,6 +500,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     };
     // Held from here on, so a cancel that arrives while the trial starts is remembered.
     active = { trialId: payload.trialId };
+    deps.onActiveTrialChange?.();
     try {
       if (shuttingDown) return await giveBack(held, 'shutdown', SHUTDOWN_MESSAGE);
       if (health.quarantined) {
@@ -519,6 +522,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       return await onOutage(held, error, { epochs: [], best: null });
     } finally {
       active = undefined;
+      deps.onActiveTrialChange?.();
     }
   };
 

@@ -11,7 +11,7 @@ import { WorkerError } from '../worker-error.js';
 import { forkPreflight, type PreflightRunner } from './trainer-launcher.js';
 import { WorkerHealth } from './worker-health.js';
 import { subscribeToControl, type ControlSubscription } from './control-subscriber.js';
-import { startHeartbeat } from './heartbeat.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createWorkerMetrics, startMetricsServer, type WorkerMetrics } from '../metrics.js';
 import {
@@ -92,6 +92,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   const metrics = createWorkerMetrics({ workerId: config.workerId });
   // Set once the BullMQ worker exists (after the preflight); quarantine pauses it.
   const started: { worker?: Worker<unknown, TrialResult> } = {};
+  // Set once the heartbeat runs; the processor refreshes it whenever its trial changes.
+  const beating: { heartbeat?: Heartbeat } = {};
   const health = new WorkerHealth({
     outageBudgetSeconds: config.outageBudgetSeconds ?? DEFAULT_OUTAGE_BUDGET_SECONDS,
     quarantineAfter: config.quarantineAfter ?? DEFAULT_QUARANTINE_AFTER,
@@ -136,6 +138,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     data: config.data,
     logger,
     health,
+    onActiveTrialChange: () => beating.heartbeat?.beatNow(),
     ...options.processor,
   });
   let control: ControlSubscription | undefined;
@@ -190,6 +193,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     activeTrialId: () => processor.activeTrialId,
     logger,
   });
+  beating.heartbeat = heartbeat;
   logger.info(
     {
       queue: TRIALS_QUEUE,
