@@ -17,6 +17,7 @@ import fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
   type FastifyServerOptions,
   type RawServerDefault,
 } from 'fastify';
@@ -29,7 +30,8 @@ import {
 } from 'fastify-type-provider-zod';
 import { type Redis } from 'ioredis';
 
-import { ApiKeyVerifier } from './auth.js';
+import { auditRequest } from './audit.js';
+import { adminKeys, allowsMethod, ApiKeyVerifier, type Principal } from './auth.js';
 import { createApiMetrics, registerHttpMetrics, registerMetricsRoute } from './metrics.js';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_PRESIGN_EXPIRES_SECONDS } from './config.js';
 import { ApiError } from './errors.js';
@@ -40,6 +42,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerSweepRoutes } from './routes/sweeps.js';
 import { registerTrialRoutes } from './routes/trials.js';
 import { SweepController } from './controller/index.js';
+import { checkSweepOwnership, SweepOwners } from './ownership.js';
 import { checkRouteIds } from './route-ids.js';
 import { registerUiRoutes } from './routes/ui.js';
 import { SweepStore } from './sweep-store.js';
@@ -72,8 +75,13 @@ export interface AppDeps {
    * the artifacts bucket only.
    */
   readonly dataBuckets?: readonly string[];
-  /** Bearer keys accepted on every /v1 route. */
-  readonly apiKeys: readonly string[];
+  /** Bearer keys accepted on every /v1 route, each an admin (SETRAIN_API_KEYS). */
+  readonly apiKeys?: readonly string[];
+  /**
+   * Keys with names and scopes (SETRAIN_API_KEYS_FILE); main.ts keeps it to reload the file.
+   * When given, `apiKeys` is ignored.
+   */
+  readonly verifier?: ApiKeyVerifier;
   /** Largest request body; default 1 MiB. */
   readonly bodyLimitBytes?: number;
   /** Period of the controller's reconcile loop; default 5000 ms. */
@@ -111,6 +119,10 @@ export interface RouteContext {
   /** Buckets datasets and backbone weights may come from. */
   readonly dataBuckets: readonly string[];
   readonly presignExpiresSeconds: number;
+  /** Who submitted each sweep. */
+  readonly owners: SweepOwners;
+  /** The key a request came with (undefined on public routes). */
+  readonly principalOf: (request: FastifyRequest) => Principal | undefined;
 }
 
 /** Builds the API (routes, auth, error mapping, OpenAPI) and its sweep controller; not listening. */
@@ -171,6 +183,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     ...(deps.jobAttempts !== undefined ? { jobAttempts: deps.jobAttempts } : {}),
     ...(deps.jobBackoffMs !== undefined ? { jobBackoffMs: deps.jobBackoffMs } : {}),
   });
+  const principals = new WeakMap<FastifyRequest, Principal>();
   const context: RouteContext = {
     store,
     controller,
@@ -178,6 +191,8 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     artifactsBucket: deps.artifactsBucket,
     dataBuckets: deps.dataBuckets ?? [deps.artifactsBucket],
     presignExpiresSeconds: deps.presignExpiresSeconds ?? DEFAULT_PRESIGN_EXPIRES_SECONDS,
+    owners: new SweepOwners(deps.redis, deps.keyPrefix),
+    principalOf: (request) => principals.get(request),
   };
 
   await app.register(fastifySwagger, {
@@ -196,17 +211,33 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  const verifier = new ApiKeyVerifier(deps.apiKeys);
+  const verifier = deps.verifier ?? new ApiKeyVerifier(adminKeys(deps.apiKeys ?? []));
   app.addHook('onRequest', (request, _reply, done) => {
     const open =
       request.routeOptions.config.public === true ||
       request.url.startsWith('/docs') ||
       request.url === METRICS_PATH;
-    done(
-      open || verifier.verifyHeader(request.headers.authorization)
-        ? undefined
-        : new ApiError('UNAUTHORIZED'),
-    );
+    if (open) return done();
+    const principal = verifier.verify(request.headers.authorization);
+    if (principal === undefined) return done(new ApiError('UNAUTHORIZED'));
+    principals.set(request, principal);
+    if (!allowsMethod(principal, request.method)) {
+      return done(
+        new ApiError('FORBIDDEN', {
+          keyName: principal.name,
+          action: `${request.method} ${request.routeOptions.url ?? request.url}`,
+          detail: `its scopes are ${principal.scopes.join(', ')}; changes need submit or admin`,
+        }),
+      );
+    }
+    done();
+  });
+  app.addHook('preHandler', (request) =>
+    checkSweepOwnership(context.owners, request, principals.get(request)),
+  );
+  app.addHook('onResponse', (request, reply, done) => {
+    auditRequest(request, reply, principals.get(request));
+    done();
   });
 
   app.addHook('preValidation', checkRouteIds);

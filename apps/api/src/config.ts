@@ -29,15 +29,18 @@ const envSchema = z.object({
   ...redisEnvShape,
   ...s3EnvShape,
   ...logEnvShape,
+  SETRAIN_API_KEYS_FILE: z.string().trim().min(1).optional(),
   SETRAIN_API_KEYS: z
-    .string({ error: 'is required: a comma-separated list of bearer API keys' })
+    .string()
+    .optional()
+    .transform((v) => v ?? '')
+    .pipe(z.string())
     .transform((v) =>
       v
         .split(',')
         .map((k) => k.trim())
         .filter((k) => k.length > 0),
     )
-    .refine((keys) => keys.length > 0, 'must list at least one API key (comma-separated)')
     .refine(
       (keys) => keys.every((k) => k.length >= 16),
       'every API key must be at least 16 characters long',
@@ -85,7 +88,10 @@ export interface ApiConfig {
   /** Set with REDIS_SENTINELS and REDIS_SENTINEL_MASTER: connect through Sentinel. */
   readonly redisSentinel?: RedisSentinelOptions | undefined;
   readonly keyPrefix: string;
+  /** Admin keys from SETRAIN_API_KEYS (named env-1, env-2, ...). */
   readonly apiKeys: readonly string[];
+  /** Keys file with names and scopes (JSON or YAML); reloaded on SIGHUP and when it changes. */
+  readonly apiKeysFile?: string | undefined;
   readonly s3: S3Settings;
   readonly artifactsBucket: string;
   /** Buckets datasets and backbone weights may be read from; the artifacts bucket is always one. */
@@ -99,8 +105,20 @@ export interface ApiConfig {
 /** Parses the API's environment variables; throws ConfigError naming each bad one. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const result = envSchema.superRefine(requireSentinelPair).safeParse(env);
-  if (!result.success) {
-    throw new ConfigError(envIssues(result.error));
+  // Checked apart from the schema so it is reported alongside every other bad variable.
+  const noKeys =
+    (env['SETRAIN_API_KEYS'] ?? '').split(',').every((k) => k.trim() === '') &&
+    (env['SETRAIN_API_KEYS_FILE'] ?? '').trim() === '';
+  const keysIssue = {
+    variable: 'SETRAIN_API_KEYS',
+    message:
+      'must list at least one API key (comma-separated), unless SETRAIN_API_KEYS_FILE names a keys file',
+  };
+  if (!result.success || noKeys) {
+    throw new ConfigError([
+      ...(result.success ? [] : envIssues(result.error)),
+      ...(noKeys ? [keysIssue] : []),
+    ]);
   }
   const e = result.data;
   return Object.freeze({
@@ -110,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     redisSentinel: redisSentinelOptions(e),
     keyPrefix: e.SETRAIN_KEY_PREFIX,
     apiKeys: Object.freeze([...e.SETRAIN_API_KEYS]),
+    apiKeysFile: e.SETRAIN_API_KEYS_FILE,
     s3: s3SettingsFromEnv(e),
     artifactsBucket: e.SETRAIN_ARTIFACTS_BUCKET,
     dataBuckets: Object.freeze([

@@ -9,3 +9,4 @@ export * from './sweep-record.js';
 export * from './stale-sweep-write-error.js';
 export * from './sweep-store.js';
 export * from './warm-start.js';
+export * from './key-reload.js';

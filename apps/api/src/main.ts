@@ -3,7 +3,9 @@ import { createS3Client } from '@setrain/storage';
 import { Redis } from 'ioredis';
 
 import { buildApp } from './app.js';
+import { ApiKeyVerifier } from './auth.js';
 import { loadConfig } from './config.js';
+import { readKeys, watchKeys } from './key-reload.js';
 
 /** Commands fail after this many reconnect-retries, so requests answer 503 instead of hanging. */
 const API_REDIS_MAX_RETRIES_PER_REQUEST = 1;
@@ -20,18 +22,24 @@ const redis = new Redis(config.redisUrl, {
 });
 await redis.connect();
 const s3 = createS3Client(config.s3);
+const verifier = new ApiKeyVerifier(readKeys(config.apiKeysFile, config.apiKeys));
 const app = await buildApp({
   redis,
   s3,
   keyPrefix: config.keyPrefix,
   artifactsBucket: config.artifactsBucket,
   dataBuckets: config.dataBuckets,
-  apiKeys: config.apiKeys,
+  verifier,
   bodyLimitBytes: config.bodyLimitBytes,
   reconcileIntervalMs: config.reconcileIntervalMs,
   presignExpiresSeconds: config.presignExpiresSeconds,
   logger: loggerOptions(config.logLevel, { service: 'api' }),
 });
+
+const stopWatchingKeys =
+  config.apiKeysFile === undefined
+    ? () => undefined
+    : watchKeys(verifier, config.apiKeysFile, config.apiKeys, app.log);
 
 let closing = false;
 async function shutdown(signal: string): Promise<void> {
@@ -42,6 +50,7 @@ async function shutdown(signal: string): Promise<void> {
     app.log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
     process.exit(1);
   }, SHUTDOWN_TIMEOUT_MS).unref();
+  stopWatchingKeys();
   try {
     await app.close();
   } finally {

@@ -21,11 +21,13 @@ import {
   type SweepSpec,
 } from '@setrain/protocol';
 import { plannedTrialCount, preview, SweepError } from '@setrain/sweep';
-import { type FastifySchemaCompiler } from 'fastify';
+import { type FastifyRequest, type FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
 import { type ApiApp, type RouteContext } from '../app.js';
+import { noteCreatedSweep } from '../audit.js';
+import { isAdmin } from '../auth.js';
 import { checkDataLocations, checkDataset } from '../dataset-check.js';
 import { ApiError } from '../errors.js';
 import { type SweepRecord } from '../sweep-record.js';
@@ -69,7 +71,12 @@ export async function loadSweep(context: RouteContext, sweepId: string): Promise
   return record;
 }
 
-async function submit(context: RouteContext, spec: SweepSpec, kind: SweepKind) {
+async function submit(
+  context: RouteContext,
+  request: FastifyRequest,
+  spec: SweepSpec,
+  kind: SweepKind,
+) {
   checkGridSize(spec);
   checkDataLocations(spec, context.dataBuckets);
   await checkDataset(context.s3, spec.dataset);
@@ -81,6 +88,11 @@ async function submit(context: RouteContext, spec: SweepSpec, kind: SweepKind) {
     if (isS3Error(error)) throw new ApiError('S3_UNAVAILABLE', {}, undefined, { cause: error });
     throw error;
   }
+  const owner = context.principalOf(request);
+  if (owner !== undefined) {
+    await context.owners.record(record.id, owner.name, Date.parse(record.createdAt) || Date.now());
+  }
+  noteCreatedSweep(request, record.id);
   return toSweepDetail(record, await context.store.getTrials(record.id));
 }
 
@@ -108,7 +120,7 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
     },
     async (request, reply) => {
       const spec = parseSweepSpec(specInput(request.body));
-      return reply.code(201).send(await submit(context, spec, 'sweep'));
+      return reply.code(201).send(await submit(context, request, spec, 'sweep'));
     },
   );
 
@@ -126,7 +138,7 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
     },
     async (request, reply) => {
       const spec = jobToSweepSpec(parseJobSpec(specInput(request.body)));
-      return reply.code(201).send(await submit(context, spec, 'job'));
+      return reply.code(201).send(await submit(context, request, spec, 'job'));
     },
   );
 
@@ -142,7 +154,12 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
     },
     async (request) => {
       const { limit, offset } = request.query;
-      const { ids, total } = await context.store.listSweeps(offset, limit);
+      const principal = context.principalOf(request);
+      // Keys without admin list their own sweeps only.
+      const { ids, total } =
+        principal === undefined || isAdmin(principal)
+          ? await context.store.listSweeps(offset, limit)
+          : await context.owners.list(principal.name, offset, limit);
       const sweeps = [];
       for (const id of ids) {
         const record = await context.store.getSweep(id);
