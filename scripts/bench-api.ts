@@ -16,6 +16,7 @@ import Fastify from 'fastify';
 
 import { startRedis, startS3 } from '../test/harness/index.js';
 import { BENCH_API_KEY, startNoopStack } from './bench/noop-stack.js';
+import { intOption } from './bench/options.js';
 import { round } from './bench/stats.js';
 
 interface Options {
@@ -39,19 +40,11 @@ function parseOptions(argv: string[]): Options {
     },
     strict: true,
   });
-  const int = (name: string, text: string | undefined, fallback: number, max: number): number => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new Error(`--${name} must be an integer from 1 to ${max}, got ${text}`);
-    }
-    return value;
-  };
   return {
-    connections: int('connections', values.connections, 200, 1000),
-    durationS: int('duration-s', values['duration-s'], 10, 120),
-    trials: int('trials', values.trials, 1000, 10_000),
-    workers: int('workers', values.workers, 4, 64),
+    connections: intOption('connections', values.connections, 200, 1, 1000),
+    durationS: intOption('duration-s', values['duration-s'], 10, 1, 120),
+    trials: intOption('trials', values.trials, 1000, 1, 10_000),
+    workers: intOption('workers', values.workers, 4, 1, 64),
   };
 }
 

@@ -43,6 +43,7 @@ import {
   type UploadedShapesDataset,
 } from '../test/fixtures/shapes-dataset.js';
 import { median, round } from './bench/stats.js';
+import { intOption as int } from './bench/options.js';
 
 /** Default augmentation of a trial spec (flip, crop 0.875): the base size is the crop's source. */
 const AUGMENTATION = { flip: true, crop: true, cropFraction: 0.875 };
@@ -71,14 +72,6 @@ function parseOptions(argv: string[]): Options {
     },
     strict: true,
   });
-  const int = (name: string, text: string | undefined, fallback: number, min: number): number => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) {
-      throw new Error(`--${name} must be an integer >= ${min}, got ${text}`);
-    }
-    return value;
-  };
   return {
     images: int('images', values.images, 64, 2),
     imageSize: int('image-size', values['image-size'], 320, 16),

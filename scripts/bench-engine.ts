@@ -27,6 +27,7 @@ import {
   runPytorchComparison,
 } from './bench/compare-pytorch.js';
 import { median, round } from './bench/stats.js';
+import { intOption as int } from './bench/options.js';
 // The layers package registers every op's gradient (tfjs-core's Node bundle does not).
 import '@tensorflow/tfjs-layers';
 
@@ -111,14 +112,6 @@ function parseOptions(argv: string[]): { options: BenchOptions; child: BackendNa
     },
     strict: true,
   });
-  const int = (name: string, text: string | undefined, fallback: number, min: number): number => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) {
-      throw new Error(`--${name} must be an integer >= ${min}, got ${text}`);
-    }
-    return value;
-  };
   const engine = (name: string): BackendName => oneOf('engine', BACKEND_NAMES, name);
   const engines =
     values.engines === undefined

@@ -18,6 +18,7 @@ import { Redis } from 'ioredis';
 
 import { startRedis, startS3, type RedisServer, type S3Server } from '../test/harness/index.js';
 import { startNoopStack } from './bench/noop-stack.js';
+import { intOption } from './bench/options.js';
 import { percentile, round } from './bench/stats.js';
 
 interface Options {
@@ -36,18 +37,10 @@ function parseOptions(argv: string[]): Options {
     },
     strict: true,
   });
-  const int = (name: string, text: string | undefined, fallback: number, max: number): number => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new Error(`--${name} must be an integer from 1 to ${max}, got ${text}`);
-    }
-    return value;
-  };
   return {
-    trials: int('trials', values.trials, 1000, 10_000),
-    workers: int('workers', values.workers, 4, 64),
-    timeoutMs: int('timeout-s', values['timeout-s'], 300, 3600) * 1000,
+    trials: intOption('trials', values.trials, 1000, 1, 10_000),
+    workers: intOption('workers', values.workers, 4, 1, 64),
+    timeoutMs: intOption('timeout-s', values['timeout-s'], 300, 1, 3600) * 1000,
   };
 }
 
