@@ -14,8 +14,12 @@ import { getJson, getObjectBytes } from '@setrain/storage';
 import type { ChaosStack } from './chaos-stack.js';
 import { getSweep, isFinished, TERMINAL_TRIAL, type ChaosSweep } from './sweep-client.js';
 
-/** Longer than a worker's heartbeat period (10 s): a training worker shows up in that window. */
-export const QUIET_PERIOD_MS = 12_000;
+/** How long a worker may take to stop a trial of an ended sweep (its next batch boundary on
+ * 2 busy cores; measured: 4 s from cancel to the job let go). */
+export const STOP_GRACE_MS = 10_000;
+/** The grace plus more than a worker's heartbeat period (10 s): a worker still training then
+ * shows up in the window. */
+export const QUIET_PERIOD_MS = 22_000;
 
 type SweepEnd = 'completed' | 'cancelled' | 'failed';
 
@@ -187,8 +191,8 @@ async function checkNothingTraining(stack: ChaosStack, sweep: ChaosSweep): Promi
     while (Date.now() < until) {
       for (const value of Object.values(await redis.hgetall(keys.workers))) {
         const beat = JSON.parse(value) as { trialId?: string; updatedAt?: string };
-        // Only a beat written after the end counts: an older one predates the trial's stop.
-        const fresh = Date.parse(beat.updatedAt ?? '') > endedAt + CLOCK_SLACK_MS;
+        // A worker stops at its next batch boundary: a beat written later than that counts.
+        const fresh = Date.parse(beat.updatedAt ?? '') > endedAt + STOP_GRACE_MS;
         if (fresh && beat.trialId !== undefined && trialIds.has(beat.trialId))
           busy.add(beat.trialId);
       }
