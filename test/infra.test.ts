@@ -8,7 +8,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
-import { DEFAULT_WORKER_METRICS_PORT, METRIC_CATALOGUE } from '@setrain/protocol';
+import {
+  DEFAULT_WORKER_METRICS_PORT,
+  METRIC_CATALOGUE,
+  logEnvShape,
+  redisEnvShape,
+  s3EnvShape,
+} from '@setrain/protocol';
 import { promtoolPath, requireBinary, tempDir } from './harness/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,6 +71,17 @@ function configEnvVars(configTs: string): string[] {
   const names = [...body.slice(0, end).matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map(
     (m) => m[1] ?? '',
   );
+  // Shared fragments from @setrain/protocol spread into the schema (`...redisEnvShape,`).
+  const fragments: Record<string, Record<string, unknown>> = {
+    redisEnvShape,
+    s3EnvShape,
+    logEnvShape,
+  };
+  for (const [, fragment] of body.slice(0, end).matchAll(/^ {2}\.\.\.(\w+EnvShape),/gm)) {
+    const shape = fragments[fragment ?? ''];
+    assert.ok(shape, `${configTs} spreads ${fragment}, unknown to this test`);
+    names.push(...Object.keys(shape));
+  }
   assert.ok(names.length > 0, `no variables found in ${configTs}`);
   return names;
 }
