@@ -65,14 +65,14 @@ const faultyLauncher = (): TrialLauncher => {
           startedTrials.add(trialId);
           await listeners.onStarted?.(started);
         },
-        onEpoch: async (metrics, numTensors) => {
+        onEpoch: async (metrics, numTensors, checkpoints) => {
           if (listenerFailsFor.delete(trialId)) {
             // Once: Redis "comes back" for the attempt after the give-back.
             throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), {
               code: 'ECONNREFUSED',
             });
           }
-          await listeners.onEpoch?.(metrics, numTensors);
+          await listeners.onEpoch?.(metrics, numTensors, checkpoints);
         },
       },
     );

@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Job, type Queue, type QueueEvents } from 'bullmq';
 import { type Redis } from 'ioredis';
 import {
   CHECKPOINT_FILES,
+  FINAL_FILES,
   redisKeys,
   runKeys,
   trialPayloadSchema,
@@ -224,30 +226,49 @@ test('a trial trains, checkpoints every epoch and writes final/ and trial.json w
   assert.equal(record.objectiveValue, best);
   assert.equal(result.objectiveValue, best);
 
-  // Every final artifact's bytes match the sha256 and size trial.json records.
-  const finalKeys = await listKeys(s3.client, bucket, keys.final);
-  assert.deepEqual(finalKeys.map((k) => k.slice(keys.final.length)).sort(), [
-    'classes.json',
-    'model.json',
-    'weights.bin',
-    'weights.h5',
-  ]);
+  // final/ (last epoch) and best/ (best epoch) each hold the four files; every artifact's bytes
+  // match the sha256 and size trial.json records, with its set and epoch.
+  for (const dir of [keys.final, keys.best]) {
+    const files = await listKeys(s3.client, bucket, dir);
+    assert.deepEqual(files.map((k) => k.slice(dir.length)).sort(), [
+      'classes.json',
+      'model.json',
+      'weights.bin',
+      'weights.h5',
+    ]);
+  }
   for (const artifact of record.artifacts) {
     const object = await getObjectBytes(s3.client, bucket, artifact.key);
     assert.equal(sha256Hex(object.bytes), artifact.sha256, artifact.key);
     assert.equal(object.bytes.byteLength, artifact.bytes, artifact.key);
+    assert.equal(artifact.epoch, artifact.set === 'best' ? record.bestEpoch : 2, artifact.key);
   }
-  assert.equal(record.artifacts.length, 4);
+  assert.equal(record.artifacts.length, 8);
 
-  for (const epoch of [1, 2]) {
-    const state = (
-      await getJson(s3.client, bucket, joinKey(keys.checkpoint(epoch), CHECKPOINT_FILES.state), {
-        parse: (v) => checkpointStateSchema.parse(v),
-      })
-    ).value;
-    assert.equal(state.epoch, epoch);
-    assert.equal(state.epochs.length, epoch);
+  // Default retention: only the latest checkpoint is left once best/ holds the best epoch. Its
+  // state.json lists the sha256 of every other file and is itself the root in the trial's state.
+  const checkpointKeys = await listKeys(s3.client, bucket, keys.checkpointsPrefix);
+  assert.deepEqual(
+    checkpointKeys.map((k) => k.slice(keys.checkpointsPrefix.length)).sort(),
+    ['model.json', 'optimizer.bin', 'state.json', 'weights.bin'].map((f) => `epoch-0002/${f}`),
+  );
+  const stateObject = await getObjectBytes(
+    s3.client,
+    bucket,
+    joinKey(keys.checkpoint(2), CHECKPOINT_FILES.state),
+  );
+  const state = checkpointStateSchema.parse(
+    JSON.parse(new TextDecoder().decode(stateObject.bytes)),
+  );
+  assert.equal(state.epoch, 2);
+  assert.equal(state.epochs.length, 2);
+  for (const file of state.files) {
+    const object = await getObjectBytes(s3.client, bucket, joinKey(keys.checkpoint(2), file.name));
+    assert.equal(sha256Hex(object.bytes), file.sha256, file.name);
   }
+  assert.deepEqual((await store.get(payload.sweepId, payload.trialId))?.checkpoints, [
+    { epoch: 2, prefix: keys.checkpoint(2), stateSha256: sha256Hex(stateObject.bytes) },
+  ]);
 
   // Live state in Redis.
   const live = await store.get(payload.sweepId, payload.trialId);
@@ -362,4 +383,67 @@ test('shutdown gives the job back without an attempt; it resumes from its checkp
   assert.equal(iterations, 2 * STEPS_PER_EPOCH);
   // Adam keeps two moments per trainable weight, all restored and carried on.
   assert.ok(specs.filter((spec) => spec.name.endsWith('/m')).length > 100);
+});
+
+test('best/ holds the peak epoch; a corrupted checkpoint is named and the resume falls back to the one before', async () => {
+  // Training loss falls, so maximising it peaks at epoch 1 of 3: best/ and final/ must differ.
+  const payload = trialPayloadSchema.parse({
+    ...payloadFor(multiLabelData.manifestUri, { training: { epochs: 3 } }),
+    objective: { metric: 'loss', goal: 'maximize' },
+    retention: { checkpoints: 'all' },
+  });
+  faultsByTrial.set(payload.trialId, { batchDelayMs: 300 });
+  const keys = runKeys(payload.sweepId).trial(payload.trialId);
+  const job = await enqueue(payload);
+  await waitFor(async () => (await store.epochs(payload.trialId)).length === 2, {
+    what: 'epoch 2 to finish',
+    timeoutMs: TRAIN_TIMEOUT_MS,
+  });
+  await runtime.close();
+  // A plain PUT (no sha256 metadata) over epoch 2's weights: only the trusted root can tell.
+  const weightsKey = joinKey(keys.checkpoint(2), CHECKPOINT_FILES.weights);
+  const original = await getObjectBytes(s3.client, bucket, weightsKey);
+  const garbled = Uint8Array.from(original.bytes, (b, i) => (i === 100 ? b ^ 0xff : b));
+  await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: weightsKey, Body: garbled }));
+
+  runtime = await startRuntime();
+  const result = await job.waitUntilFinished(queueEvents, TRAIN_TIMEOUT_MS);
+  assert.equal(result.status, 'completed');
+  const resumed = started.get(payload.trialId)?.[1];
+  assert.equal(resumed?.resumedFromEpoch, 1, 'fell back to epoch 1');
+  assert.equal(resumed?.checkpointProblems.length, 1);
+  assert.match(
+    resumed?.checkpointProblems[0] ?? '',
+    /epoch-0002\/weights\.bin has sha256 [0-9a-f]+, expected/,
+  );
+
+  const record = (
+    await getJson(s3.client, bucket, keys.trialJson, { parse: (v) => trialRecordSchema.parse(v) })
+  ).value;
+  assert.deepEqual(
+    record.epochs.map((e) => e.epoch),
+    [1, 2, 3],
+  );
+  assert.ok(record.bestEpoch !== null && record.bestEpoch < 3, `best epoch ${record.bestEpoch}`);
+  const bytesOf = async (key: string) => (await getObjectBytes(s3.client, bucket, key)).bytes;
+  // best/ holds exactly the weights the best epoch was evaluated with (its checkpoint's), final/
+  // the last epoch's; retention `all` keeps every checkpoint to compare with.
+  const bestWeights = await bytesOf(joinKey(keys.best, FINAL_FILES.weights));
+  assert.deepEqual(
+    bestWeights,
+    await bytesOf(joinKey(keys.checkpoint(record.bestEpoch), CHECKPOINT_FILES.weights)),
+  );
+  assert.deepEqual(
+    await bytesOf(joinKey(keys.final, FINAL_FILES.weights)),
+    await bytesOf(joinKey(keys.checkpoint(3), CHECKPOINT_FILES.weights)),
+  );
+  assert.notDeepEqual(bestWeights, await bytesOf(joinKey(keys.final, FINAL_FILES.weights)));
+  const bestArtifacts = record.artifacts.filter((a) => a.set === 'best');
+  assert.ok(bestArtifacts.length === 4 && bestArtifacts.every((a) => a.epoch === record.bestEpoch));
+  // The exported topology is portable: no setrain layer class in best/model.json.
+  const modelJson = new TextDecoder().decode(
+    await bytesOf(joinKey(keys.best, FINAL_FILES.modelJson)),
+  );
+  assert.doesNotMatch(modelJson, /ScaleFreeBatchNormalization/);
+  assert.match(modelJson, /"class_name":"BatchNormalization"/);
 });

@@ -28,6 +28,8 @@ export function benchmarkOnlyNoopLauncher(
         manifestEtag: '',
         downloaded: 0,
         cached: 0,
+        checkpoints: [],
+        checkpointProblems: [],
       });
       const now = new Date().toISOString();
       const record = trialRecordSchema.parse({
@@ -52,7 +54,7 @@ export function benchmarkOnlyNoopLauncher(
         startedAt: now,
         finishedAt: now,
       });
-      return { kind: 'completed', record, trialJsonKey: 'benchmark-only/none' };
+      return { kind: 'completed', record, trialJsonKey: 'benchmark-only/none', checkpoints: [] };
     })();
     const trial: RunningTrial = {
       outcome,

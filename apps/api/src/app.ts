@@ -45,6 +45,7 @@ import { SweepController } from './controller/index.js';
 import { checkSweepOwnership, SweepOwners } from './ownership.js';
 import { checkRouteIds } from './route-ids.js';
 import { registerUiRoutes } from './routes/ui.js';
+import { SweepArchive } from './sweep-archive.js';
 import { SweepStore } from './sweep-store.js';
 
 declare module 'fastify' {
@@ -100,6 +101,11 @@ export interface AppDeps {
   readonly uiDir?: string;
   /** Poll interval, replay and heartbeat of `GET /v1/sweeps/:id/events`; defaults in events.ts. */
   readonly events?: EventRouteOptions;
+  /**
+   * Seconds a finished sweep's Redis keys live after it is archived to S3 (reads then answer from
+   * the archive); 0 keeps them. Default DEFAULT_SWEEP_RETENTION_SECONDS (30 days).
+   */
+  readonly sweepRetentionSeconds?: number;
 }
 
 export type ApiApp = FastifyInstance<
@@ -123,6 +129,8 @@ export interface RouteContext {
   readonly owners: SweepOwners;
   /** The key a request came with (undefined on public routes). */
   readonly principalOf: (request: FastifyRequest) => Principal | undefined;
+  /** Finished sweeps' S3 archives, read once their Redis keys expired. */
+  readonly archive: SweepArchive;
 }
 
 /** Builds the API (routes, auth, error mapping, OpenAPI) and its sweep controller; not listening. */
@@ -170,8 +178,17 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
   queueEvents.on('error', (error) => app.log.warn({ err: error }, 'queue events error'));
   queue.on('error', (error) => app.log.warn({ err: error }, 'queue error'));
+  const archive = new SweepArchive({
+    store,
+    s3: deps.s3,
+    bucket: deps.artifactsBucket,
+    ...(deps.sweepRetentionSeconds !== undefined
+      ? { retentionSeconds: deps.sweepRetentionSeconds }
+      : {}),
+  });
   const controller = new SweepController({
     store,
+    archive,
     queue,
     queueEvents,
     s3: deps.s3,
@@ -193,6 +210,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     presignExpiresSeconds: deps.presignExpiresSeconds ?? DEFAULT_PRESIGN_EXPIRES_SECONDS,
     owners: new SweepOwners(deps.redis, deps.keyPrefix),
     principalOf: (request) => principals.get(request),
+    archive,
   };
 
   await app.register(fastifySwagger, {

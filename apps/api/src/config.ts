@@ -14,6 +14,8 @@ import { z } from 'zod';
 
 import { ConfigError } from './config-error.js';
 
+import { DEFAULT_SWEEP_RETENTION_SECONDS } from './sweep-archive.js';
+
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '0.0.0.0';
 /** Spec bodies are small; 1 MiB leaves room for huge grids without inviting abuse. */
@@ -78,6 +80,11 @@ const envSchema = z.object({
     .min(1)
     .max(7 * 24 * 3600)
     .default(DEFAULT_PRESIGN_EXPIRES_SECONDS),
+  SETRAIN_SWEEP_RETENTION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_SWEEP_RETENTION_SECONDS),
 });
 
 /** The API's configuration, read once from the environment. */
@@ -99,6 +106,8 @@ export interface ApiConfig {
   readonly bodyLimitBytes: number;
   readonly reconcileIntervalMs: number;
   readonly presignExpiresSeconds: number;
+  /** Seconds a finished, archived sweep's Redis keys live (0: forever). */
+  readonly sweepRetentionSeconds: number;
   readonly logLevel: LogLevel;
 }
 
@@ -137,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     bodyLimitBytes: e.SETRAIN_BODY_LIMIT_BYTES,
     reconcileIntervalMs: e.SETRAIN_RECONCILE_INTERVAL_MS,
     presignExpiresSeconds: e.SETRAIN_PRESIGN_EXPIRES_SECONDS,
+    sweepRetentionSeconds: e.SETRAIN_SWEEP_RETENTION_SECONDS,
     logLevel: e.LOG_LEVEL,
   });
 }

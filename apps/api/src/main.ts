@@ -33,6 +33,7 @@ const app = await buildApp({
   bodyLimitBytes: config.bodyLimitBytes,
   reconcileIntervalMs: config.reconcileIntervalMs,
   presignExpiresSeconds: config.presignExpiresSeconds,
+  sweepRetentionSeconds: config.sweepRetentionSeconds,
   logger: loggerOptions(config.logLevel, { service: 'api' }),
 });
 

@@ -5,6 +5,7 @@
 import type { EngineName } from '@setrain/engine';
 import type {
   AttemptLogEntry,
+  CheckpointRoot,
   EarlyStopAction,
   EpochMetrics,
   TrialPayload,
@@ -40,6 +41,8 @@ export interface TrialRunRequest {
   readonly faults?: TrialFaults;
   /** The trial's attempts so far, this one last (open); trial.json carries it. */
   readonly attemptsLog?: readonly AttemptLogEntry[];
+  /** The trial's complete checkpoints from its Redis state: the trusted roots a resume verifies. */
+  readonly checkpointRoots?: readonly CheckpointRoot[];
 }
 
 export type StopReason = 'cancel' | 'shutdown';
@@ -88,6 +91,10 @@ export interface TrialStarted {
   readonly manifestEtag: string;
   readonly downloaded: number;
   readonly cached: number;
+  /** The checkpoints kept after the resume (roots that failed verification are dropped). */
+  readonly checkpoints: readonly CheckpointRoot[];
+  /** Checkpoints that failed verification on resume, each naming the object and why. */
+  readonly checkpointProblems: readonly string[];
 }
 
 export type TrialOutcome =
@@ -95,6 +102,8 @@ export type TrialOutcome =
       readonly kind: 'completed';
       readonly record: TrialRecord;
       readonly trialJsonKey: string;
+      /** The checkpoints kept after the final stage (retention applied). */
+      readonly checkpoints: readonly CheckpointRoot[];
     }
   | {
       /** Stopped for a worker shutdown; the last epoch checkpoint stays for the next attempt. */
@@ -127,6 +136,8 @@ export type ChildMessage =
       readonly metrics: EpochMetrics;
       /** tf.memory().numTensors after the epoch: equal across epochs when nothing leaks. */
       readonly numTensors: number;
+      /** The checkpoints kept after this epoch's (oldest first), with their trusted roots. */
+      readonly checkpoints: readonly CheckpointRoot[];
     }
   /** A measurement for the worker's /metrics (the trial process has no registry of its own). */
   | { readonly type: 'metric'; readonly event: WorkerMetricEvent }

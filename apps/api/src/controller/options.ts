@@ -4,9 +4,11 @@ import {
   type SweepSpec,
   type TrialPayload,
   type TrialResult,
+  type TrialState,
 } from '@setrain/protocol';
 import { type Queue, type QueueEvents } from 'bullmq';
 
+import { type SweepRecord } from '../sweep-record.js';
 import { type SweepStore } from '../sweep-store.js';
 
 export const DEFAULT_LOCK_TTL_MS = 30_000;
@@ -39,6 +41,11 @@ export interface SweepControllerOptions {
   /** Completed/failed events of the trials queue; without it only the reconcile loop advances. */
   readonly queueEvents?: QueueEvents;
   readonly s3: S3Client;
+  /**
+   * Archives a sweep once it ended and every trial settled (before it stops being watched); a
+   * failure leaves it watched, so the reconcile loop retries. Without it nothing is archived.
+   */
+  readonly archive?: { archive(record: SweepRecord, trials: readonly TrialState[]): Promise<void> };
   /** Bucket of runs/<sweepId>/... (sweep.json; workers write trials there). */
   readonly artifactsBucket: string;
   readonly logger: ControllerLogger;

@@ -454,6 +454,12 @@ export class SweepController {
         return; // stays active: the reconcile loop retries
       }
     }
+    try {
+      await this.options.archive?.archive(record, trials);
+    } catch (error) {
+      this.options.logger.warn({ err: error, sweepId: record.id }, 'archiving the sweep failed');
+      return; // stays active: the reconcile loop retries
+    }
     await this.store.markInactive(record.id);
     this.options.logger.info(
       { sweepId: record.id, status: record.status, best: record.best?.trialId },

@@ -75,5 +75,6 @@ export function payloadOf(record: SweepRecord, state: TrialState): TrialPayload 
     ...(record.spec.earlyStopping !== undefined
       ? { earlyStopping: earlyStoppingOf(record.spec) }
       : {}),
+    ...(record.spec.retention !== undefined ? { retention: record.spec.retention } : {}),
   });
 }

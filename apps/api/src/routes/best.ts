@@ -32,9 +32,9 @@ import {
   type ArtifactSelection,
 } from '../best-artifacts.js';
 import { ApiError } from '../errors.js';
+import { loadSweepView } from '../sweep-reads.js';
 import { type SweepRecord } from '../sweep-record.js';
 import { COMMON_ERROR_RESPONSES } from './error-responses.js';
-import { loadSweep } from './sweeps.js';
 
 const sweepIdParams = z.object({ id: z.string().max(100) });
 
@@ -92,7 +92,7 @@ async function findBestObjects(
   sweepId: string,
   weights: ArtifactEpoch,
 ): Promise<BestObjects> {
-  const record = await loadSweep(context, sweepId);
+  const { record } = await loadSweepView(context, sweepId);
   const best = record.best;
   if (best === null) throw new ApiError('NO_BEST_TRIAL', { sweepId });
   const keys = runKeys(record.id).trial(best.trialId);

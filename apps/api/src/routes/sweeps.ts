@@ -30,6 +30,7 @@ import { noteCreatedSweep } from '../audit.js';
 import { isAdmin } from '../auth.js';
 import { checkDataLocations, checkDataset } from '../dataset-check.js';
 import { ApiError } from '../errors.js';
+import { findSweepView, loadSweepView } from '../sweep-reads.js';
 import { type SweepRecord } from '../sweep-record.js';
 import { checkGridSize } from '../spec-limits.js';
 import { toSweepDetail, toSweepSummary } from '../views.js';
@@ -162,9 +163,9 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
           : await context.owners.list(principal.name, offset, limit);
       const sweeps = [];
       for (const id of ids) {
-        const record = await context.store.getSweep(id);
-        if (record === undefined) continue;
-        sweeps.push(toSweepSummary(record, await context.store.getTrials(id)));
+        const view = await findSweepView(context, id);
+        if (view === undefined) continue;
+        sweeps.push(toSweepSummary(view.record, view.trials));
       }
       const next = offset + ids.length;
       return { sweeps, total, ...(next < total ? { nextOffset: next } : {}) };
@@ -182,8 +183,8 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
       },
     },
     async (request) => {
-      const record = await loadSweep(context, request.params.id);
-      return toSweepDetail(record, await context.store.getTrials(record.id));
+      const view = await loadSweepView(context, request.params.id);
+      return toSweepDetail(view.record, view.trials);
     },
   );
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import { type ApiApp, type RouteContext } from '../app.js';
 import { ApiError } from '../errors.js';
+import { findTrialView } from '../sweep-reads.js';
 import { toTrialDetail } from '../views.js';
 import { COMMON_ERROR_RESPONSES } from './error-responses.js';
 
@@ -22,9 +23,9 @@ export function registerTrialRoutes(app: ApiApp, context: RouteContext): void {
       const trialId = request.params.id;
       const parsed = parseTrialId(trialId);
       if (parsed === undefined) throw new ApiError('TRIAL_NOT_FOUND', { trialId });
-      const state = await context.store.getTrial(parsed.sweepId, trialId);
-      if (state === undefined) throw new ApiError('TRIAL_NOT_FOUND', { trialId });
-      return toTrialDetail(parsed.sweepId, state, await context.store.getEpochs(trialId));
+      const view = await findTrialView(context, parsed.sweepId, trialId);
+      if (view === undefined) throw new ApiError('TRIAL_NOT_FOUND', { trialId });
+      return toTrialDetail(parsed.sweepId, view.state, view.epochs);
     },
   );
 }

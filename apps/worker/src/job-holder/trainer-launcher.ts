@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { EpochMetrics } from '@setrain/protocol';
+import type { CheckpointRoot, EpochMetrics } from '@setrain/protocol';
 
 import type { WorkerMetricEvent } from '../metrics.js';
 
@@ -30,7 +30,12 @@ export interface TrialProcessListeners {
     batches: number;
     loss: number;
   }): void | Promise<void>;
-  onEpoch?(metrics: EpochMetrics, numTensors: number): void | Promise<void>;
+  onEpoch?(
+    metrics: EpochMetrics,
+    numTensors: number,
+    /** The checkpoints kept after this epoch's, for the trial's Redis state. */
+    checkpoints: readonly CheckpointRoot[],
+  ): void | Promise<void>;
   /**
    * The early-stopping decision after `epoch` (runs after that epoch's onEpoch). Without it, or
    * when it throws, the trial goes on; the trial process always gets an answer.
@@ -182,7 +187,9 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
             break;
           case 'epoch':
             epochsCompleted = message.metrics.epoch;
-            enqueue(() => listeners.onEpoch?.(message.metrics, message.numTensors));
+            enqueue(() =>
+              listeners.onEpoch?.(message.metrics, message.numTensors, message.checkpoints),
+            );
             break;
           case 'metric':
             listeners.onMetric?.(message.event);

@@ -10,6 +10,7 @@ import {
   type TrialPayload,
   type TrialRecord,
   type TrialResult,
+  type TrialState,
 } from '@setrain/protocol';
 import type { EngineName } from '@setrain/engine';
 import { createS3Client, type S3Config } from '@setrain/storage';
@@ -338,6 +339,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
         epochsCompleted: record.epochs.length,
         finishedAt: record.finishedAt,
         trialJson: outcome.trialJsonKey,
+        checkpoints: [...outcome.checkpoints],
       },
     );
     health.recordSuccess();
@@ -407,8 +409,9 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
 
   const requestFor = (
     payload: TrialPayload,
-    attemptsLog: readonly AttemptLogEntry[] | undefined,
+    state: Pick<TrialState, 'attemptsLog' | 'checkpoints'>,
   ): TrialRunRequest => {
+    const { attemptsLog } = state;
     const faults = typeof deps.faults === 'function' ? deps.faults(payload) : deps.faults;
     return {
       payload,
@@ -421,6 +424,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       ...(deps.data !== undefined ? { data: deps.data } : {}),
       ...(faults !== undefined ? { faults } : {}),
       ...(attemptsLog !== undefined ? { attemptsLog } : {}),
+      checkpointRoots: state.checkpoints ?? [],
     };
   };
 
@@ -446,10 +450,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       onEpochTensors: deps.onEpochTensors,
       onTrialStarted: deps.onTrialStarted,
     };
-    const trial = launcher(
-      requestFor(payload, state.attemptsLog),
-      trialListeners(listenerDeps, progress),
-    );
+    const trial = launcher(requestFor(payload, state), trialListeners(listenerDeps, progress));
     const cancelReason = active?.cancelReason;
     active = { trialId: payload.trialId, trial };
     if (cancelReason !== undefined) trial.stop('cancel', cancelReason);

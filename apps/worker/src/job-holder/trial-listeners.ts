@@ -65,6 +65,9 @@ export function trialListeners(
         },
         'trial started',
       );
+      for (const problem of started.checkpointProblems) {
+        log.warn({ problem }, 'checkpoint failed verification; resuming from an earlier one');
+      }
       deps.onTrialStarted?.(payload.trialId, started);
       deps.onTrainingStarted();
       progress.epochs.splice(0, progress.epochs.length, ...started.history);
@@ -74,12 +77,13 @@ export function trialListeners(
       await store.update(payload, {
         epochsCompleted: started.history.length,
         objectiveValue: progress.best,
+        checkpoints: [...started.checkpoints],
       });
     },
     onBatch: async (batch) => {
       await job.updateProgress({ ...batch, epochs: payload.training.epochs });
     },
-    onEpoch: async (metrics, numTensors) => {
+    onEpoch: async (metrics, numTensors, checkpoints) => {
       deps.onEpochTensors?.(payload.trialId, metrics.epoch, numTensors);
       progress.epochs.push(metrics);
       track(progress, payload, metrics);
@@ -88,6 +92,7 @@ export function trialListeners(
         epochsCompleted: metrics.epoch,
         latest: metrics,
         objectiveValue: progress.best,
+        checkpoints: [...checkpoints],
       });
       await job.updateProgress({ epoch: metrics.epoch, epochs: payload.training.epochs, metrics });
       log.info(

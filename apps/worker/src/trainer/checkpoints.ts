@@ -1,27 +1,43 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { CHECKPOINT_FILES, epochMetricsSchema, OPTIMIZERS } from '@setrain/protocol';
 import {
-  getJson,
+  CHECKPOINT_FILES,
+  checkpointFileSchema,
+  epochMetricsSchema,
+  formatS3Uri,
+  OPTIMIZERS,
+  type CheckpointFile,
+  type CheckpointRoot,
+} from '@setrain/protocol';
+import {
+  deletePrefix,
   getObjectBytes,
   joinKey,
-  listObjects,
   putObject,
-  s3LoadHandler,
+  S3ObjectNotFoundError,
   s3SaveHandler,
+  sha256Hex,
   uploadLarge,
+  type PutObjectResult,
   type S3SaveResult,
 } from '@setrain/storage';
 import { z } from 'zod';
 
-export const CHECKPOINT_STATE_VERSION = 1;
+import { WorkerError } from '../worker-error.js';
+
+/** 2: state.json lists the sha256 of every other file of the checkpoint. */
+export const CHECKPOINT_STATE_VERSION = 2;
 
 const weightSpecSchema = z
   .object({ name: z.string(), shape: z.array(z.number().int()), dtype: z.string() })
   .passthrough();
 
-/** state.json: everything besides weights a resumed trial needs. Written last: it marks completeness. */
+/**
+ * state.json: everything besides weights a resumed trial needs, and the sha256 of the checkpoint's
+ * other files. Written last: it marks completeness; its own sha256 (in the trial's Redis state) is
+ * the trusted root the whole checkpoint is verified from.
+ */
 export const checkpointStateSchema = z.object({
   version: z.literal(CHECKPOINT_STATE_VERSION),
   trialId: z.string(),
@@ -36,44 +52,35 @@ export const checkpointStateSchema = z.object({
     /** Layout of optimizer.bin (tf.io.encodeWeights specs of optimizer.getWeights()). */
     weightSpecs: z.array(weightSpecSchema),
   }),
+  /** model.json, weights.bin and optimizer.bin with their sizes and sha256. */
+  files: z.array(checkpointFileSchema),
   savedAt: z.string(),
 });
 export type CheckpointState = z.infer<typeof checkpointStateSchema>;
 
-/** A complete checkpoint found in S3. */
-export interface CheckpointRef {
-  readonly epoch: number;
-  /** Key prefix of its directory (trailing slash). */
-  readonly prefix: string;
-}
-
-const EPOCH_DIR = /epoch-(\d+)\/$/;
-
-/**
- * The latest complete checkpoint under `checkpointsPrefix`: the highest epoch whose state.json exists
- * (weights are written first, state.json last, so a crash mid-write leaves an incomplete directory
- * that is ignored).
- */
-export async function findLatestCheckpoint(
-  client: S3Client,
-  bucket: string,
-  checkpointsPrefix: string,
-): Promise<CheckpointRef | undefined> {
-  let latest: CheckpointRef | undefined;
-  for await (const object of listObjects(client, bucket, checkpointsPrefix)) {
-    if (!object.key.endsWith(`/${CHECKPOINT_FILES.state}`)) continue;
-    const prefix = object.key.slice(0, -CHECKPOINT_FILES.state.length);
-    const match = EPOCH_DIR.exec(prefix);
-    if (!match?.[1]) continue;
-    const epoch = Number(match[1]);
-    if (latest === undefined || epoch > latest.epoch) latest = { epoch, prefix };
+/** A checkpoint object whose bytes do not match its trusted sha256, or cannot be read as one. */
+export class CheckpointCorruptError extends WorkerError {
+  constructor(
+    readonly uri: string,
+    detail: string,
+    options?: ErrorOptions & { missing?: boolean },
+  ) {
+    super(
+      options?.missing === true ? 'OBJECT_MISSING' : 'OBJECT_CORRUPT',
+      `checkpoint object ${uri} ${detail}`,
+      options,
+    );
+    this.name = 'CheckpointCorruptError';
   }
-  return latest;
+}
+
+function fileOf(name: string, written: PutObjectResult): CheckpointFile {
+  return { name, bytes: written.size, sha256: written.sha256 };
 }
 
 /**
- * Writes model weights (model.json + weights.bin), optimizer.bin and finally state.json to `prefix`;
- * returns the bytes written.
+ * Writes model weights (model.json + weights.bin), optimizer.bin and finally state.json (with the
+ * sha256 of the three) to `prefix`; returns the bytes written and the checkpoint's trusted root.
  */
 export async function writeCheckpoint(
   client: S3Client,
@@ -81,10 +88,10 @@ export async function writeCheckpoint(
   prefix: string,
   model: LayersModel,
   optimizer: tf.Optimizer,
-  state: Omit<CheckpointState, 'version' | 'optimizer' | 'savedAt'> & {
+  state: Omit<CheckpointState, 'version' | 'optimizer' | 'savedAt' | 'files'> & {
     optimizerName: CheckpointState['optimizer']['name'];
   },
-): Promise<number> {
+): Promise<{ bytes: number; root: CheckpointRoot }> {
   const saved = (await model.save(s3SaveHandler(client, bucket, prefix))) as S3SaveResult;
   const weights = await optimizer.getWeights();
   let encoded: { data: ArrayBuffer; specs: tf.io.WeightsManifestEntry[] };
@@ -99,9 +106,7 @@ export async function writeCheckpoint(
     bucket,
     joinKey(prefix, CHECKPOINT_FILES.optimizer),
     new Uint8Array(encoded.data),
-    {
-      contentType: 'application/octet-stream',
-    },
+    { contentType: 'application/octet-stream' },
   );
   const { optimizerName, ...rest } = state;
   const stateJson: CheckpointState = {
@@ -112,6 +117,11 @@ export async function writeCheckpoint(
       name: optimizerName,
       weightSpecs: encoded.specs as unknown as CheckpointState['optimizer']['weightSpecs'],
     },
+    files: [
+      fileOf(CHECKPOINT_FILES.modelJson, saved.files.modelJson),
+      fileOf(CHECKPOINT_FILES.weights, saved.files.weights),
+      fileOf(CHECKPOINT_FILES.optimizer, optimizerFile),
+    ],
     savedAt: new Date().toISOString(),
   };
   const stateFile = await putObject(
@@ -119,67 +129,144 @@ export async function writeCheckpoint(
     bucket,
     joinKey(prefix, CHECKPOINT_FILES.state),
     `${JSON.stringify(stateJson)}\n`,
-    {
-      contentType: 'application/json',
-    },
+    { contentType: 'application/json' },
   );
-  return (
-    saved.files.modelJson.size + saved.files.weights.size + optimizerFile.size + stateFile.size
-  );
+  const bytes =
+    saved.files.modelJson.size + saved.files.weights.size + optimizerFile.size + stateFile.size;
+  return { bytes, root: { epoch: state.epoch, prefix, stateSha256: stateFile.sha256 } };
 }
 
-/** Reads a checkpoint's state.json. */
-export async function readCheckpointState(
+/** A checkpoint's bytes, each checked against the trusted root; nothing applied yet. */
+export interface VerifiedCheckpoint {
+  readonly root: CheckpointRoot;
+  readonly state: CheckpointState;
+  readonly weightSpecs: tf.io.WeightsManifestEntry[];
+  readonly weightData: ArrayBuffer;
+  readonly optimizerData: ArrayBuffer;
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** Reads one object and checks it against `sha256`; a missing object is corrupt too. */
+async function readChecked(
   client: S3Client,
   bucket: string,
-  prefix: string,
-): Promise<CheckpointState> {
-  const { value } = await getJson(client, bucket, joinKey(prefix, CHECKPOINT_FILES.state), {
-    parse: (v) => checkpointStateSchema.parse(v),
-  });
-  return value;
+  key: string,
+  sha256: string,
+): Promise<Uint8Array> {
+  const uri = formatS3Uri({ bucket, key });
+  let bytes: Uint8Array;
+  try {
+    bytes = (await getObjectBytes(client, bucket, key)).bytes;
+  } catch (error) {
+    if (error instanceof S3ObjectNotFoundError) {
+      throw new CheckpointCorruptError(uri, 'is missing', { cause: error, missing: true });
+    }
+    throw error;
+  }
+  const actual = sha256Hex(bytes);
+  if (actual !== sha256) {
+    throw new CheckpointCorruptError(uri, `has sha256 ${actual}, expected ${sha256}`);
+  }
+  return bytes;
 }
+
+function parseJson<T>(bytes: Uint8Array, uri: string, parse: (value: unknown) => T): T {
+  try {
+    return parse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)));
+  } catch (error) {
+    throw new CheckpointCorruptError(uri, `is not valid: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+const modelJsonSchema = z.object({
+  weightsManifest: z
+    .array(z.object({ paths: z.array(z.string()), weights: z.array(weightSpecSchema) }))
+    .length(1),
+});
 
 /**
- * Loads a checkpoint's weights into `model` (built with the same arguments) and its optimizer state
- * into `optimizer`, and returns its state.json.
+ * Reads a checkpoint and verifies it from its root: state.json against the root's sha256, then
+ * model.json, weights.bin and optimizer.bin against the sha256 state.json records. Throws
+ * CheckpointCorruptError naming the first object that does not verify.
  */
-export async function restoreCheckpoint(
+export async function readVerifiedCheckpoint(
   client: S3Client,
   bucket: string,
-  prefix: string,
-  model: LayersModel,
-  optimizer: tf.Optimizer,
-): Promise<CheckpointState> {
-  const state = await readCheckpointState(client, bucket, prefix);
-  const artifacts = await s3LoadHandler(client, bucket, prefix).load();
-  if (artifacts.weightData === undefined || artifacts.weightSpecs === undefined) {
-    throw new Error(`checkpoint ${prefix} has no weights`);
-  }
-  const modelWeights = tf.io.decodeWeights(artifacts.weightData, artifacts.weightSpecs);
-  try {
-    model.loadWeights(modelWeights);
-  } finally {
-    tf.dispose(Object.values(modelWeights));
-  }
-  const optimizerBytes = await getObjectBytes(
-    client,
-    bucket,
-    joinKey(prefix, CHECKPOINT_FILES.optimizer),
+  root: CheckpointRoot,
+): Promise<VerifiedCheckpoint> {
+  const stateKey = joinKey(root.prefix, CHECKPOINT_FILES.state);
+  const stateUri = formatS3Uri({ bucket, key: stateKey });
+  const state = parseJson(
+    await readChecked(client, bucket, stateKey, root.stateSha256),
+    stateUri,
+    (value) => checkpointStateSchema.parse(value),
   );
-  const buffer = optimizerBytes.bytes.buffer.slice(
-    optimizerBytes.bytes.byteOffset,
-    optimizerBytes.bytes.byteOffset + optimizerBytes.bytes.byteLength,
-  ) as ArrayBuffer;
-  const specs = state.optimizer.weightSpecs as unknown as tf.io.WeightsManifestEntry[];
-  const optimizerWeights = tf.io.decodeWeights(buffer, specs);
+  const read = async (name: string): Promise<Uint8Array> => {
+    const file = state.files.find((f) => f.name === name);
+    if (file === undefined) throw new CheckpointCorruptError(stateUri, `does not list ${name}`);
+    return readChecked(client, bucket, joinKey(root.prefix, name), file.sha256);
+  };
+  const modelJsonUri = formatS3Uri({
+    bucket,
+    key: joinKey(root.prefix, CHECKPOINT_FILES.modelJson),
+  });
+  const modelJson = parseJson(await read(CHECKPOINT_FILES.modelJson), modelJsonUri, (value) =>
+    modelJsonSchema.parse(value),
+  );
+  const group = modelJson.weightsManifest[0];
+  if (group?.paths.length !== 1 || group.paths[0] !== CHECKPOINT_FILES.weights) {
+    throw new CheckpointCorruptError(
+      modelJsonUri,
+      `must name ${CHECKPOINT_FILES.weights} as its one weights file`,
+    );
+  }
+  return {
+    root,
+    state,
+    weightSpecs: group.weights as unknown as tf.io.WeightsManifestEntry[],
+    weightData: toArrayBuffer(await read(CHECKPOINT_FILES.weights)),
+    optimizerData: toArrayBuffer(await read(CHECKPOINT_FILES.optimizer)),
+  };
+}
+
+/** Loads verified model weights into `model` (built with the same arguments). */
+export function applyModelWeights(model: LayersModel, checkpoint: VerifiedCheckpoint): void {
+  const weights = tf.io.decodeWeights(checkpoint.weightData, checkpoint.weightSpecs);
+  try {
+    model.loadWeights(weights);
+  } finally {
+    tf.dispose(Object.values(weights));
+  }
+}
+
+/** Loads verified optimizer state into `optimizer`. */
+export async function applyOptimizerState(
+  optimizer: tf.Optimizer,
+  checkpoint: VerifiedCheckpoint,
+): Promise<void> {
+  const specs = checkpoint.state.optimizer.weightSpecs as unknown as tf.io.WeightsManifestEntry[];
+  const weights = tf.io.decodeWeights(checkpoint.optimizerData, specs);
   try {
     await optimizer.setWeights(
-      specs.map((spec) => ({ name: spec.name, tensor: optimizerWeights[spec.name] as tf.Tensor })),
+      specs.map((spec) => ({ name: spec.name, tensor: weights[spec.name] as tf.Tensor })),
     );
   } finally {
     // setWeights copies the values into new variables.
-    tf.dispose(Object.values(optimizerWeights));
+    tf.dispose(Object.values(weights));
   }
-  return state;
+}
+
+/** Deletes a checkpoint directory (state.json first, so a half-deleted one never looks complete). */
+export async function deleteCheckpoint(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<void> {
+  await deletePrefix(client, bucket, joinKey(prefix, CHECKPOINT_FILES.state));
+  await deletePrefix(client, bucket, prefix);
 }

@@ -5,7 +5,7 @@ import { chunk, planEpoch, planValidation, type SamplePlan } from '../data-pipel
 import { objectiveOf } from '../objective.js';
 import type { Prng } from '@setrain/sweep';
 import type { TrainingSetup } from './build-model.js';
-import { saveEpochCheckpoint } from './checkpoint-stage.js';
+import { deleteSuperseded, saveEpochCheckpoint } from './checkpoint-stage.js';
 import { evaluateValidation } from './evaluate.js';
 import type { PreparedData } from './prepare-data.js';
 import {
@@ -103,8 +103,9 @@ async function runEpoch(loop: EpochLoop, epoch: number): Promise<void> {
     imagesPerSec: totals.seen / Math.max(0.001, trainMs / 1000),
     checkpoint: ctx.keys.checkpoint(epoch),
   };
-  await saveEpochCheckpoint(ctx, setup, metrics, loop.random);
+  const superseded = await saveEpochCheckpoint(ctx, setup, metrics, loop.random);
   reportEpoch(ctx, metrics, epochStart);
+  await deleteSuperseded(ctx, superseded);
 }
 
 /** Sends the epoch's metrics (and tfjs memory, for leak checks) to the job holder. */
@@ -124,5 +125,10 @@ function reportEpoch(ctx: TrialContext, metrics: EpochMetrics, epochStart: numbe
     type: 'metric',
     event: { kind: 'tfjs-memory', numTensors: memory.numTensors, numBytes: memory.numBytes },
   });
-  ctx.channel.send({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
+  ctx.channel.send({
+    type: 'epoch',
+    metrics,
+    numTensors: tf.memory().numTensors,
+    checkpoints: [...ctx.checkpoints],
+  });
 }

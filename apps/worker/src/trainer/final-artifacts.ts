@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { exportKerasWeights } from '@setrain/model';
-import { FINAL_FILES, type TrialRecord } from '@setrain/protocol';
+import { exportKerasWeights, portableSaveHandler } from '@setrain/model';
+import { FINAL_FILES, type ArtifactEpoch, type TrialRecord } from '@setrain/protocol';
 import {
   joinKey,
   putObject,
@@ -10,19 +10,35 @@ import {
   type S3SaveResult,
 } from '@setrain/storage';
 
+import { bestEpochOf } from '../objective.js';
 import type { TrialOutcome } from '../trial-ipc.js';
 import { buildTrialRecord, endLastAttempt, writeTrialRecord } from '../trial-record.js';
+import { WorkerError } from '../worker-error.js';
+import { applyModelWeights, deleteCheckpoint, readVerifiedCheckpoint } from './checkpoints.js';
 import type { TrialContext } from './trial-context.js';
 
-/** Writes final/: model.json + weights.bin (tfjs), weights.h5 (Keras) and classes.json. */
-async function writeFinal(
+/** One artifact set: where, which weights, which epoch. */
+interface ArtifactSet {
+  readonly prefix: string;
+  readonly set: ArtifactEpoch;
+  readonly epoch: number;
+}
+
+/**
+ * Writes an artifact set: model.json (portable: loads in stock tfjs and Keras) + weights.bin,
+ * weights.h5 (Keras) and classes.json, each recorded with its set and epoch.
+ */
+async function writeArtifactSet(
   client: S3Client,
   bucket: string,
-  prefix: string,
+  target: ArtifactSet,
   model: LayersModel,
   classes: readonly string[],
 ): Promise<TrialRecord['artifacts']> {
-  const saved = (await model.save(s3SaveHandler(client, bucket, prefix))) as S3SaveResult;
+  const { prefix } = target;
+  const saved = (await model.save(
+    portableSaveHandler(s3SaveHandler(client, bucket, prefix)),
+  )) as S3SaveResult;
   const h5 = await uploadLarge(
     client,
     bucket,
@@ -41,12 +57,76 @@ async function writeFinal(
     key: file.key,
     bytes: file.size,
     sha256: file.sha256,
+    set: target.set,
+    epoch: target.epoch,
   }));
 }
 
 /**
- * The final stage: writes final/ and then trial.json (completed, or early-stopped with its reason),
- * and returns the completed outcome.
+ * Puts the best epoch's weights into `model` from its checkpoint, verified from its trusted root.
+ * Without a verifiable checkpoint of that epoch there is no best/ to write: a non-retryable error.
+ */
+async function loadBestEpochWeights(
+  ctx: TrialContext,
+  model: LayersModel,
+  bestEpoch: number,
+): Promise<void> {
+  const root = ctx.checkpoints.find((r) => r.epoch === bestEpoch);
+  if (root === undefined) {
+    throw new WorkerError(
+      'OBJECT_MISSING',
+      `the best epoch ${bestEpoch}'s checkpoint is not among the trial's recorded checkpoints`,
+    );
+  }
+  applyModelWeights(model, await readVerifiedCheckpoint(ctx.client, ctx.bucket, root));
+}
+
+/**
+ * Writes final/ (the last epoch's weights) and best/ (the best epoch's by the objective). `model`
+ * holds the last epoch's weights on entry and may hold the best's after.
+ */
+async function writeWeightSets(
+  ctx: TrialContext,
+  model: LayersModel,
+  classes: readonly string[],
+): Promise<TrialRecord['artifacts']> {
+  const lastEpoch = ctx.lastCheckpointEpoch;
+  const bestEpoch = bestEpochOf(ctx.history, ctx.payload.objective).epoch ?? lastEpoch;
+  const { client, bucket, keys } = ctx;
+  const last = await writeArtifactSet(
+    client,
+    bucket,
+    { prefix: keys.final, set: 'last', epoch: lastEpoch },
+    model,
+    classes,
+  );
+  if (bestEpoch !== lastEpoch) await loadBestEpochWeights(ctx, model, bestEpoch);
+  const best = await writeArtifactSet(
+    client,
+    bucket,
+    { prefix: keys.best, set: 'best', epoch: bestEpoch },
+    model,
+    classes,
+  );
+  return [...last, ...best];
+}
+
+/**
+ * With the default retention, deletes every checkpoint but the latest once trial.json is written:
+ * best/ holds the best epoch's weights from then on.
+ */
+async function dropSupersededCheckpoints(ctx: TrialContext): Promise<void> {
+  if ((ctx.payload.retention?.checkpoints ?? 'latest-and-best') !== 'latest-and-best') return;
+  const latest = ctx.lastCheckpointEpoch;
+  for (const root of ctx.checkpoints.filter((r) => r.epoch !== latest)) {
+    await deleteCheckpoint(ctx.client, ctx.bucket, root.prefix);
+  }
+  ctx.checkpoints = ctx.checkpoints.filter((root) => root.epoch === latest);
+}
+
+/**
+ * The final stage: writes final/ and best/ and then trial.json (completed, or early-stopped with
+ * its reason), and returns the completed outcome.
  */
 export async function writeFinalArtifacts(
   ctx: TrialContext,
@@ -56,7 +136,7 @@ export async function writeFinalArtifacts(
 ): Promise<TrialOutcome> {
   ctx.channel.send({ type: 'phase', phase: 'final' });
   const started = performance.now();
-  const artifacts = await writeFinal(ctx.client, ctx.bucket, ctx.keys.final, model, classes);
+  const artifacts = await writeWeightSets(ctx, model, classes);
   ctx.channel.send({
     type: 'metric',
     event: {
@@ -77,5 +157,11 @@ export async function writeFinalArtifacts(
     startedAt: ctx.startedAt,
   });
   await writeTrialRecord(ctx.client, ctx.bucket, ctx.keys.trialJson, record);
-  return { kind: 'completed', record, trialJsonKey: ctx.keys.trialJson };
+  await dropSupersededCheckpoints(ctx);
+  return {
+    kind: 'completed',
+    record,
+    trialJsonKey: ctx.keys.trialJson,
+    checkpoints: [...ctx.checkpoints],
+  };
 }

@@ -38,6 +38,8 @@ function startedReport(
     manifestEtag: data.dataset.manifestEtag,
     downloaded: data.downloaded,
     cached: data.cached,
+    checkpoints: [...ctx.checkpoints],
+    checkpointProblems: [...ctx.checkpointProblems],
   };
 }
 

@@ -1,5 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { runKeys, type EpochMetrics, type TrialPayload, type TrialRecord } from '@setrain/protocol';
+import {
+  runKeys,
+  type CheckpointRoot,
+  type EpochMetrics,
+  type TrialPayload,
+  type TrialRecord,
+} from '@setrain/protocol';
 import { createS3Client } from '@setrain/storage';
 
 import { WORKER_PACKAGE_VERSION } from '../package-version.js';
@@ -44,6 +50,10 @@ export interface TrialContext {
   provenance: TrialRecord['provenance'];
   /** The epoch of the last complete checkpoint (0: none). */
   lastCheckpointEpoch: number;
+  /** The trial's kept complete checkpoints, oldest first, with their trusted roots. */
+  checkpoints: CheckpointRoot[];
+  /** Recorded checkpoints that failed verification on resume, each naming the object. */
+  readonly checkpointProblems: string[];
   /** Throws {@link StopRequested} when a stop was asked for. */
   checkStop(): void;
 }
@@ -66,6 +76,8 @@ export function createTrialContext(request: TrialRunRequest, channel: TrialChann
       workerId: request.workerId,
     },
     lastCheckpointEpoch: 0,
+    checkpoints: [...(request.checkpointRoots ?? [])],
+    checkpointProblems: [],
     checkStop() {
       const stop = channel.stopRequested();
       if (stop !== undefined) throw new StopRequested(stop.reason, stop.message);

@@ -1,0 +1,123 @@
+/**
+ * Finished sweeps are archived to S3 and their Redis keys expire after the configured retention;
+ * the read routes then answer from the archive. Real redis-server and s3rver, a hand-driven worker.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import {
+  bestTrialResponseSchema,
+  listSweepsResponseSchema,
+  redisKeys,
+  runKeys,
+  sweepDetailSchema,
+  trialDetailSchema,
+} from '@setrain/protocol';
+import { getJson } from '@setrain/storage';
+
+import { createApiWorld, writeFinishedTrial, type ApiWorld } from './api-world.js';
+import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
+
+const API_KEY = 'archive-key-0123456789abcdef';
+const AUTH = { authorization: `Bearer ${API_KEY}` };
+
+let redisServer: RedisServer;
+let s3: S3Server;
+let world: ApiWorld;
+
+before(async () => {
+  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+  world = await createApiWorld({
+    redisServer,
+    s3,
+    label: 'archive',
+    apiKeys: [API_KEY],
+    appDeps: { sweepRetentionSeconds: 1 },
+  });
+});
+after(async () => {
+  await world?.close();
+  await Promise.all([redisServer?.stop(), s3?.stop()]);
+});
+
+test('an archived sweep still answers GET after its Redis keys expired', async () => {
+  const app = await world.app();
+  world.worker(async (job) => {
+    await world.redis.rpush(
+      redisKeys(world.prefix).trialEpochs(job.data.trialId),
+      JSON.stringify({
+        epoch: 1,
+        loss: 1,
+        accuracy: 0.5,
+        val_loss: 0.7,
+        val_accuracy: 0.5,
+        durationMs: 5,
+        imagesPerSec: 2,
+      }),
+    );
+    return writeFinishedTrial(s3.client, world.bucket, job.data, 0.7);
+  });
+  const created = await app.inject({
+    method: 'POST',
+    url: '/v1/sweeps',
+    headers: AUTH,
+    payload: {
+      dataset: world.dataset,
+      training: { epochs: 1 },
+      search: { strategy: 'grid', parameters: { dropout: [0.1, 0.2] } },
+      objective: { metric: 'val_loss', goal: 'minimize' },
+      parallelism: 2,
+    },
+  });
+  assert.equal(created.statusCode, 201, created.body);
+  const sweepId = sweepDetailSchema.parse(created.json()).id;
+  const keys = redisKeys(world.prefix);
+  const get = async (url: string) => app.inject({ method: 'GET', url, headers: AUTH });
+  const live = await waitFor(
+    async () => {
+      const detail = sweepDetailSchema.parse((await get(`/v1/sweeps/${sweepId}`)).json());
+      return detail.status === 'completed' ? detail : undefined;
+    },
+    { what: 'the sweep to complete', timeoutMs: 30_000, intervalMs: 100 },
+  );
+  const archive = await waitFor(
+    async () =>
+      getJson<{ sweep: { id: string } }>(s3.client, world.bucket, runKeys(sweepId).archiveJson)
+        .then((o) => o.value)
+        .catch(() => undefined),
+    { what: 'archive.json', timeoutMs: 30_000, intervalMs: 100 },
+  );
+  assert.equal(archive.sweep.id, sweepId);
+  await waitFor(
+    async () =>
+      (await world.redis.exists(
+        keys.sweep(sweepId),
+        keys.sweepTrials(sweepId),
+        keys.trialEpochs(`${sweepId}.1`),
+      )) === 0 || undefined,
+    { what: "the sweep's Redis keys to expire", timeoutMs: 30_000, intervalMs: 200 },
+  );
+
+  const detail = await get(`/v1/sweeps/${sweepId}`);
+  assert.equal(detail.statusCode, 200, detail.body);
+  const archived = sweepDetailSchema.parse(detail.json());
+  assert.deepEqual(archived, live);
+
+  const trial = await get(`/v1/trials/${sweepId}.1`);
+  assert.equal(trial.statusCode, 200, trial.body);
+  const trialDetail = trialDetailSchema.parse(trial.json());
+  assert.equal(trialDetail.status, 'completed');
+  assert.equal(trialDetail.epochs.length, 1);
+  assert.equal((await get(`/v1/trials/${sweepId}.9`)).statusCode, 404);
+
+  const best = await get(`/v1/sweeps/${sweepId}/best`);
+  assert.equal(best.statusCode, 200, best.body);
+  assert.equal(bestTrialResponseSchema.parse(best.json()).trialId, live.best?.trialId);
+
+  const list = listSweepsResponseSchema.parse((await get('/v1/sweeps')).json());
+  assert.deepEqual(
+    list.sweeps.map((s) => s.id),
+    [sweepId],
+  );
+  assert.equal((await get('/v1/sweeps/sw-0000000000')).statusCode, 404);
+});
