@@ -13,7 +13,7 @@ import {
   sweepDetailSchema,
   trialDetailSchema,
 } from '@setrain/protocol';
-import { getJson } from '@setrain/storage';
+import { getJson, listKeys } from '@setrain/storage';
 
 import { createApiWorld, writeFinishedTrial, type ApiWorld } from './api-world.js';
 import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
@@ -55,7 +55,7 @@ test('an archived sweep still answers GET after its Redis keys expired', async (
         imagesPerSec: 2,
       }),
     );
-    return writeFinishedTrial(s3.client, world.bucket, job.data, 0.7);
+    return writeFinishedTrial(s3.client, world.bucket, job.data, 0.7 + job.data.trialNumber / 10);
   });
   const created = await app.inject({
     method: 'POST',
@@ -67,6 +67,7 @@ test('an archived sweep still answers GET after its Redis keys expired', async (
       search: { strategy: 'grid', parameters: { dropout: [0.1, 0.2] } },
       objective: { metric: 'val_loss', goal: 'minimize' },
       parallelism: 2,
+      retention: { trials: 'best-k', k: 1 },
     },
   });
   assert.equal(created.statusCode, 201, created.body);
@@ -88,6 +89,16 @@ test('an archived sweep still answers GET after its Redis keys expired', async (
     { what: 'archive.json', timeoutMs: 30_000, intervalMs: 100 },
   );
   assert.equal(archive.sweep.id, sweepId);
+  // retention best-k (k 1): trial 2 (worse val_loss) lost its weights, kept its trial.json.
+  const trial2 = runKeys(sweepId).trial(`${sweepId}.2`);
+  assert.deepEqual(
+    (await listKeys(s3.client, world.bucket, trial2.prefix)).map((k) =>
+      k.slice(trial2.prefix.length),
+    ),
+    ['trial.json'],
+  );
+  const trial1 = runKeys(sweepId).trial(`${sweepId}.1`);
+  assert.equal((await listKeys(s3.client, world.bucket, trial1.best)).length, 3); // + the stray
   await waitFor(
     async () =>
       (await world.redis.exists(

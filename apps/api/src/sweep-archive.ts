@@ -1,12 +1,14 @@
 import { type S3Client } from '@aws-sdk/client-s3';
 import {
+  ARTIFACT_DIRS,
   epochMetricsSchema,
+  isBetter,
   runKeys,
   trialStateSchema,
   type EpochMetrics,
   type TrialState,
 } from '@setrain/protocol';
-import { getJson, putObject, S3ObjectNotFoundError } from '@setrain/storage';
+import { deletePrefix, getJson, putObject, S3ObjectNotFoundError } from '@setrain/storage';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -51,9 +53,14 @@ export class SweepArchive {
     this.retentionSeconds = options.retentionSeconds ?? DEFAULT_SWEEP_RETENTION_SECONDS;
   }
 
-  /** Writes archive.json, then sets the expiry of the sweep's keys. Idempotent. */
+  /**
+   * Applies the spec's `retention.trials` (best-k: the other trials lose their checkpoints, best/
+   * and final/, keeping trial.json), writes archive.json, then sets the expiry of the sweep's keys.
+   * Idempotent.
+   */
   async archive(record: SweepRecord, trials: readonly TrialState[]): Promise<void> {
     const { store } = this.options;
+    await this.pruneTrials(record, trials);
     const epochs: Record<string, EpochMetrics[]> = {};
     for (const trial of trials) epochs[trial.trialId] = await store.getEpochs(trial.trialId);
     const document: SweepArchiveDocument = {
@@ -71,6 +78,32 @@ export class SweepArchive {
       { contentType: 'application/json' },
     );
     if (this.retentionSeconds > 0) await this.expireKeys(store.redis, record.id, trials);
+  }
+
+  /** Deletes the weights of every trial outside the best k by the objective (ties: lower number). */
+  private async pruneTrials(record: SweepRecord, trials: readonly TrialState[]): Promise<void> {
+    const retention = record.spec.retention;
+    if (retention?.trials !== 'best-k' || retention.k === undefined) return;
+    const { goal } = record.spec.objective;
+    const ranked = trials
+      .filter((t) => t.objectiveValue !== null)
+      .sort((a, b) => {
+        const [x, y] = [a.objectiveValue ?? 0, b.objectiveValue ?? 0];
+        if (x === y) return a.trialNumber - b.trialNumber;
+        return isBetter(goal, x, y) ? -1 : 1;
+      });
+    const kept = new Set(ranked.slice(0, retention.k).map((t) => t.trialId));
+    for (const trial of trials) {
+      if (kept.has(trial.trialId)) continue;
+      const keys = runKeys(record.id).trial(trial.trialId);
+      for (const dir of [
+        keys.checkpointsPrefix,
+        `${keys.prefix}${ARTIFACT_DIRS.best}/`,
+        `${keys.prefix}${ARTIFACT_DIRS.last}/`,
+      ]) {
+        await deletePrefix(this.options.s3, record.artifactsBucket, dir);
+      }
+    }
   }
 
   private async expireKeys(
