@@ -1,6 +1,6 @@
 /**
  * `npm run demo`'s library entry point, run small enough for CI: a real stack, the CLI's code, one
- * trial (96 images, 6 epochs), and held-out accuracies (orientation, colour, both) of at least 80%.
+ * trial (120 images, 10 epochs), and held-out accuracies (orientation, colour, both) of at least 80%.
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
@@ -18,9 +18,11 @@ test(
     const result = await runDemo({
       out,
       workers: 1,
-      trainImages: 96,
+      // 96 images x 6 epochs is too close to the line: one change of the seeded data split moved
+      // orientation from 93% to 67%. At the demo's own budget it is well clear of it.
+      trainImages: 120,
       heldOutImages: 27,
-      epochs: 6,
+      epochs: 10,
       seRatios: [8],
       // Dropout masks are not seeded in tfjs; without dropout the run is deterministic.
       dropouts: [0],
@@ -36,7 +38,8 @@ test(
       assert.ok(log.includes(step), step);
     assert.match(log, /completed; 1 done/);
     assert.match(log, /verified by sha256/);
-    // The run is deterministic (no dropout, seeded data and weights); measured 0.93 / 0.93 / 0.89.
+    // The run is deterministic (no dropout, seeded data and weights); measured 0.89 / 1.00 / 0.89
+    // (best epoch 8 of 10).
     for (const label of ['orientation', 'colour', 'both'] as const)
       assert.ok(
         result.accuracy[label] >= DEMO_LEARNED_ACCURACY,

@@ -23,8 +23,9 @@ import { startLocalStack, type LocalStack } from '../stack/local-stack.js';
 
 /**
  * Options of {@link runDemo}. The defaults are the smallest budget measured to learn both labels
- * (held-out accuracy >= 80% for orientation, colour and both): 6 epochs on 96 images reached
- * 89% / 85% / 74%, 10 epochs on 120 images 93% / 100% / 93%.
+ * (held-out accuracy >= 80% for orientation, colour and both): one trial of 6 epochs on 96 images
+ * reached 67-89% / 85-93% / 67-74% (depending on the seeded split), 10 epochs on 120 images 89% /
+ * 100% / 89% (one trial, best epoch 8).
  */
 export interface DemoOptions {
   /** Training images generated (a quarter is held out for validation by the sweep). Default 120. */

@@ -224,23 +224,30 @@ export async function readDataset(
   const manifestSource = formatS3Uri(location);
   const classesSource = formatS3Uri({ bucket, key: keys.classes });
   const requestOptions = options.signal !== undefined ? { signal: options.signal } : {};
-  const [manifest, classesObject] = await Promise.all([
+  // Both reads run at once, but a missing manifest is reported before anything about classes.json
+  // (whichever answered first), so an absent dataset always reads as not found.
+  const [manifestRead, classesRead] = await Promise.allSettled([
     getObjectText(client, bucket, location.key, requestOptions),
     getObjectText(client, bucket, keys.classes, {
       ...requestOptions,
       maxBytes: MAX_CLASSES_JSON_BYTES,
-    }).catch((error: unknown) => {
-      if (error instanceof S3ObjectNotFoundError) {
-        throw new DatasetInvalidError([
-          { source: classesSource, message: 'classes.json not found next to the manifest' },
-        ]);
-      }
-      if (error instanceof S3ObjectTooLargeError) {
-        throw new DatasetInvalidError([{ source: classesSource, message: error.message }]);
-      }
-      throw error;
     }),
   ]);
+  if (manifestRead.status === 'rejected') throw manifestRead.reason;
+  if (classesRead.status === 'rejected') {
+    const error: unknown = classesRead.reason;
+    if (error instanceof S3ObjectNotFoundError) {
+      throw new DatasetInvalidError([
+        { source: classesSource, message: 'classes.json not found next to the manifest' },
+      ]);
+    }
+    if (error instanceof S3ObjectTooLargeError) {
+      throw new DatasetInvalidError([{ source: classesSource, message: error.message }]);
+    }
+    throw error;
+  }
+  const manifest = manifestRead.value;
+  const classesObject = classesRead.value;
   const classes = parseClassesJson(classesObject.text, classesSource);
   const { entries, multiLabel } = parseManifest(manifest.text, classes, manifestSource, options);
   return {
