@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { type TrialState } from '@setrain/protocol';
 
-import { waitingAgain } from './trial-sync.js';
+import { taken, waitingAgain } from './trial-sync.js';
 
 const STARTED: TrialState = {
   trialId: 'sw-test.1',
@@ -35,4 +35,17 @@ test('waitingAgain tells a stall from a give-back and a retry, and leaves unstar
   assert.equal(waitingAgain(unstarted, WAITING), undefined);
   assert.equal(waitingAgain({ ...STARTED, status: 'stalled' }, WAITING), undefined);
   assert.equal(waitingAgain({ ...STARTED, status: 'completed' }, WAITING), undefined);
+});
+
+test('a trial taken again counts the attempt in progress as the worker does; a give-back adds none', () => {
+  // The worker writes attemptsMade + 1 when it starts an attempt; a stall or a give-back leaves
+  // BullMQ's attemptsMade as it was, so the count a user sees must not move.
+  const stalled = { ...STARTED, status: 'stalled' as const, attempts: 1 };
+  const again = taken(stalled, { stalledCounter: 1, attemptsMade: 0, processedOn: 0 });
+  assert.deepEqual([again?.status, again?.attempts], ['running', 1]);
+  const retried = taken(
+    { ...STARTED, status: 'requeued' as const, attempts: 1 },
+    { stalledCounter: 0, attemptsMade: 1, processedOn: 0 },
+  );
+  assert.equal(retried?.attempts, 2);
 });

@@ -88,14 +88,20 @@ export class TrialSync {
  * A trial whose job a worker holds: running (again), without the reason it waited for, with the
  * job's stalled count seen. Undefined when it already says so.
  */
-function taken(state: TrialState, job: Job): TrialState | undefined {
+export function taken(
+  state: TrialState,
+  job: Pick<Job, 'stalledCounter' | 'attemptsMade' | 'processedOn'>,
+): TrialState | undefined {
   if (state.status === 'running' && state.jobStalls === job.stalledCounter) return undefined;
   const { reason: _waitedFor, ...rest } = state;
   return {
     ...rest,
     status: 'running',
     ...(state.status === 'running' && state.reason !== undefined ? { reason: state.reason } : {}),
-    attempts: job.attemptsMade,
+    // The attempt in progress, 1-based, as the worker writes it when it starts one (attemptsMade
+    // counts only attempts that ended); writing attemptsMade here made a running trial's count
+    // flip between n and n + 1 depending on who wrote last.
+    attempts: job.attemptsMade + 1,
     jobStalls: job.stalledCounter,
     ...(state.startedAt === undefined && job.processedOn !== undefined
       ? { startedAt: new Date(job.processedOn).toISOString() }
