@@ -190,6 +190,10 @@ export class ChaosStack {
       // Short locks: a killed worker's trial is handed on in seconds, not a minute.
       SETRAIN_LOCK_DURATION_MS: '6000',
       SETRAIN_STALLED_INTERVAL_MS: '3000',
+      // worker-sigkill may kill the worker of the same trial three times; with the default limit
+      // (2) BullMQ then fails that trial by design ("job stalled more than allowable limit"),
+      // which is the configured behaviour, not what these scenarios test.
+      SETRAIN_MAX_STALLED_COUNT: '5',
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'info',
       ...this.options.workerEnv,
