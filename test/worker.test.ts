@@ -386,7 +386,9 @@ test('shutdown gives the job back without an attempt; it resumes from its checkp
 });
 
 test('best/ holds the peak epoch; a corrupted checkpoint is named and the resume falls back to the one before', async () => {
-  // Training loss falls, so maximising it peaks at epoch 1 of 3: best/ and final/ must differ.
+  // Training loss mostly falls, so maximising it usually peaks before the last epoch, where best/
+  // and final/ differ. Training on 8 images is noisy (a resume replays epoch 2 from other batch
+  // draws), so the test derives the peak from the recorded epochs rather than assuming it.
   const payload = trialPayloadSchema.parse({
     ...payloadFor(multiLabelData.manifestUri, { training: { epochs: 3 } }),
     objective: { metric: 'loss', goal: 'maximize' },
@@ -424,7 +426,9 @@ test('best/ holds the peak epoch; a corrupted checkpoint is named and the resume
     record.epochs.map((e) => e.epoch),
     [1, 2, 3],
   );
-  assert.ok(record.bestEpoch !== null && record.bestEpoch < 3, `best epoch ${record.bestEpoch}`);
+  const losses = record.epochs.map((e) => e.loss);
+  const peak = losses.indexOf(Math.max(...losses)) + 1;
+  assert.equal(record.bestEpoch, peak, `best epoch of losses ${losses.join(', ')}`);
   const bytesOf = async (key: string) => (await getObjectBytes(s3.client, bucket, key)).bytes;
   // best/ holds exactly the weights the best epoch was evaluated with (its checkpoint's), final/
   // the last epoch's; retention `all` keeps every checkpoint to compare with.
@@ -437,7 +441,9 @@ test('best/ holds the peak epoch; a corrupted checkpoint is named and the resume
     await bytesOf(joinKey(keys.final, FINAL_FILES.weights)),
     await bytesOf(joinKey(keys.checkpoint(3), CHECKPOINT_FILES.weights)),
   );
-  assert.notDeepEqual(bestWeights, await bytesOf(joinKey(keys.final, FINAL_FILES.weights)));
+  if (peak < 3) {
+    assert.notDeepEqual(bestWeights, await bytesOf(joinKey(keys.final, FINAL_FILES.weights)));
+  }
   const bestArtifacts = record.artifacts.filter((a) => a.set === 'best');
   assert.ok(bestArtifacts.length === 4 && bestArtifacts.every((a) => a.epoch === record.bestEpoch));
   // The exported topology is portable: no setrain layer class in best/model.json.

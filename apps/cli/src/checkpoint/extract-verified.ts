@@ -45,6 +45,10 @@ export async function extractVerified(
   const seen = new Map<string, { bytes: number; sha256: string }>();
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
+    // tar-stream destroys the entry with the source's error when the download breaks off; until a
+    // pipeline is attached (mkdir may still be pending) nothing else would listen, and an unheard
+    // 'error' crashes the CLI. The outer pipeline reports the break (exit 9).
+    stream.on('error', () => undefined);
     const file = byName.get(header.name);
     if (header.type !== 'file' || file === undefined || seen.has(header.name)) {
       stream.resume();
