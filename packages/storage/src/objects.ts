@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectsCommand,
@@ -21,7 +20,7 @@ import { S3ObjectTooLargeError } from './errors/s3-object-too-large-error.js';
 import { S3ObjectJsonInvalidError } from './errors/s3-object-json-invalid-error.js';
 import { translateS3Error } from './s3-errors.js';
 import { formatS3Uri } from '@setrain/protocol';
-import { isSha256Hex, sha256Hex, sha256HexOfFile } from './sha256.js';
+import { hashingTransform, isSha256Hex, sha256Hex, sha256HexOfFile } from './sha256.js';
 
 /** User metadata key (`x-amz-meta-sha256`) holding the lowercase hex sha256 of an object's bytes. */
 export const SHA256_METADATA_KEY = 'sha256';
@@ -327,27 +326,18 @@ export async function uploadLarge(
   }
   const uri = formatS3Uri({ bucket, key });
   let knownSha256 = options.sha256;
-  const hash = createHash('sha256');
-  let size = 0;
+  const hasher = hashingTransform();
   let uploadBody: Uint8Array | Readable;
   if (body instanceof Readable) {
-    const hasher = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        size += chunk.byteLength;
-        callback(null, chunk);
-      },
-    });
     // Errors of the source destroy the hasher, which fails the upload.
-    body.once('error', (error) => hasher.destroy(error));
-    uploadBody = body.pipe(hasher);
+    body.once('error', (error) => hasher.stream.destroy(error));
+    uploadBody = body.pipe(hasher.stream);
   } else {
     const computed = sha256Hex(body);
     if (knownSha256 !== undefined && knownSha256 !== computed) {
       throw new ChecksumMismatchError(uri, knownSha256, computed);
     }
     knownSha256 = computed;
-    size = body.byteLength;
     uploadBody = body;
   }
   const upload = new Upload({
@@ -381,11 +371,12 @@ export async function uploadLarge(
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
-  const sha256 = body instanceof Readable ? hash.digest('hex') : (knownSha256 ?? '');
+  const sha256 = body instanceof Readable ? hasher.digest() : (knownSha256 ?? '');
   if (knownSha256 !== undefined && knownSha256 !== sha256) {
     await deleteObjectQuietly(client, bucket, key);
     throw new ChecksumMismatchError(uri, knownSha256, sha256);
   }
+  const size = body instanceof Readable ? hasher.size() : body.byteLength;
   return { bucket, key, etag, size, sha256 };
 }
 
@@ -551,24 +542,13 @@ export async function downloadToFile(
   }
   const info = toObjectInfo(bucket, key, output);
   const partialPath = `${path}.partial`;
-  const hash = createHash('sha256');
-  let size = 0;
+  const hasher = hashingTransform();
   try {
     const file = createWriteStream(partialPath);
     await once(file, 'open');
-    await pipeline(
-      body,
-      new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          hash.update(chunk);
-          size += chunk.byteLength;
-          callback(null, chunk);
-        },
-      }),
-      file,
-      options.signal ? { signal: options.signal } : {},
-    );
-    const sha256 = hash.digest('hex');
+    await pipeline(body, hasher.stream, file, options.signal ? { signal: options.signal } : {});
+    const sha256 = hasher.digest();
+    const size = hasher.size();
     const expected =
       options.verifySha256 === false ? undefined : (options.expectedSha256 ?? info.sha256);
     if (expected !== undefined && expected !== sha256) {

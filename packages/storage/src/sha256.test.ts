@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
-import { isSha256Hex, sha256Hex, sha256HexOfStream } from './sha256.js';
+import { hashingTransform, isSha256Hex, sha256Hex, sha256HexOfStream } from './sha256.js';
 
 const ABC_SHA256 = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
 
@@ -15,4 +16,19 @@ test('sha256 of bytes, strings and streams agree with the FIPS 180-2 "abc" vecto
   assert.ok(isSha256Hex(ABC_SHA256));
   assert.ok(!isSha256Hex(ABC_SHA256.toUpperCase()));
   assert.ok(!isSha256Hex('abc'));
+});
+
+test('hashingTransform passes chunks through unchanged and hashes and counts them', async () => {
+  const hasher = hashingTransform();
+  const out: Buffer[] = [];
+  await pipeline(
+    Readable.from([Buffer.from('a'), Buffer.from('bc')]),
+    hasher.stream,
+    async (source) => {
+      for await (const chunk of source as AsyncIterable<Buffer>) out.push(chunk);
+    },
+  );
+  assert.equal(Buffer.concat(out).toString(), 'abc');
+  assert.equal(hasher.size(), 3);
+  assert.equal(hasher.digest(), ABC_SHA256);
 });
