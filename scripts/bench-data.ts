@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { ENGINE_NAMES, initEngine, type EngineName } from '@setrain/engine';
-import { trialPayloadSchema } from '@setrain/protocol';
+import { mapWithConcurrency, trialPayloadSchema } from '@setrain/protocol';
 import { getObjectBytes } from '@setrain/storage';
 import {
   baseSizeFor,
@@ -91,20 +91,7 @@ function engineName(text: string): EngineName {
   return found;
 }
 
-/** Runs `work` on every item with at most `concurrency` in flight. */
-async function eachLimited<T>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
-
-async function timed(work: () => Promise<void>): Promise<number> {
+async function timed(work: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
   await work();
   return (performance.now() - start) / 1000;
@@ -144,13 +131,13 @@ async function measurePipeline(
   const perSecond = (seconds: number): number => o.images / seconds;
   for (let repeat = 0; repeat < o.repeat; repeat++) {
     const baseline = await timed(() =>
-      eachLimited(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
+      mapWithConcurrency(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
         await sharp(image.bytes).resize(base, base, { fit: 'fill' }).removeAlpha().raw().toBuffer();
       }),
     );
     rates.baseline.push(perSecond(baseline));
     const downloadOnly = await timed(() =>
-      eachLimited(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
+      mapWithConcurrency(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
         await getObjectBytes(s3.client, dataset.bucket, `${dataset.prefix}/${image.key}`);
       }),
     );

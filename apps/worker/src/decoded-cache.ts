@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mapWithConcurrency } from '@setrain/protocol';
 
 import { evictToBudget, touchCached } from './cache-budget.js';
 
@@ -73,22 +74,15 @@ export class DecodedImageCache {
     const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const handle = await open(temp, 'w+');
     try {
-      let next = 0;
-      const work = async (): Promise<void> => {
-        while (next < key.images.length) {
-          const index = next++;
-          const pixels = await decode(index);
-          if (pixels.byteLength !== imageBytes) {
-            throw new Error(
-              `image ${index} decoded to ${pixels.byteLength} bytes, not ${imageBytes}`,
-            );
-          }
-          await handle.write(pixels, 0, imageBytes, index * imageBytes);
+      await mapWithConcurrency(key.images, this.concurrency, async (_image, index) => {
+        const pixels = await decode(index);
+        if (pixels.byteLength !== imageBytes) {
+          throw new Error(
+            `image ${index} decoded to ${pixels.byteLength} bytes, not ${imageBytes}`,
+          );
         }
-      };
-      await Promise.all(
-        Array.from({ length: Math.min(this.concurrency, key.images.length) }, work),
-      );
+        await handle.write(pixels, 0, imageBytes, index * imageBytes);
+      });
       await rename(temp, path);
     } catch (error) {
       await handle.close();

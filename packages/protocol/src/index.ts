@@ -19,3 +19,4 @@ export * from './env-fragments.js';
 export * from './epoch-series.js';
 export * from './sweep-events.js';
 export * from './sweep-cancel.js';
+export * from './map-with-concurrency.js';

@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 
 import type { S3Client } from '@aws-sdk/client-s3';
-import { datasetKeys } from '@setrain/protocol';
+import { datasetKeys, mapWithConcurrency } from '@setrain/protocol';
 import { headObject, putObject, sha256Hex, writeDataset } from '@setrain/storage';
 
-import { mapWithConcurrency } from '../concurrency.js';
 import type { LocalDataset } from './scan-folder.js';
 
 /** Images uploaded at once. */
