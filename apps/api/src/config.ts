@@ -9,6 +9,7 @@ import {
   type LogLevel,
   type RedisSentinelOptions,
   type S3Settings,
+  withoutBlankValues,
 } from '@setrain/protocol';
 import { z } from 'zod';
 
@@ -111,8 +112,12 @@ export interface ApiConfig {
   readonly logLevel: LogLevel;
 }
 
+/** Every variable the API reads (the compose file's API environment is checked against it). */
+export const API_ENV_VARS: readonly string[] = Object.keys(envSchema.shape);
+
 /** Parses the API's environment variables; throws ConfigError naming each bad one. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const env = withoutBlankValues(source);
   const result = envSchema.superRefine(requireSentinelPair).safeParse(env);
   // Checked apart from the schema so it is reported alongside every other bad variable.
   const noKeys =

@@ -11,6 +11,7 @@ import {
   s3EnvShape,
   s3SettingsFromEnv,
   optionalEnvString,
+  withoutBlankValues,
   type LogLevel,
   type RedisSentinelOptions,
 } from '@setrain/protocol';
@@ -45,16 +46,12 @@ const envSchema = z.object({
   SETRAIN_ENGINE: z
     .enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')}` })
     .default('auto'),
-  // Empty means unset: compose passes ${SETRAIN_ENGINE_THREADS:-} through.
-  SETRAIN_ENGINE_THREADS: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
-    z.coerce
-      .number()
-      .int({ error: 'must be an integer from 1 to 1024' })
-      .min(1, { error: 'must be an integer from 1 to 1024' })
-      .max(1024, { error: 'must be an integer from 1 to 1024' })
-      .optional(),
-  ),
+  SETRAIN_ENGINE_THREADS: z.coerce
+    .number()
+    .int({ error: 'must be an integer from 1 to 1024' })
+    .min(1, { error: 'must be an integer from 1 to 1024' })
+    .max(1024, { error: 'must be an integer from 1 to 1024' })
+    .optional(),
   SETRAIN_WORKER_ID: optionalEnvString,
   SETRAIN_CACHE_DIR: optionalEnvString,
   SETRAIN_DOWNLOAD_CONCURRENCY: z.coerce
@@ -98,6 +95,9 @@ const envSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
 });
 
+/** Every variable the worker reads (the compose file's worker environment is checked against it). */
+export const WORKER_ENV_VARS: readonly string[] = Object.keys(envSchema.shape);
+
 /** The worker's configuration, read once from the environment by {@link loadWorkerConfig}. */
 export interface WorkerConfig {
   readonly redisUrl: string;
@@ -136,7 +136,7 @@ export interface WorkerConfig {
 
 /** Parses the worker's environment; throws WorkerError WORKER_CONFIG_INVALID naming each bad variable. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const result = envSchema.superRefine(requireSentinelPair).safeParse(env);
+  const result = envSchema.superRefine(requireSentinelPair).safeParse(withoutBlankValues(env));
   if (!result.success) {
     const problems = result.error.issues.map(
       (issue) => `${String(issue.path[0] ?? '')}: ${issue.message}`,

@@ -10,6 +10,18 @@ import { redisSentinelEnvShape } from './redis-sentinel.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
+/**
+ * The environment without its blank variables, which every setrain process reads as unset: compose
+ * passes `${VAR:-}` through as an empty string, so the default lives once, in the code.
+ */
+export function withoutBlankValues(env: NodeJS.ProcessEnv): Record<string, string> {
+  const present: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && value.trim() !== '') present[name] = value;
+  }
+  return present;
+}
+
 /** `true`/`1` or `false`/`0`; anything else is an error that lists the allowed values. */
 export const booleanEnv = z
   .enum(['true', 'false', '1', '0'], { error: 'must be one of true, false, 1, 0' })
