@@ -11,9 +11,11 @@ if (existsSync(built)) {
   await import(new URL('../dist/cli.js', import.meta.url).href);
 } else {
   const source = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+  // Resolved from here, not from the working directory: `npx setrain` runs from any folder.
+  const tsx = import.meta.resolve('tsx');
   const result = spawnSync(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', source, ...process.argv.slice(2)],
+    ['--conditions=source', '--import', tsx, source, ...process.argv.slice(2)],
     { stdio: 'inherit' },
   );
   process.exitCode = result.status ?? 1;
