@@ -40,6 +40,11 @@ export const ERROR_CATALOGUE = {
     message: 'sweep {sweepId} has no finished trial with an objective value yet',
   },
   SWEEP_FINISHED: { status: 409, message: 'sweep {sweepId} already ended ({status})' },
+  SWEEP_CONFLICT: {
+    status: 409,
+    message:
+      'sweep {sweepId} was changed by another writer each of the {attempts} times this {action} was applied; nothing was changed: read the sweep again and retry',
+  },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is larger than {limit} bytes' },
   SPEC_TOO_LARGE: { status: 413, message: '{detail}; send a smaller spec' },
   UNSUPPORTED_MEDIA_TYPE: {
@@ -50,6 +55,11 @@ export const ERROR_CATALOGUE = {
   REDIS_UNAVAILABLE: { status: 503, message: 'Redis is unavailable; retry later' },
   S3_UNAVAILABLE: { status: 503, message: 'S3 is unavailable; retry later' },
   NOT_READY: { status: 503, message: 'not ready: {detail}' },
+  SWEEP_BUSY: {
+    status: 503,
+    message:
+      'sweep {sweepId} stayed locked by another API replica for {waitMs} ms; nothing was changed: retry the {action}',
+  },
   INTERNAL: { status: 500, message: 'internal error (see the server log, request {requestId})' },
 } as const satisfies Record<ApiErrorCode, CatalogueEntry>;
 

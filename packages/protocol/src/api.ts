@@ -42,12 +42,14 @@ export const API_ERROR_CODES = [
   'ARTIFACT_NOT_FOUND',
   'NO_BEST_TRIAL',
   'SWEEP_FINISHED',
+  'SWEEP_CONFLICT',
   'BODY_TOO_LARGE',
   'SPEC_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'REDIS_UNAVAILABLE',
   'S3_UNAVAILABLE',
   'NOT_READY',
+  'SWEEP_BUSY',
   'INTERNAL',
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];

@@ -53,6 +53,11 @@ export interface SweepControllerOptions {
   readonly reconcileIntervalMs?: number;
   /** Lifetime of a sweep lock; an advance must finish well within it. Default 30 s. */
   readonly lockTtlMs?: number;
+  /**
+   * How long pause, resume and PATCH wait for the sweep's lock before answering 503 SWEEP_BUSY.
+   * Default 10 s.
+   */
+  readonly userLockWaitMs?: number;
   /** BullMQ attempts per trial (retries infrastructure failures; workers fail bad trials for good). */
   readonly jobAttempts?: number;
   /** First exponential backoff delay between attempts. Default 10 s. */

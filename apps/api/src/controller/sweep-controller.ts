@@ -38,6 +38,7 @@ import { TrialEnqueuer } from './trial-enqueuer.js';
 import { samplerOf } from './trial-payload.js';
 import { TrialStopper } from './trial-stopper.js';
 import { TrialSync } from './trial-sync.js';
+import { runUserAction } from './user-action.js';
 
 /** Extra passes of one advance when a worker wrote a trial state under our feet. */
 const MAX_CONTENDED_PASSES = 3;
@@ -191,7 +192,7 @@ export class SweepController {
    * no-op; a finished one answers SWEEP_FINISHED.
    */
   async pause(sweepId: string): Promise<SweepRecord> {
-    const paused = await this.userAction(sweepId, async (record) => {
+    const paused = await this.userAction(sweepId, 'pause', async (record) => {
       if (record.status === 'paused') return record;
       const next = await this.saveRecord({ ...record, status: 'paused', updatedAt: this.stamp() });
       await this.enqueuer.unqueueNotStarted(await this.store.getStoredTrials(sweepId));
@@ -204,7 +205,7 @@ export class SweepController {
 
   /** Resumes a paused sweep: its queued trials go back on the queue and new ones follow. */
   async resume(sweepId: string): Promise<SweepRecord> {
-    const resumed = await this.userAction(sweepId, async (record) => {
+    const resumed = await this.userAction(sweepId, 'resume', async (record) => {
       if (record.status === 'running') return record;
       const next = await this.saveRecord({ ...record, status: 'running', updatedAt: this.stamp() });
       this.options.logger.info({ sweepId }, 'sweep resumed');
@@ -219,7 +220,7 @@ export class SweepController {
    * already started answers REQUEST_INVALID; a grid's planned count stays capped at its size.
    */
   async update(sweepId: string, body: UpdateSweepBody): Promise<SweepRecord> {
-    const updated = await this.userAction(sweepId, async (record) => {
+    const updated = await this.userAction(sweepId, 'update', async (record) => {
       if (body.maxTrials !== undefined && body.maxTrials < record.startedTrials) {
         const message = `must be at least ${record.startedTrials}, the trials already started`;
         throw new ApiError('REQUEST_INVALID', { detail: `maxTrials: ${message}` }, [
@@ -247,21 +248,16 @@ export class SweepController {
     return (await this.store.getSweep(sweepId)) ?? updated;
   }
 
-  /** Runs a user action on an unfinished sweep under its lock (404 / 409 otherwise). */
-  private async userAction(
+  /** Runs a user action under the sweep's lock, applied again when fenced off (user-action.ts). */
+  private userAction(
     sweepId: string,
+    action: string,
     fn: (record: SweepRecord) => Promise<SweepRecord>,
   ): Promise<SweepRecord> {
-    const result = await this.lock.withLock(sweepId, USER_LOCK_WAIT_MS, async () => {
-      const record = await this.store.getSweep(sweepId);
-      if (record === undefined) throw new ApiError('SWEEP_NOT_FOUND', { sweepId });
-      if (isFinishedSweepStatus(record.status)) {
-        throw new ApiError('SWEEP_FINISHED', { sweepId, status: record.status });
-      }
-      return fn(record);
-    });
-    if (result === undefined) throw new Error(`sweep ${sweepId} stayed locked; retry`);
-    return result;
+    const { store, lock } = this;
+    const lockWaitMs = this.options.userLockWaitMs ?? USER_LOCK_WAIT_MS;
+    const logger = this.options.logger;
+    return runUserAction({ store, lock, logger, lockWaitMs }, sweepId, action, fn);
   }
 
   /**
