@@ -2,8 +2,12 @@
 // at once, so `npm run bench:queue` measures the queue, the controller and the worker's job
 // handling and nothing else. It lives under scripts/ and is injected through startWorker's
 // `processor.launcher`; no configuration of a real worker can reach it.
-import { trialRecordSchema } from '@setrain/protocol';
-import type { RunningTrial, TrialLauncher, TrialOutcome } from '@setrain/worker';
+import {
+  buildTrialRecord,
+  type RunningTrial,
+  type TrialLauncher,
+  type TrialOutcome,
+} from '@setrain/worker';
 
 /**
  * A launcher whose trials complete immediately with an empty record (no epochs, no artifacts).
@@ -31,18 +35,8 @@ export function benchmarkOnlyNoopLauncher(
         checkpoints: [],
         checkpointProblems: [],
       });
-      const now = new Date().toISOString();
-      const record = trialRecordSchema.parse({
-        trialId: payload.trialId,
-        sweepId: payload.sweepId,
-        trialNumber: payload.trialNumber,
+      const record = buildTrialRecord(payload, {
         status: 'completed',
-        params: payload.params,
-        model: payload.model,
-        training: payload.training,
-        objective: payload.objective,
-        objectiveValue: null,
-        bestEpoch: null,
         epochs: [],
         provenance: {
           dataset: payload.dataset,
@@ -50,9 +44,7 @@ export function benchmarkOnlyNoopLauncher(
           packageVersion: 'benchmark-only',
           workerId: request.workerId,
         },
-        artifacts: [],
-        startedAt: now,
-        finishedAt: now,
+        startedAt: new Date().toISOString(),
       });
       return { kind: 'completed', record, trialJsonKey: 'benchmark-only/none', checkpoints: [] };
     })();

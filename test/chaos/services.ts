@@ -5,7 +5,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { createS3Client, type S3Config } from '@setrain/storage';
 import { Redis } from 'ioredis';
@@ -15,8 +14,8 @@ import {
   redisPing,
   rejectOnExit,
   requireBinary,
-  S3RVER_ACCESS_KEY_ID,
-  S3RVER_SECRET_ACCESS_KEY,
+  s3rverArgs,
+  s3rverConfig,
   startServiceProcess,
   waitFor,
   type ServiceProcess,
@@ -24,8 +23,6 @@ import {
 } from '../harness/index.js';
 
 const HOST = '127.0.0.1';
-// The entry point the harness and `setrain local` run: `<directory> <port>` (0: the OS picks).
-const S3RVER_MAIN = fileURLToPath(import.meta.resolve('@setrain/cli/s3-server-main'));
 const START_TIMEOUT_MS = 20_000;
 
 /** A process that can be SIGKILLed, SIGSTOPped or stopped, and started again on the same port. */
@@ -124,16 +121,7 @@ export async function startRestartableS3(work: TempDir): Promise<RestartableS3> 
   const service: RestartableService = new RestartableService(
     's3rver',
     port,
-    () =>
-      startServiceProcess('s3rver', process.execPath, [
-        '--conditions=source',
-        '--import',
-        'tsx',
-        '--openssl-legacy-provider',
-        S3RVER_MAIN,
-        dir,
-        String(port),
-      ]),
+    () => startServiceProcess('s3rver', process.execPath, s3rverArgs(dir, port)),
     () => Promise.resolve(/s3rver listening on/.test(service.process?.output() ?? '')),
   );
   await service.start();
@@ -142,15 +130,7 @@ export async function startRestartableS3(work: TempDir): Promise<RestartableS3> 
     service,
     endpoint,
     dir,
-    config: {
-      endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      accessKeyId: S3RVER_ACCESS_KEY_ID,
-      secretAccessKey: S3RVER_SECRET_ACCESS_KEY,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    },
+    config: s3rverConfig(endpoint),
   };
 }
 

@@ -40,6 +40,36 @@ const LISTENING_PATTERN = /s3rver listening on [\d.]+:(\d+)/;
 export const DEFAULT_S3_START_TIMEOUT_MS = 15_000;
 
 /**
+ * The command line of an s3rver child process storing objects in `dir` on `port` (0: the OS
+ * picks). `--openssl-legacy-provider`: see startS3.
+ */
+export function s3rverArgs(dir: string, port: number): string[] {
+  return [
+    '--conditions=source',
+    '--import',
+    'tsx',
+    '--openssl-legacy-provider',
+    S3RVER_MAIN,
+    dir,
+    String(port),
+  ];
+}
+
+/** Path-style config with s3rver's dummy credentials for the server at `endpoint`. */
+export function s3rverConfig(endpoint: string): S3Config {
+  return {
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    accessKeyId: S3RVER_ACCESS_KEY_ID,
+    secretAccessKey: S3RVER_SECRET_ACCESS_KEY,
+    // s3rver predates the SDK's default CRC32 checksums (see @setrain/storage DEFAULT_CHECKSUM_MODE).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  };
+}
+
+/**
  * Starts s3rver on a port of 127.0.0.1 chosen by the OS, storing objects in a temp dir. Give each
  * test its own bucket: `await s3.createBucket()`.
  *
@@ -50,15 +80,7 @@ export const DEFAULT_S3_START_TIMEOUT_MS = 15_000;
  */
 export async function startS3(options: StartS3Options = {}): Promise<S3Server> {
   const dir = await tempDir('s3');
-  const service = startServiceProcess('s3rver', process.execPath, [
-    '--conditions=source',
-    '--import',
-    'tsx',
-    '--openssl-legacy-provider',
-    S3RVER_MAIN,
-    dir.path,
-    '0',
-  ]);
+  const service = startServiceProcess('s3rver', process.execPath, s3rverArgs(dir.path, 0));
   let port: number;
   try {
     port = await Promise.race([
@@ -80,16 +102,7 @@ export async function startS3(options: StartS3Options = {}): Promise<S3Server> {
     );
   }
   const endpoint = `http://127.0.0.1:${port}`;
-  const config: S3Config = {
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    accessKeyId: S3RVER_ACCESS_KEY_ID,
-    secretAccessKey: S3RVER_SECRET_ACCESS_KEY,
-    // s3rver predates the SDK's default CRC32 checksums (see @setrain/storage DEFAULT_CHECKSUM_MODE).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  };
+  const config = s3rverConfig(endpoint);
   const client = createS3Client(config);
   let stopping: Promise<void> | undefined;
   return {
