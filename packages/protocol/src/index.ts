@@ -6,6 +6,7 @@ export * from './s3-keys.js';
 export * from './s3-uri.js';
 export * from './search-space.js';
 export * from './sweep-spec.js';
+export * from './pbt-spec.js';
 export * from './spec-text-limits.js';
 export * from './training.js';
 export * from './trial.js';

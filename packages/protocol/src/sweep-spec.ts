@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { retentionSchema } from './artifacts.js';
+import { checkPbtSpec, pbtOptionsSchema } from './pbt-spec.js';
 import { sweepIdSchema } from './ids.js';
 import { modelSpecSchema } from './model-args-schema.js';
 import {
@@ -15,8 +16,9 @@ import { objectiveSchema, trainingSpecSchema } from './training.js';
 /** Search strategies. grid enumerates every combination of `values`/`constant`/`int_uniform`
  * parameters; random samples every distribution independently from the sweep's seed; sobol
  * spreads trials evenly over the space (scrambled low-discrepancy points); tpe samples at random
- * first, then concentrates on the regions of the best finished trials. */
-export const STRATEGIES = ['grid', 'random', 'sobol', 'tpe'] as const;
+ * first, then concentrates on the regions of the best finished trials; pbt trains a random
+ * population whose weak members copy strong ones' checkpoints and perturb their parameters. */
+export const STRATEGIES = ['grid', 'random', 'sobol', 'tpe', 'pbt'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const DEFAULT_PARALLELISM = 1;
@@ -57,6 +59,7 @@ const searchSchema = z
     strategy: z.enum(STRATEGIES).default('grid'),
     parameters: z.record(z.string(), distributionSchema).default({}),
     tpe: tpeOptionsSchema.optional(),
+    pbt: pbtOptionsSchema.optional(),
   })
   .default({ strategy: 'grid', parameters: {} })
   .superRefine((search, ctx) => {
@@ -155,28 +158,37 @@ export const warmStartSchema = z.strictObject({
 export type WarmStart = z.infer<typeof warmStartSchema>;
 
 /** A hyperparameter sweep, as submitted in YAML or JSON. Unknown fields are errors. */
-export const sweepSpecSchema = z.strictObject({
-  name: nameSchema.optional(),
-  dataset: datasetUriSchema,
-  model: modelSpecSchema,
-  training: trainingSpecSchema,
-  search: searchSchema,
-  objective: objectiveSchema,
-  /** Trials to run in all. grid: at most the grid's size (default: all of it); others: default 10. */
-  maxTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
-  /** Trials running at once. */
-  parallelism: z.number().int().min(1).max(256).default(DEFAULT_PARALLELISM),
-  /** The sweep fails once this many trials have failed. */
-  maxFailedTrials: z.number().int().min(0).max(MAX_TRIALS_LIMIT).default(DEFAULT_MAX_FAILED_TRIALS),
-  /** Stop unpromising trials early; without it every trial runs its full budget. */
-  earlyStopping: earlyStoppingSchema.optional(),
-  /** Wall-clock budget, target objective, no-improvement stop. */
-  budget: budgetSchema.optional(),
-  /** Earlier sweeps whose results seed the sampler (TPE). */
-  warmStart: warmStartSchema.optional(),
-  /** Which checkpoints and trials keep their artifacts (see artifacts.ts); default latest-and-best, all. */
-  retention: retentionSchema.optional(),
-});
+export const sweepSpecSchema = z
+  .strictObject({
+    name: nameSchema.optional(),
+    dataset: datasetUriSchema,
+    model: modelSpecSchema,
+    training: trainingSpecSchema,
+    search: searchSchema,
+    objective: objectiveSchema,
+    /** Trials to run in all. grid: at most the grid's size (default: all of it); others: default 10. */
+    maxTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
+    /** Trials running at once. */
+    parallelism: z.number().int().min(1).max(256).default(DEFAULT_PARALLELISM),
+    /** The sweep fails once this many trials have failed. */
+    maxFailedTrials: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_TRIALS_LIMIT)
+      .default(DEFAULT_MAX_FAILED_TRIALS),
+    /** Stop unpromising trials early; without it every trial runs its full budget. */
+    earlyStopping: earlyStoppingSchema.optional(),
+    /** Wall-clock budget, target objective, no-improvement stop. */
+    budget: budgetSchema.optional(),
+    /** Earlier sweeps whose results seed the sampler (TPE). */
+    warmStart: warmStartSchema.optional(),
+    /** Which checkpoints and trials keep their artifacts (see artifacts.ts); default latest-and-best, all. */
+    retention: retentionSchema.optional(),
+  })
+  .superRefine((spec, ctx) => {
+    for (const problem of checkPbtSpec(spec)) ctx.addIssue({ code: 'custom', ...problem });
+  });
 export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
 export type SweepSpec = z.output<typeof sweepSpecSchema>;
 

@@ -24,3 +24,13 @@ export {
   type EarlyStoppingSpec,
 } from './scheduler.js';
 export { preview, type PreviewEntry, type PreviewOptions, type PreviewSpec } from './preview.js';
+export {
+  DEFAULT_PBT_PERTURBATION_FACTORS,
+  DEFAULT_PBT_QUANTILE_FRACTION,
+  DEFAULT_PBT_RESAMPLE_PROBABILITY,
+  PbtScheduler,
+  type PbtDecision,
+  type PbtMember,
+  type PbtOptions,
+  type PbtQuantiles,
+} from './pbt.js';

@@ -30,6 +30,9 @@ export function createSampler(search: SearchSpace, options: SamplerOptions): Sam
       return new SobolSampler(search, options.seed);
     case 'tpe':
       return new TpeSampler(search, options.seed, options.goal, search.tpe);
+    case 'pbt':
+      // PBT's initial population is random; PbtScheduler changes parameters as trials train.
+      return new RandomSampler(search, options.seed);
     default:
       throw new SweepError(
         'UNKNOWN_STRATEGY',
@@ -40,12 +43,15 @@ export function createSampler(search: SearchSpace, options: SamplerOptions): Sam
 
 /**
  * Trials a sweep will run at most: grid, min(maxTrials, grid size) (all of it by default); the
- * other strategies, maxTrials (default 10).
+ * other strategies, maxTrials (default 10); pbt, its population size.
  */
 export function plannedTrialCount(spec: { search: SearchSpace; maxTrials?: number }): number {
   if (spec.search.strategy === 'grid') {
     const size = gridSize(spec.search);
     return Math.min(spec.maxTrials ?? size, size);
+  }
+  if (spec.search.strategy === 'pbt' && spec.search.pbt !== undefined) {
+    return spec.search.pbt.populationSize;
   }
   return spec.maxTrials ?? DEFAULT_RANDOM_MAX_TRIALS;
 }

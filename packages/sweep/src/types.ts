@@ -1,7 +1,9 @@
 import type { Distribution, Goal, ParamSet, TrialStatus } from '@setrain/protocol';
 
+import type { PbtOptions } from './pbt.js';
+
 /** Every strategy `createSampler` knows. The protocol's STRATEGIES is a subset until it adds these. */
-export const SAMPLER_STRATEGIES = ['grid', 'random', 'sobol', 'tpe'] as const;
+export const SAMPLER_STRATEGIES = ['grid', 'random', 'sobol', 'tpe', 'pbt'] as const;
 export type SamplerStrategy = (typeof SAMPLER_STRATEGIES)[number];
 
 /** Options of the tree-structured Parzen estimator (all optional; defaults in tpe-sampler.ts). */
@@ -27,6 +29,8 @@ export interface SearchSpace {
   /** Parameter name -> distribution, in spec order (grid order depends on it). */
   parameters: Record<string, Distribution>;
   tpe?: TpeOptions;
+  /** Population-based training (strategy pbt); see pbt.ts. */
+  pbt?: PbtOptions;
 }
 
 /** What a sampler knows about one earlier trial. */
