@@ -151,6 +151,38 @@ test('keys without admin see and change only their own sweeps; read keys change 
   assert.ok(!JSON.stringify(logLines).includes(KEYS.alice));
 });
 
+test("warmStart may name only the key's own sweeps (403 FORBIDDEN for another key's)", async () => {
+  const alices = await as(KEYS.alice, 'POST', '/v1/sweeps', spec());
+  assert.equal(alices.statusCode, 201, alices.body);
+  const bobs = await as(KEYS.bob, 'POST', '/v1/sweeps', spec());
+  assert.equal(bobs.statusCode, 201, bobs.body);
+  const alicesId = sweepDetailSchema.parse(alices.json()).id;
+  const bobsId = sweepDetailSchema.parse(bobs.json()).id;
+  const warmFrom = (ids: string[]) => ({ ...spec(), warmStart: { sweeps: ids } });
+
+  const refused = await as(KEYS.bob, 'POST', '/v1/sweeps', warmFrom([bobsId, alicesId]));
+  assert.equal(refused.statusCode, 403, refused.body);
+  const error = errorOf(refused.body);
+  assert.equal(error.code, 'FORBIDDEN');
+  assert.deepEqual(
+    error.issues?.map((issue) => issue.path),
+    ['warmStart.sweeps[1]'],
+  );
+  assert.match(error.message, new RegExp(`sweep ${alicesId} was submitted by another key`));
+  // Nothing was stored for the refused spec.
+  const listed = listSweepsResponseSchema.parse((await as(KEYS.bob, 'GET', '/v1/sweeps')).json());
+  assert.deepEqual(
+    listed.sweeps.map((s) => s.id),
+    [bobsId],
+  );
+
+  const own = await as(KEYS.bob, 'POST', '/v1/sweeps', warmFrom([bobsId]));
+  assert.equal(own.statusCode, 201, own.body);
+  const admin = await as(KEYS.root, 'POST', '/v1/sweeps', warmFrom([alicesId, bobsId]));
+  assert.equal(admin.statusCode, 201, admin.body);
+  assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+});
+
 // SIGUSR2 stands in for SIGHUP (the same handler): the test harness stops its services on SIGHUP.
 test('a rotated keys file takes effect without a restart (file change, signal)', async () => {
   const rotated = 'alice-rotated-key-0123456789';

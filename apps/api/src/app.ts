@@ -4,6 +4,7 @@ import { type S3Client } from '@aws-sdk/client-s3';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
+  DEFAULT_MAX_TRIAL_MEMORY_BYTES,
   METRICS_PATH,
   SpecError,
   SpecTooLargeError,
@@ -76,6 +77,16 @@ export interface AppDeps {
    * the artifacts bucket only.
    */
   readonly dataBuckets?: readonly string[];
+  /**
+   * Largest estimated memory of one trial a spec may reach (SETRAIN_MAX_TRIAL_MEMORY_BYTES);
+   * default DEFAULT_MAX_TRIAL_MEMORY_BYTES.
+   */
+  readonly maxTrialMemoryBytes?: number;
+  /**
+   * Bearer token for the detailed /metrics series (SETRAIN_METRICS_TOKEN); without it /metrics
+   * carries aggregates only.
+   */
+  readonly metricsToken?: string | undefined;
   /** Bearer keys accepted on every /v1 route, each an admin (SETRAIN_API_KEYS). */
   readonly apiKeys?: readonly string[];
   /**
@@ -124,6 +135,8 @@ export interface RouteContext {
   readonly artifactsBucket: string;
   /** Buckets datasets and backbone weights may come from. */
   readonly dataBuckets: readonly string[];
+  /** Budget of one trial's estimated memory; specs that can exceed it answer 400. */
+  readonly maxTrialMemoryBytes: number;
   readonly presignExpiresSeconds: number;
   /** Who submitted each sweep. */
   readonly owners: SweepOwners;
@@ -207,6 +220,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     s3: deps.s3,
     artifactsBucket: deps.artifactsBucket,
     dataBuckets: deps.dataBuckets ?? [deps.artifactsBucket],
+    maxTrialMemoryBytes: deps.maxTrialMemoryBytes ?? DEFAULT_MAX_TRIAL_MEMORY_BYTES,
     presignExpiresSeconds: deps.presignExpiresSeconds ?? DEFAULT_PRESIGN_EXPIRES_SECONDS,
     owners: new SweepOwners(deps.redis, deps.keyPrefix),
     principalOf: (request) => principals.get(request),

@@ -1,5 +1,8 @@
 import {
+  BUCKET_NAME_PATTERN,
   envIssues,
+  metricsTokenEnvShape,
+  trialLimitsEnvShape,
   logEnvShape,
   redisEnvShape,
   redisSentinelOptions,
@@ -23,8 +26,6 @@ export const DEFAULT_HOST = '0.0.0.0';
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_RECONCILE_INTERVAL_MS = 5000;
 export const DEFAULT_PRESIGN_EXPIRES_SECONDS = 3600;
-
-const BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
@@ -50,20 +51,9 @@ const envSchema = z.object({
     ),
   SETRAIN_ARTIFACTS_BUCKET: z
     .string({ error: 'is required: the bucket trials write their artifacts to' })
-    .regex(BUCKET_PATTERN, 'must be a valid S3 bucket name'),
-  SETRAIN_DATA_BUCKETS: z
-    .string()
-    .optional()
-    .transform((v) =>
-      (v ?? '')
-        .split(',')
-        .map((b) => b.trim())
-        .filter((b) => b.length > 0),
-    )
-    .refine(
-      (buckets) => buckets.every((b) => BUCKET_PATTERN.test(b)),
-      'must be a comma-separated list of S3 bucket names',
-    ),
+    .regex(BUCKET_NAME_PATTERN, 'must be a valid S3 bucket name'),
+  ...trialLimitsEnvShape,
+  ...metricsTokenEnvShape,
   SETRAIN_BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()
@@ -105,6 +95,10 @@ export interface ApiConfig {
   /** Buckets datasets and backbone weights may be read from; the artifacts bucket is always one. */
   readonly dataBuckets: readonly string[];
   readonly bodyLimitBytes: number;
+  /** Largest estimated memory of one trial a spec may reach (SETRAIN_MAX_TRIAL_MEMORY_BYTES). */
+  readonly maxTrialMemoryBytes: number;
+  /** Bearer token for the detailed /metrics series (SETRAIN_METRICS_TOKEN); unset: aggregates only. */
+  readonly metricsToken?: string | undefined;
   readonly reconcileIntervalMs: number;
   readonly presignExpiresSeconds: number;
   /** Seconds a finished, archived sweep's Redis keys live (0: forever). */
@@ -149,6 +143,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ApiConfig {
       ...new Set([e.SETRAIN_ARTIFACTS_BUCKET, ...e.SETRAIN_DATA_BUCKETS]),
     ]),
     bodyLimitBytes: e.SETRAIN_BODY_LIMIT_BYTES,
+    maxTrialMemoryBytes: e.SETRAIN_MAX_TRIAL_MEMORY_BYTES,
+    metricsToken: e.SETRAIN_METRICS_TOKEN,
     reconcileIntervalMs: e.SETRAIN_RECONCILE_INTERVAL_MS,
     presignExpiresSeconds: e.SETRAIN_PRESIGN_EXPIRES_SECONDS,
     sweepRetentionSeconds: e.SETRAIN_SWEEP_RETENTION_SECONDS,

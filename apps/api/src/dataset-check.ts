@@ -65,9 +65,13 @@ export function checkDataLocations(spec: SweepSpec, allowedBuckets: readonly str
 /**
  * Checks at submit time that a dataset exists and names its classes: the manifest must exist
  * (HEAD: a large manifest is not read here; workers validate every line) and classes.json next to
- * it must parse. Throws ApiError DATASET_INVALID naming the object, or S3_UNAVAILABLE.
+ * it must parse. Returns how many classes it names. Throws ApiError DATASET_INVALID naming the
+ * object, or S3_UNAVAILABLE.
  */
-export async function checkDataset(s3: S3Client, manifestUri: string): Promise<void> {
+export async function checkDataset(
+  s3: S3Client,
+  manifestUri: string,
+): Promise<{ numClasses: number }> {
   const location = parseS3Uri(manifestUri);
   if (location === undefined) {
     throw datasetError(manifestUri, 'not an s3:// URI', [`${manifestUri} is not an s3:// URI`]);
@@ -84,7 +88,7 @@ export async function checkDataset(s3: S3Client, manifestUri: string): Promise<v
     const classes = await getObjectText(s3, location.bucket, classesKey, {
       maxBytes: MAX_CLASSES_JSON_BYTES,
     });
-    parseClassesJson(classes.text, classesUri);
+    return { numClasses: parseClassesJson(classes.text, classesUri).length };
   } catch (error) {
     if (error instanceof ApiError) throw error;
     if (error instanceof S3BucketNotFoundError) {

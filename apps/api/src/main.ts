@@ -29,6 +29,8 @@ const app = await buildApp({
   keyPrefix: config.keyPrefix,
   artifactsBucket: config.artifactsBucket,
   dataBuckets: config.dataBuckets,
+  maxTrialMemoryBytes: config.maxTrialMemoryBytes,
+  metricsToken: config.metricsToken,
   verifier,
   bodyLimitBytes: config.bodyLimitBytes,
   reconcileIntervalMs: config.reconcileIntervalMs,

@@ -59,6 +59,20 @@ function sweepOfRoute(request: FastifyRequest): string | undefined {
 }
 
 /**
+ * True when a key without `admin` may not reach the sweep: another key submitted it, or it exists
+ * without an owner (submitted before ownership). A sweep that does not exist is not refused here.
+ */
+export async function isOthersSweep(
+  owners: SweepOwners,
+  sweepId: string,
+  principal: Principal,
+): Promise<boolean> {
+  const owner = await owners.ownerOf(sweepId);
+  if (owner === principal.name) return false;
+  return owner !== undefined || (await owners.exists(sweepId));
+}
+
+/**
  * preHandler: a key without `admin` reaches only its own sweeps (and their trials); another key's
  * sweep answers 403 FORBIDDEN. A sweep that does not exist falls through to the route's 404.
  */
@@ -70,9 +84,7 @@ export async function checkSweepOwnership(
   if (principal === undefined || isAdmin(principal)) return;
   const sweepId = sweepOfRoute(request);
   if (sweepId === undefined) return;
-  const owner = await owners.ownerOf(sweepId);
-  if (owner === principal.name) return;
-  if (owner === undefined && !(await owners.exists(sweepId))) return;
+  if (!(await isOthersSweep(owners, sweepId, principal))) return;
   throw new ApiError('FORBIDDEN', {
     keyName: principal.name,
     action: `${request.method} ${request.routeOptions.url ?? request.url}`,

@@ -10,6 +10,7 @@ import {
   requireSentinelPair,
   s3EnvShape,
   s3SettingsFromEnv,
+  trialLimitsEnvShape,
   optionalEnvString,
   withoutBlankValues,
   type LogLevel,
@@ -22,6 +23,7 @@ import { DEFAULT_DECODED_CACHE_MAX_BYTES } from './decoded-cache.js';
 import { DEFAULT_CACHE_MAX_BYTES } from './image-cache.js';
 import { DEFAULT_IMAGE_MAX_BYTES, DEFAULT_IMAGE_MAX_PIXELS } from './image-decode.js';
 import type { TrialDataOptions } from './trial-data.js';
+import type { TrialLimits } from './trainer/trial-limits.js';
 import { WorkerError } from './worker-error.js';
 
 /** BullMQ's default lock: the parent process renews it every lockDuration / 2 while a trial runs. */
@@ -43,6 +45,7 @@ const envSchema = z.object({
   ...redisEnvShape,
   ...s3EnvShape,
   ...logEnvShape,
+  ...trialLimitsEnvShape,
   SETRAIN_ENGINE: z
     .enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')}` })
     .default('auto'),
@@ -119,6 +122,8 @@ export interface WorkerConfig {
   readonly downloadConcurrency: number;
   /** Image pixel and byte caps and the two caches' byte budgets; defaults when absent. */
   readonly data?: TrialDataOptions;
+  /** Memory budget per trial and data buckets, re-checked on every trial; defaults when absent. */
+  readonly limits?: TrialLimits;
   readonly lockDurationMs: number;
   readonly stalledIntervalMs: number;
   readonly maxStalledCount: number;
@@ -165,6 +170,10 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       }),
       cacheMaxBytes: e.SETRAIN_CACHE_MAX_BYTES,
       decodedCacheMaxBytes: e.SETRAIN_DECODED_CACHE_MAX_BYTES,
+    }),
+    limits: Object.freeze({
+      maxTrialMemoryBytes: e.SETRAIN_MAX_TRIAL_MEMORY_BYTES,
+      dataBuckets: Object.freeze([...e.SETRAIN_DATA_BUCKETS]),
     }),
     lockDurationMs: e.SETRAIN_LOCK_DURATION_MS,
     stalledIntervalMs: e.SETRAIN_STALLED_INTERVAL_MS,

@@ -16,6 +16,7 @@ import type { S3Config } from '@setrain/storage';
 
 import type { WorkerMetricEvent } from './metrics.js';
 import type { TrialDataOptions } from './trial-data.js';
+import type { TrialLimits } from './trainer/trial-limits.js';
 import type { WorkerErrorCode } from './worker-error.js';
 
 /** Faults tests inject to exercise failure paths that real data cannot produce on demand. */
@@ -38,6 +39,8 @@ export interface TrialRunRequest {
   readonly downloadConcurrency: number;
   /** Image limits and cache budgets; defaults when absent. */
   readonly data?: TrialDataOptions;
+  /** Memory budget and data buckets re-checked before training; defaults when absent. */
+  readonly limits?: TrialLimits;
   readonly faults?: TrialFaults;
   /** The trial's attempts so far, this one last (open); trial.json carries it. */
   readonly attemptsLog?: readonly AttemptLogEntry[];

@@ -18,6 +18,10 @@ export const WORKER_ERROR_CODES = [
   'OBJECT_CORRUPT',
   /** An object the trial needs does not exist. */
   'OBJECT_MISSING',
+  /** The dataset or backbone weights lie outside the buckets this worker reads (SETRAIN_DATA_BUCKETS). */
+  'DATA_BUCKET_NOT_ALLOWED',
+  /** The trial's estimated memory is over the budget per trial (SETRAIN_MAX_TRIAL_MEMORY_BYTES). */
+  'TRIAL_MEMORY_EXCEEDED',
 ] as const;
 export type WorkerErrorCode = (typeof WORKER_ERROR_CODES)[number];
 
@@ -33,6 +37,8 @@ export const UNRECOVERABLE_CODES: ReadonlySet<WorkerErrorCode> = new Set([
   'TRIAL_CANCELLED',
   'OBJECT_CORRUPT',
   'OBJECT_MISSING',
+  'DATA_BUCKET_NOT_ALLOWED',
+  'TRIAL_MEMORY_EXCEEDED',
 ]);
 
 export class WorkerError extends Error {

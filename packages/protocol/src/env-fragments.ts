@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import { DEFAULT_KEY_PREFIX } from './queues.js';
 import { redisSentinelEnvShape } from './redis-sentinel.js';
+import { DEFAULT_MAX_TRIAL_MEMORY_BYTES } from './trial-memory.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -80,6 +81,52 @@ export function s3SettingsFromEnv(e: S3Env): S3Settings {
   if (e.S3_SECRET_ACCESS_KEY !== undefined) settings.secretAccessKey = e.S3_SECRET_ACCESS_KEY;
   return Object.freeze(settings);
 }
+
+/** S3 bucket names (3-63 lowercase letters, digits, dots and hyphens). */
+export const BUCKET_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Smallest budget per trial SETRAIN_MAX_TRIAL_MEMORY_BYTES accepts (no trial fits in less). */
+export const MIN_TRIAL_MEMORY_BYTES = 256 * 2 ** 20;
+
+/**
+ * Limits the API checks at submit and every worker checks again before it trains a trial (a job
+ * can reach the queue without the API): the memory budget per trial and the buckets datasets and
+ * backbone weights may be read from (besides the artifacts bucket, which is always allowed).
+ */
+export const trialLimitsEnvShape = {
+  SETRAIN_MAX_TRIAL_MEMORY_BYTES: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce
+      .number()
+      .int({ error: 'must be a whole number of bytes' })
+      .min(MIN_TRIAL_MEMORY_BYTES, { error: `must be at least ${MIN_TRIAL_MEMORY_BYTES} bytes` })
+      .default(DEFAULT_MAX_TRIAL_MEMORY_BYTES),
+  ),
+  SETRAIN_DATA_BUCKETS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((b) => b.trim())
+        .filter((b) => b.length > 0),
+    )
+    .refine(
+      (buckets) => buckets.every((b) => BUCKET_NAME_PATTERN.test(b)),
+      'must be a comma-separated list of S3 bucket names',
+    ),
+};
+
+/** Smallest SETRAIN_METRICS_TOKEN (the same floor as API keys). */
+export const MIN_METRICS_TOKEN_LENGTH = 16;
+
+/** Bearer token for the detailed /metrics series (per-sweep labels); unset: only aggregates. */
+export const metricsTokenEnvShape = {
+  SETRAIN_METRICS_TOKEN: optionalEnvString.refine(
+    (v) => v === undefined || v.length >= MIN_METRICS_TOKEN_LENGTH,
+    `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters long`,
+  ),
+};
 
 /** pino's levels, the same in every process. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

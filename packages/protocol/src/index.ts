@@ -21,3 +21,4 @@ export * from './epoch-series.js';
 export * from './sweep-events.js';
 export * from './sweep-cancel.js';
 export * from './map-with-concurrency.js';
+export * from './trial-memory.js';

@@ -29,6 +29,8 @@ import { type ApiApp, type RouteContext } from '../app.js';
 import { noteCreatedSweep } from '../audit.js';
 import { isAdmin } from '../auth.js';
 import { checkDataLocations, checkDataset } from '../dataset-check.js';
+import { checkTrialMemory } from '../trial-memory-check.js';
+import { checkWarmStartAccess } from '../warm-start-access.js';
 import { ApiError } from '../errors.js';
 import { findSweepView, loadSweepView } from '../sweep-reads.js';
 import { type SweepRecord } from '../sweep-record.js';
@@ -80,7 +82,11 @@ async function submit(
 ) {
   checkGridSize(spec);
   checkDataLocations(spec, context.dataBuckets);
-  await checkDataset(context.s3, spec.dataset);
+  checkTrialMemory(spec, context.maxTrialMemoryBytes);
+  await checkWarmStartAccess(context.owners, context.principalOf(request), spec);
+  const { numClasses } = await checkDataset(context.s3, spec.dataset);
+  // Again with the dataset's classes: the classifier has 2049 parameters per class.
+  checkTrialMemory(spec, context.maxTrialMemoryBytes, numClasses);
   let record: SweepRecord;
   try {
     record = await context.controller.createSweep({ spec, kind });
@@ -280,14 +286,17 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
     },
     // Nothing to await; a Promise so that a throw inside becomes the error response.
     (request) =>
-      new Promise<PreviewResponse>((resolve) => resolve(previewOf(request.body, request.query.n))),
+      new Promise<PreviewResponse>((resolve) =>
+        resolve(previewOf(request.body, request.query.n, context.maxTrialMemoryBytes)),
+      ),
   );
 }
 
 /** The first n configurations of a spec body (`POST /v1/sweeps/preview`). */
-function previewOf(body: unknown, n: number): PreviewResponse {
+function previewOf(body: unknown, n: number, maxTrialMemoryBytes: number): PreviewResponse {
   const spec = parseSweepSpec(specInput(body));
   checkGridSize(spec);
+  checkTrialMemory(spec, maxTrialMemoryBytes);
   try {
     return {
       strategy: spec.search.strategy,

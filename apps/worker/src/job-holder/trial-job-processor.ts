@@ -20,6 +20,7 @@ import type { Logger } from '../logger.js';
 import type { GiveBackReason, WorkerMetrics } from '../metrics.js';
 import { WORKER_PACKAGE_VERSION } from '../package-version.js';
 import type { TrialDataOptions } from '../trial-data.js';
+import type { TrialLimits } from '../trainer/trial-limits.js';
 import type { TrialFaults, TrialOutcome, TrialRunRequest, TrialStarted } from '../trial-ipc.js';
 import { buildTrialRecord, writeTrialRecord } from '../trial-record.js';
 import { errorMessage, WorkerError } from '../worker-error.js';
@@ -44,6 +45,8 @@ export interface TrialProcessorDeps {
   readonly downloadConcurrency: number;
   /** Image limits and cache budgets passed to each trial; defaults when absent. */
   readonly data?: TrialDataOptions | undefined;
+  /** Memory budget and data buckets each trial re-checks before training; defaults when absent. */
+  readonly limits?: TrialLimits | undefined;
   readonly logger: Logger;
   /** Prometheus metrics of this worker; trial processes report into it over IPC. */
   readonly metrics?: WorkerMetrics;
@@ -422,6 +425,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       cacheDir: deps.cacheDir,
       downloadConcurrency: deps.downloadConcurrency,
       ...(deps.data !== undefined ? { data: deps.data } : {}),
+      ...(deps.limits !== undefined ? { limits: deps.limits } : {}),
       ...(faults !== undefined ? { faults } : {}),
       ...(attemptsLog !== undefined ? { attemptsLog } : {}),
       checkpointRoots: state.checkpoints ?? [],

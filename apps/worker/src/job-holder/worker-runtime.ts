@@ -136,6 +136,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     cacheDir: config.cacheDir,
     downloadConcurrency: config.downloadConcurrency,
     data: config.data,
+    limits: config.limits,
     logger,
     health,
     onActiveTrialChange: () => beating.heartbeat?.beatNow(),

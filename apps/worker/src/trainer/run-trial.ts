@@ -8,6 +8,7 @@ import { writeFinalArtifacts } from './final-artifacts.js';
 import { loadTrialData, type PreparedData } from './prepare-data.js';
 import { createTrialContext, type TrialChannel, type TrialContext } from './trial-context.js';
 import { outcomeOfError } from './trial-failure.js';
+import { checkDataLocations, checkTrialMemory, limitsOf } from './trial-limits.js';
 
 /** The engine stage: initialises the tfjs backend the request names. */
 async function startEngine(ctx: TrialContext): Promise<{ backend: string; description: string }> {
@@ -44,7 +45,7 @@ function startedReport(
 }
 
 /**
- * Runs one trial to an outcome, stage by stage: engine, data (validate the dataset, open its decoded
+ * Runs one trial to an outcome, stage by stage: limits (data buckets, memory budget), engine, data (validate the dataset, open its decoded
  * images), model, resume from the latest complete checkpoint, the epoch loop (checkpoint after each
  * epoch), then final/ and trial.json. Never throws: every failure becomes a `failed` outcome.
  */
@@ -57,10 +58,14 @@ export async function runTrial(
   /** Holds the decoded images' file open until the trial ends. */
   let prepared: PreparedData | undefined;
   try {
+    const limits = limitsOf(request);
+    checkDataLocations(request.payload, limits);
+    checkTrialMemory(request.payload, limits);
     const engine = await startEngine(ctx);
     ctx.checkStop();
     const data = await loadTrialData(ctx);
     prepared = data;
+    checkTrialMemory(request.payload, limits, data.dataset.classes.length);
     setup = buildTrialModel(ctx, data);
     const random = await restoreOrInitialise(ctx, setup);
     channel.send({ type: 'started', started: startedReport(ctx, engine, data) });
