@@ -5,19 +5,16 @@
  * command: one line on stderr, no stack trace, a meaningful exit code.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
 import { EXIT_CODES } from '@setrain/cli';
 
+import { runSetrain, type SetrainRun } from './fixtures/setrain-cli.js';
 import { makeShapesDataset } from './fixtures/shapes-dataset.js';
 import { tempDir, type TempDir } from './harness/index.js';
 import { startLocalStack, type LocalStack } from './stack/local-stack.js';
-
-const SETRAIN_BIN = fileURLToPath(new URL('../apps/cli/bin/setrain.js', import.meta.url));
 
 let stack: LocalStack;
 let work: TempDir;
@@ -34,34 +31,16 @@ after(async () => {
   await work?.cleanup();
 });
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function setrain(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SETRAIN_BIN, ...args], {
-      env: {
-        ...process.env,
-        ...stack.cliEnv,
-        XDG_CONFIG_HOME: join(work.path, 'config'),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function setrain(args: string[], env: Record<string, string> = {}): Promise<SetrainRun> {
+  return runSetrain(args, {
+    ...stack.cliEnv,
+    XDG_CONFIG_HOME: join(work.path, 'config'),
+    ...env,
   });
 }
 
 /** Asserts a user error: the exit code, one line on stderr matching `message`, no stack trace. */
-function assertUserError(result: RunResult, exitCode: number, message: RegExp): void {
+function assertUserError(result: SetrainRun, exitCode: number, message: RegExp): void {
   assert.equal(result.code, exitCode, `exit code; stderr: ${result.stderr}`);
   const lines = result.stderr.trimEnd().split('\n');
   assert.match(lines[0] ?? '', message);

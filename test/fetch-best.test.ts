@@ -6,10 +6,8 @@
  * (exit 9) without leaving a partial checkpoint behind.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
 import { EXIT_CODES } from '@setrain/cli';
@@ -17,6 +15,7 @@ import { sweepDetailSchema } from '@setrain/protocol';
 import { createS3Client } from '@setrain/storage';
 
 import { createApiWorld, writeFinishedTrial, type ApiWorld } from './api-world.js';
+import { runSetrain, type SetrainRun } from './fixtures/setrain-cli.js';
 import {
   startCuttingProxy,
   startRedis,
@@ -29,7 +28,6 @@ import {
   type TempDir,
 } from './harness/index.js';
 
-const SETRAIN_BIN = fileURLToPath(new URL('../apps/cli/bin/setrain.js', import.meta.url));
 const API_KEY = 'fetch-key-0123456789abcdef';
 const WEIGHTS_BYTES = 256 * 1024;
 
@@ -90,29 +88,11 @@ after(async () => {
   await work?.cleanup();
 });
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function setrain(args: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SETRAIN_BIN, ...args], {
-      env: {
-        ...process.env,
-        SETRAIN_API_URL: apiUrl,
-        SETRAIN_API_KEY: API_KEY,
-        XDG_CONFIG_HOME: join(work.path, 'config'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function setrain(args: string[]): Promise<SetrainRun> {
+  return runSetrain(args, {
+    SETRAIN_API_URL: apiUrl,
+    SETRAIN_API_KEY: API_KEY,
+    XDG_CONFIG_HOME: join(work.path, 'config'),
   });
 }
 

@@ -8,7 +8,13 @@ import {
 import { DatasetInvalidError, type DatasetIssue } from './errors/dataset-invalid-error.js';
 import { S3ObjectNotFoundError } from './errors/s3-object-not-found-error.js';
 import { S3ObjectTooLargeError } from './errors/s3-object-too-large-error.js';
-import { getObjectText, putObject, type RequestOptions } from './objects.js';
+import {
+  getObjectBytes,
+  putObject,
+  type ReadLimitOptions,
+  type RequestOptions,
+} from './objects.js';
+import { sha256Hex } from './sha256.js';
 import { keySegmentProblem, parseS3UriOrThrow } from './s3-uri.js';
 
 /** One manifest line: an image key relative to the dataset prefix and its labels. */
@@ -208,6 +214,38 @@ export function parseManifest(
 }
 
 /**
+ * Reads a dataset's text object (manifest.jsonl, classes.json), checked against its `sha256`
+ * metadata when it has one (every object `setrain dataset upload` and writeDataset write does) and
+ * decoded as strict UTF-8: damaged bytes fail as DatasetInvalidError naming the object and the
+ * cause, never as a bare decoding error or a silently different class list.
+ */
+async function getVerifiedDatasetText(
+  client: S3Client,
+  location: S3Location,
+  options: ReadLimitOptions,
+): Promise<{ text: string; etag: string }> {
+  const source = formatS3Uri(location);
+  const object = await getObjectBytes(client, location.bucket, location.key, options);
+  const actual = sha256Hex(object.bytes);
+  if (object.sha256 !== undefined && actual !== object.sha256) {
+    throw new DatasetInvalidError([
+      {
+        source,
+        message: `has sha256 ${actual}, but its sha256 metadata says ${object.sha256}: the object was damaged or replaced; upload the dataset again`,
+      },
+    ]);
+  }
+  try {
+    return {
+      text: new TextDecoder('utf-8', { fatal: true }).decode(object.bytes),
+      etag: object.etag,
+    };
+  } catch {
+    throw new DatasetInvalidError([{ source, message: 'is not valid UTF-8 text' }]);
+  }
+}
+
+/**
  * Reads `manifest.jsonl` and the `classes.json` next to it, and validates both. `manifestUri` is
  * `s3://bucket/datasets/<name>/manifest.jsonl` (or its parsed location). A missing manifest throws
  * S3ObjectNotFoundError; a missing or malformed classes.json or manifest, DatasetInvalidError.
@@ -227,11 +265,12 @@ export async function readDataset(
   // Both reads run at once, but a missing manifest is reported before anything about classes.json
   // (whichever answered first), so an absent dataset always reads as not found.
   const [manifestRead, classesRead] = await Promise.allSettled([
-    getObjectText(client, bucket, location.key, requestOptions),
-    getObjectText(client, bucket, keys.classes, {
-      ...requestOptions,
-      maxBytes: MAX_CLASSES_JSON_BYTES,
-    }),
+    getVerifiedDatasetText(client, location, requestOptions),
+    getVerifiedDatasetText(
+      client,
+      { bucket, key: keys.classes },
+      { ...requestOptions, maxBytes: MAX_CLASSES_JSON_BYTES },
+    ),
   ]);
   if (manifestRead.status === 'rejected') throw manifestRead.reason;
   if (classesRead.status === 'rejected') {

@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import { runKeys, type BestTrialResponse } from '@setrain/protocol';
 
 import { CliError, EXIT_CODES } from '../errors.js';
+import { MODEL_CARD_FILE } from './card-checksums.js';
 
 /** One file a best-trial download must contain. */
 export interface PlannedFile {
@@ -18,7 +19,7 @@ export interface PlannedFile {
 export const TRIAL_JSON_FILE = 'trial.json';
 
 /** Names fetch-best writes itself; a downloaded file may not take them. */
-const RESERVED = new Set(['model-card.json']);
+const RESERVED = new Set([MODEL_CARD_FILE]);
 
 function checkRelativePath(path: string, key: string): void {
   const parts = path.split('/');

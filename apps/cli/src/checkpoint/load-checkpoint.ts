@@ -8,7 +8,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@setrain/model';
 
 import { CliError, EXIT_CODES } from '../errors.js';
-import { readConfinedFile } from './confined-file.js';
+import { CardChecksums } from './card-checksums.js';
+import { TRIAL_JSON_FILE } from './download-plan.js';
 
 /** A checkpoint folder as written by `setrain fetch-best`. */
 export interface LoadedCheckpoint {
@@ -29,9 +30,14 @@ interface ModelJson {
   convertedBy?: string | null;
 }
 
-async function readJson<T>(dir: string, name: string, what: string): Promise<T> {
+async function readJson<T>(
+  files: CardChecksums,
+  dir: string,
+  name: string,
+  what: string,
+): Promise<T> {
   const path = join(dir, name);
-  const text = (await readConfinedFile(dir, name, what)).toString('utf8');
+  const text = (await files.read(name, what)).toString('utf8');
   try {
     return JSON.parse(text) as T;
   } catch (err) {
@@ -42,24 +48,38 @@ async function readJson<T>(dir: string, name: string, what: string): Promise<T> 
   }
 }
 
-/** Loads model.json + weights, classes.json and (if present) trial.json from a checkpoint folder. */
+/**
+ * trial.json when the folder has one: checked like every file when the model card lists it, read
+ * as is (or skipped when unreadable) in a folder without a card.
+ */
+async function readTrialRecord(
+  files: CardChecksums,
+  dir: string,
+): Promise<TrialRecord | undefined> {
+  const read = readJson<TrialRecord>(files, dir, TRIAL_JSON_FILE, 'trial record');
+  return files.checked ? read : read.catch(() => undefined);
+}
+
+/**
+ * Loads model.json + weights, classes.json and (if present) trial.json from a checkpoint folder;
+ * in a folder fetch-best wrote, every one of them is checked against model-card.json's sha256.
+ */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
-  const modelJson = await readJson<ModelJson>(dir, FINAL_FILES.modelJson, 'model file');
-  const classes = await readJson<unknown>(dir, FINAL_FILES.classes, 'classes file');
+  const files = await CardChecksums.open(dir);
+  const modelJson = await readJson<ModelJson>(files, dir, FINAL_FILES.modelJson, 'model file');
+  const classes = await readJson<unknown>(files, dir, FINAL_FILES.classes, 'classes file');
   if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'string')) {
     throw new CliError(
       `classes file ${join(dir, FINAL_FILES.classes)} must be a JSON array of class names`,
       EXIT_CODES.usage,
     );
   }
-  const trial = await readJson<TrialRecord>(dir, 'trial.json', 'trial record').catch(
-    () => undefined,
-  );
+  const trial = await readTrialRecord(files, dir);
   const weightSpecs = modelJson.weightsManifest.flatMap((group) => group.weights);
   const buffers: Buffer[] = [];
   for (const group of modelJson.weightsManifest) {
     for (const path of group.paths) {
-      buffers.push(await readConfinedFile(dir, path, 'weights file named by model.json'));
+      buffers.push(await files.read(path, 'weights file named by model.json'));
     }
   }
   const weightData = Buffer.concat(buffers);

@@ -8,6 +8,7 @@ import {
   type TrialRecord,
 } from '@setrain/protocol';
 
+import { MODEL_CARD_FILE } from '../checkpoint/card-checksums.js';
 import { planDownload, TRIAL_JSON_FILE } from '../checkpoint/download-plan.js';
 import { extractVerified, type ExtractedFile } from '../checkpoint/extract-verified.js';
 import type { CommandContext } from '../context.js';
@@ -15,7 +16,7 @@ import { writeJson } from '../context.js';
 import { CliError, EXIT_CODES } from '../errors.js';
 import { formatNumber } from '../output/table.js';
 
-export const MODEL_CARD_FILE = 'model-card.json';
+export { MODEL_CARD_FILE };
 
 /** What `fetch-best` writes beside the checkpoint: what the model is and where it came from. */
 export interface ModelCard {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import type { CheckpointRoot, EpochMetrics } from '@setrain/protocol';
+import { Prng } from '@setrain/sweep';
 
 import { planRetention } from './checkpoint-retention.js';
 
@@ -44,4 +45,23 @@ test('the latest being the best leaves one checkpoint; all keeps every one', () 
     planRetention([root(2), root(1)], history, objective, 'all').keep.map((r) => r.epoch),
     [1, 2],
   );
+});
+
+test('epoch after epoch, at most 2 checkpoints stay: the latest and the best so far', () => {
+  // The epoch loop's use: each epoch's checkpoint joins the kept ones, the plan drops the rest.
+  const random = Prng.forStream(11, 'retention-test');
+  const history: EpochMetrics[] = [];
+  let kept: CheckpointRoot[] = [];
+  for (let epoch = 1; epoch <= 30; epoch++) {
+    history.push(metrics(epoch, random.next()));
+    const plan = planRetention([...kept, root(epoch)], history, objective);
+    kept = plan.keep;
+    const best = history.reduce((a, b) => (b.val_accuracy > a.val_accuracy ? b : a)).epoch;
+    assert.ok(kept.length <= 2, `epoch ${epoch}: kept ${kept.length}`);
+    assert.deepEqual(
+      kept.map((r) => r.epoch),
+      [...new Set([best, epoch])].sort((a, b) => a - b),
+      `epoch ${epoch}`,
+    );
+  }
 });

@@ -50,18 +50,27 @@ async function newestVerifiedCheckpoint(
   return verified;
 }
 
-/** Reads the payload's backbone .h5, checked against its sha256 metadata when it has one. */
+/**
+ * Reads the payload's backbone .h5, checked against its sha256 metadata. A backbone without that
+ * metadata is refused: the worker never trains on bytes it cannot verify.
+ */
 async function readBackboneWeights(ctx: TrialContext, uri: string): Promise<Uint8Array> {
   const location = parseS3UriOrThrow(uri);
   const h5 = await getObjectBytes(ctx.client, location.bucket, location.key);
-  if (h5.sha256 !== undefined) {
-    const actual = sha256Hex(h5.bytes);
-    if (actual !== h5.sha256) {
-      const mismatch = new ChecksumMismatchError(formatS3Uri(location), h5.sha256, actual);
-      throw new WorkerError('OBJECT_CORRUPT', `backbone weights: ${mismatch.message}`, {
-        cause: mismatch,
-      });
-    }
+  const shown = formatS3Uri(location);
+  if (h5.sha256 === undefined) {
+    throw new WorkerError(
+      'OBJECT_CORRUPT',
+      `backbone weights ${shown} have no sha256 metadata, so their bytes cannot be verified; ` +
+        'upload them with it (aws s3 cp FILE URI --metadata sha256=<sha256sum of FILE>)',
+    );
+  }
+  const actual = sha256Hex(h5.bytes);
+  if (actual !== h5.sha256) {
+    const mismatch = new ChecksumMismatchError(shown, h5.sha256, actual);
+    throw new WorkerError('OBJECT_CORRUPT', `backbone weights: ${mismatch.message}`, {
+      cause: mismatch,
+    });
   }
   return h5.bytes;
 }
