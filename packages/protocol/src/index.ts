@@ -22,3 +22,5 @@ export * from './sweep-events.js';
 export * from './sweep-cancel.js';
 export * from './map-with-concurrency.js';
 export * from './trial-memory.js';
+export * from './param-expression.js';
+export * from './search-rules.js';

@@ -9,6 +9,7 @@ import {
   PREPROCESSINGS,
   SE_PLACEMENTS,
 } from './model-args.js';
+import { MAX_EXPRESSION_LENGTH } from './param-expression.js';
 import { OPTIMIZERS } from './training.js';
 
 /** A sampled hyperparameter value. */
@@ -17,6 +18,12 @@ export type ParamValue = number | string;
 export type ParamSet = Record<string, ParamValue>;
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+
+/** `when:` on a parameter: it is searched only where this condition over the other parameters
+ * holds (see param-expression.ts); elsewhere it is left out and the spec's own value applies. */
+const when = {
+  when: z.string().min(1).max(MAX_EXPRESSION_LENGTH).optional(),
+};
 
 /**
  * Distributions a search space may use. `q` quantises a continuous value to multiples of q.
@@ -32,10 +39,11 @@ export const distributionSchema = z.preprocess(
     return input;
   },
   z.discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('constant'), value: z.union([finite, z.string()]) }),
+    z.strictObject({ type: z.literal('constant'), value: z.union([finite, z.string()]), ...when }),
     z
       .strictObject({
         type: z.literal('values'),
+        ...when,
         values: z.array(z.union([finite, z.string()])).min(1),
         /** Optional sampling weights for random-style samplers; normalised, same length as values. */
         probabilities: z.array(z.number().min(0)).optional(),
@@ -51,6 +59,7 @@ export const distributionSchema = z.preprocess(
     z
       .strictObject({
         type: z.literal('uniform'),
+        ...when,
         min: finite,
         max: finite,
         q: finite.positive().optional(),
@@ -59,6 +68,7 @@ export const distributionSchema = z.preprocess(
     z
       .strictObject({
         type: z.literal('log_uniform'),
+        ...when,
         min: finite.positive(),
         max: finite.positive(),
         q: finite.positive().optional(),
@@ -67,6 +77,7 @@ export const distributionSchema = z.preprocess(
     z
       .strictObject({
         type: z.literal('int_uniform'),
+        ...when,
         min: z.number().int(),
         max: z.number().int(),
         step: z.number().int().positive().default(1),
@@ -74,6 +85,7 @@ export const distributionSchema = z.preprocess(
       .refine((d) => d.min <= d.max, { message: 'min must not exceed max', path: ['max'] }),
     z.strictObject({
       type: z.literal('normal'),
+      ...when,
       mean: finite,
       std: finite.positive(),
       q: finite.positive().optional(),

@@ -10,6 +10,8 @@ import {
   isSearchableParam,
   SEARCHABLE_PARAM_NAMES,
 } from './search-space.js';
+import { MAX_EXPRESSION_LENGTH } from './param-expression.js';
+import { MAX_CONSTRAINTS, SearchRules } from './search-rules.js';
 import { checkSpecTextSize, parseYamlLinear } from './spec-text-limits.js';
 import { objectiveSchema, trainingSpecSchema } from './training.js';
 
@@ -60,9 +62,18 @@ const searchSchema = z
     parameters: z.record(z.string(), distributionSchema).default({}),
     tpe: tpeOptionsSchema.optional(),
     pbt: pbtOptionsSchema.optional(),
+    /** Conditions every trial's parameters must meet, e.g. `batchSize * inputSize <= 32768`
+     * (param-expression.ts); points that break one are never run. */
+    constraints: z
+      .array(z.string().min(1).max(MAX_EXPRESSION_LENGTH))
+      .max(MAX_CONSTRAINTS)
+      .optional(),
   })
   .default({ strategy: 'grid', parameters: {} })
   .superRefine((search, ctx) => {
+    for (const problem of new SearchRules(search).problems) {
+      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    }
     if (search.tpe !== undefined && search.strategy !== 'tpe') {
       ctx.addIssue({
         code: 'custom',

@@ -5,6 +5,7 @@ export const SWEEP_ERROR_CODES = [
   'TOO_MANY_DIMENSIONS',
   'INVALID_OPTIONS',
   'INVALID_TRIAL_NUMBER',
+  'INFEASIBLE',
 ] as const;
 export type SweepErrorCode = (typeof SWEEP_ERROR_CODES)[number];
 

@@ -1,6 +1,7 @@
-import type { ParamSet } from '@setrain/protocol';
+import type { ParamSet, SearchRules } from '@setrain/protocol';
 
 import { fitToParam, sampleDistribution } from './distributions.js';
+import { firstFeasible, RETRY_SALT, rulesOf } from './feasible.js';
 import { deriveSeed, hashString, Prng } from './prng.js';
 import { checkTrialNumber } from './trial-number.js';
 import { type Sampler, type SearchSpace, type SuggestContext } from './types.js';
@@ -24,17 +25,42 @@ export function sampleIndependent(
   return params;
 }
 
-/** Independent random sampling: trial n's parameters depend only on (seed, n). Never exhausted. */
+/**
+ * A random feasible point for trial `trialNumber`: draw 0 is `sampleIndependent` with no salt,
+ * draw k > 0 (after infeasible ones) the same with salt RETRY_SALT + k; parameters whose `when:`
+ * fails are left out.
+ */
+export function sampleFeasible(
+  search: Pick<SearchSpace, 'parameters'>,
+  rules: SearchRules,
+  seed: number,
+  trialNumber: number,
+): ParamSet {
+  return firstFeasible(
+    rules,
+    (attempt) =>
+      sampleIndependent(search, seed, trialNumber, attempt === 0 ? 0 : RETRY_SALT + attempt),
+    `random draws for trial ${trialNumber}`,
+  );
+}
+
+/**
+ * Independent random sampling: trial n's parameters depend only on (seed, n). Never exhausted.
+ * With constraints, infeasible draws are redrawn (rejection sampling, up to MAX_FEASIBILITY_DRAWS).
+ */
 export class RandomSampler implements Sampler {
   readonly name = 'random';
+  private readonly rules: SearchRules;
 
   constructor(
-    private readonly search: Pick<SearchSpace, 'parameters'>,
+    private readonly search: Pick<SearchSpace, 'parameters' | 'constraints'>,
     private readonly seed: number,
-  ) {}
+  ) {
+    this.rules = rulesOf(search);
+  }
 
   suggest(ctx: SuggestContext): ParamSet {
     checkTrialNumber(ctx.trialNumber);
-    return sampleIndependent(this.search, this.seed, ctx.trialNumber);
+    return sampleFeasible(this.search, this.rules, this.seed, ctx.trialNumber);
   }
 }

@@ -1,6 +1,7 @@
-import type { Distribution, ParamSet } from '@setrain/protocol';
+import type { Distribution, ParamSet, SearchRules } from '@setrain/protocol';
 
 import { fitToParam, fromUnit } from './distributions.js';
+import { infeasibleError, MAX_FEASIBILITY_DRAWS, rulesOf } from './feasible.js';
 import { SobolSequence } from './sobol-sequence.js';
 import { checkTrialNumber } from './trial-number.js';
 import { type Sampler, type SearchSpace, type SuggestContext } from './types.js';
@@ -16,8 +17,13 @@ export class SobolSampler implements Sampler {
   private readonly constants: [string, Distribution & { type: 'constant' }][] = [];
   private readonly varying: [string, Distribution][] = [];
   private readonly sequence: SobolSequence | undefined;
+  private readonly rules: SearchRules;
+  /** With rules: the sequence indices of the feasible points found so far, in order. */
+  private readonly feasible: number[] = [];
+  private scanned = 0;
 
-  constructor(search: Pick<SearchSpace, 'parameters'>, seed: number) {
+  constructor(search: Pick<SearchSpace, 'parameters' | 'constraints'>, seed: number) {
+    this.rules = rulesOf(search);
     for (const [name, dist] of Object.entries(search.parameters)) {
       if (dist.type === 'constant') this.constants.push([name, dist]);
       else this.varying.push([name, dist]);
@@ -27,9 +33,28 @@ export class SobolSampler implements Sampler {
       this.varying.length > 0 ? new SobolSequence(this.varying.length, { seed }) : undefined;
   }
 
+  /**
+   * Trial n is the n-th point of the sequence that meets the constraints (with inactive
+   * parameters left out), so the trials keep the sequence's even spread over the feasible region.
+   */
   suggest(ctx: SuggestContext): ParamSet {
     checkTrialNumber(ctx.trialNumber);
-    const point = this.sequence?.point(ctx.trialNumber - 1) ?? [];
+    if (!this.rules.active) return this.pointAt(ctx.trialNumber - 1);
+    while (this.feasible.length < ctx.trialNumber) {
+      const sinceLast = this.scanned - 1 - (this.feasible.at(-1) ?? -1);
+      if (sinceLast >= MAX_FEASIBILITY_DRAWS) {
+        throw infeasibleError(sinceLast, `sobol points ${this.scanned - sinceLast} onwards`);
+      }
+      if (this.rules.apply(this.pointAt(this.scanned)) !== undefined)
+        this.feasible.push(this.scanned);
+      this.scanned += 1;
+    }
+    const index = this.feasible[ctx.trialNumber - 1] ?? 0;
+    return this.rules.apply(this.pointAt(index)) ?? this.pointAt(index);
+  }
+
+  private pointAt(index: number): ParamSet {
+    const point = this.sequence?.point(index) ?? [];
     const params: ParamSet = {};
     for (const [name, dist] of this.constants) params[name] = dist.value;
     this.varying.forEach(([name, dist], d) => {

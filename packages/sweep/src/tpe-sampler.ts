@@ -4,13 +4,15 @@ import {
   type Goal,
   type ParamSet,
   type ParamValue,
+  type SearchRules,
 } from '@setrain/protocol';
 
 import { fitToParam, intUniformCount, quantize, valueWeights } from './distributions.js';
 import { SweepError } from './errors.js';
+import { firstFeasible, RETRY_SALT, rulesOf } from './feasible.js';
 import { ParzenEstimator } from './parzen-estimator.js';
 import { deriveSeed, hashString, Prng } from './prng.js';
-import { sampleIndependent } from './random-sampler.js';
+import { sampleFeasible } from './random-sampler.js';
 import { checkTrialNumber } from './trial-number.js';
 import {
   type Observation,
@@ -121,6 +123,9 @@ interface Split {
  *    highest l(x) / g(x). Numeric parameters use truncated Gaussian mixtures in model space (log for
  *    log_uniform, continuous-then-rounded for int_uniform and q); `values` use counts smoothed by
  *    the prior's probabilities.
+ * 5. Conditions and constraints: a parameter's estimators learn only from trials where it was
+ *    active; a draw that breaks a constraint is redrawn from fresh streams, and after
+ *    MAX_FEASIBILITY_DRAWS failures the trial falls back to a random feasible point.
  *
  * Pure in (search, seed, n, earlier history): a restarted controller gets the same suggestion.
  */
@@ -131,9 +136,10 @@ export class TpeSampler implements Sampler {
   readonly gamma: number;
   readonly priorWeight: number;
   readonly constantLiar: boolean;
+  private readonly rules: SearchRules;
 
   constructor(
-    private readonly search: Pick<SearchSpace, 'parameters'>,
+    private readonly search: Pick<SearchSpace, 'parameters' | 'constraints'>,
     private readonly seed: number,
     private readonly goal: Goal,
     options: TpeOptions = {},
@@ -143,6 +149,7 @@ export class TpeSampler implements Sampler {
     this.gamma = options.gamma ?? DEFAULT_TPE_GAMMA;
     this.priorWeight = options.priorWeight ?? DEFAULT_TPE_PRIOR_WEIGHT;
     this.constantLiar = options.constantLiar ?? true;
+    this.rules = rulesOf(search);
     const problems: string[] = [];
     if (!Number.isInteger(this.startupTrials) || this.startupTrials < 0) {
       problems.push(`startupTrials must be an integer >= 0 (got ${this.startupTrials})`);
@@ -163,10 +170,27 @@ export class TpeSampler implements Sampler {
     checkTrialNumber(ctx.trialNumber);
     const n = ctx.trialNumber;
     const split = n > this.startupTrials ? this.split(ctx.history, n) : undefined;
-    if (!split) return sampleIndependent(this.search, this.seed, n);
+    if (!split) return sampleFeasible(this.search, this.rules, this.seed, n);
+    try {
+      return firstFeasible(
+        this.rules,
+        (attempt) => this.draw(split, n, attempt),
+        `tpe draws for trial ${n}`,
+      );
+    } catch (error) {
+      // l(x) may sit where the constraints rarely hold: fall back to a random feasible point.
+      if (!(error instanceof SweepError) || error.code !== 'INFEASIBLE') throw error;
+      return sampleFeasible(this.search, this.rules, this.seed, n);
+    }
+  }
+
+  /** One TPE draw of every parameter; draw k > 0 uses its own streams. */
+  private draw(split: Split, n: number, attempt: number): ParamSet {
     const params: ParamSet = {};
     for (const [name, dist] of Object.entries(this.search.parameters)) {
-      const rng = new Prng(deriveSeed(this.seed, n, hashString(name), TPE_SALT));
+      const parts = [this.seed, n, hashString(name), TPE_SALT];
+      if (attempt > 0) parts.push(RETRY_SALT + attempt);
+      const rng = new Prng(deriveSeed(...parts));
       params[name] = fitToParam(name, this.suggestParam(name, dist, split, rng));
     }
     return params;

@@ -31,6 +31,8 @@ export interface SearchSpace {
   tpe?: TpeOptions;
   /** Population-based training (strategy pbt); see pbt.ts. */
   pbt?: PbtOptions;
+  /** Conditions over the parameters every suggested point meets (protocol param-expression). */
+  constraints?: readonly string[] | undefined;
 }
 
 /** What a sampler knows about one earlier trial. */

@@ -34,7 +34,7 @@ import { checkWarmStartAccess } from '../warm-start-access.js';
 import { ApiError } from '../errors.js';
 import { findSweepView, loadSweepView } from '../sweep-reads.js';
 import { type SweepRecord } from '../sweep-record.js';
-import { checkGridSize } from '../spec-limits.js';
+import { checkSearchSpace } from '../spec-limits.js';
 import { toSweepDetail, toSweepSummary } from '../views.js';
 import { COMMON_ERROR_RESPONSES } from './error-responses.js';
 
@@ -80,7 +80,7 @@ async function submit(
   spec: SweepSpec,
   kind: SweepKind,
 ) {
-  checkGridSize(spec);
+  checkSearchSpace(spec);
   checkDataLocations(spec, context.dataBuckets);
   checkTrialMemory(spec, context.maxTrialMemoryBytes);
   await checkWarmStartAccess(context.owners, context.principalOf(request), spec);
@@ -297,6 +297,7 @@ function previewOf(body: unknown, n: number, maxTrialMemoryBytes: number): Previ
   const spec = parseSweepSpec(specInput(body));
   checkGridSize(spec);
   checkTrialMemory(spec, maxTrialMemoryBytes);
+  checkSearchSpace(spec);
   try {
     return {
       strategy: spec.search.strategy,
