@@ -85,3 +85,30 @@ test('a valid conditional spec parses and keeps its when and constraints', () =>
   assert.equal(spec.search.parameters['momentum']?.when, "optimizer == 'sgd'");
   assert.deepEqual(spec.search.constraints, ["optimizer == 'adam' or momentum >= 0.5"]);
 });
+
+test('strategy pbt refuses conditions and constraints at their field', () => {
+  try {
+    parseSweepSpec({
+      dataset: DATASET,
+      training: { epochs: 4 },
+      search: {
+        strategy: 'pbt',
+        pbt: { populationSize: 4, perturbationInterval: 2 },
+        parameters: {
+          learningRate: { type: 'log_uniform', min: 1e-4, max: 1e-1 },
+          dropout: { type: 'uniform', min: 0, max: 0.5, when: 'learningRate < 0.01' },
+        },
+        constraints: ['learningRate < 0.05'],
+      },
+      maxTrials: 4,
+    });
+    assert.fail('expected a SpecError');
+  } catch (error) {
+    assert.ok(error instanceof SpecError);
+    const paths = error.issues.filter((i) => /strategy pbt does not support/.test(i.message));
+    assert.deepEqual(paths.map((i) => i.path).sort(), [
+      'search.constraints',
+      'search.parameters.dropout.when',
+    ]);
+  }
+});

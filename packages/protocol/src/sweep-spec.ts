@@ -74,6 +74,23 @@ const searchSchema = z
     for (const problem of new SearchRules(search).problems) {
       ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
     }
+    if (search.strategy === 'pbt') {
+      // PBT's explore step perturbs parameters mid-training; it does not re-check rules.
+      const ruled = [
+        ...(search.constraints !== undefined ? [['constraints']] : []),
+        ...Object.entries(search.parameters).flatMap(([name, d]) =>
+          d.when !== undefined ? [['parameters', name, 'when']] : [],
+        ),
+      ];
+      for (const path of ruled) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            'strategy pbt does not support conditions or constraints; use grid, random, sobol or tpe',
+        });
+      }
+    }
     if (search.tpe !== undefined && search.strategy !== 'tpe') {
       ctx.addIssue({
         code: 'custom',
