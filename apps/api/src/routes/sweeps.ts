@@ -295,9 +295,8 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
 /** The first n configurations of a spec body (`POST /v1/sweeps/preview`). */
 function previewOf(body: unknown, n: number, maxTrialMemoryBytes: number): PreviewResponse {
   const spec = parseSweepSpec(specInput(body));
-  checkGridSize(spec);
-  checkTrialMemory(spec, maxTrialMemoryBytes);
   checkSearchSpace(spec);
+  checkTrialMemory(spec, maxTrialMemoryBytes);
   try {
     return {
       strategy: spec.search.strategy,
