@@ -102,6 +102,8 @@ test('keys without admin see and change only their own sweeps; read keys change 
   for (const [key, method, url, payload] of [
     [KEYS.bob, 'GET', `/v1/sweeps/${sweep.id}`],
     [KEYS.bob, 'GET', `/v1/trials/${sweep.id}.1`],
+    [KEYS.bob, 'GET', `/v1/trials/${sweep.id}.1/artifacts`],
+    [KEYS.bob, 'GET', `/v1/trials/${sweep.id}.1/artifacts/download?path=trial.json`],
     [KEYS.bob, 'POST', `/v1/sweeps/${sweep.id}/cancel`, {}],
     [KEYS.bob, 'POST', `/v1/sweeps/${sweep.id}/pause`],
     [KEYS.bob, 'PATCH', `/v1/sweeps/${sweep.id}`, { parallelism: 2 }],
@@ -119,9 +121,11 @@ test('keys without admin see and change only their own sweeps; read keys change 
   assert.equal(bobs.total, 0);
   const alices = listSweepsResponseSchema.parse((await as(KEYS.alice, 'GET', '/v1/sweeps')).json());
   assert.deepEqual(
-    alices.sweeps.map((s) => s.id),
-    [sweep.id],
+    alices.sweeps.map((s) => [s.id, s.submitter]),
+    [[sweep.id, 'alice']],
   );
+  // The submitter is the key's name, never the key.
+  assert.ok(!JSON.stringify(alices).includes(KEYS.alice));
 
   assert.equal((await as(KEYS.alice, 'POST', `/v1/sweeps/${sweep.id}/pause`)).statusCode, 200);
   assert.equal((await as(KEYS.alice, 'POST', `/v1/sweeps/${sweep.id}/resume`)).statusCode, 200);

@@ -32,6 +32,13 @@ export class SweepOwners {
     return (await this.redis.hget(this.keys.sweepOwners, sweepId)) ?? undefined;
   }
 
+  /** The submitter of each sweep (undefined for sweeps from before ownership), in one round trip. */
+  async ownersOf(sweepIds: readonly string[]): Promise<(string | undefined)[]> {
+    if (sweepIds.length === 0) return [];
+    const owners = await this.redis.hmget(this.keys.sweepOwners, ...sweepIds);
+    return owners.map((owner) => owner ?? undefined);
+  }
+
   /** A page of one key's sweep ids, newest first, and how many it has in all. */
   async list(owner: string, offset: number, limit: number) {
     const key = this.keys.ownerSweeps(owner);

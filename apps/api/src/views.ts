@@ -63,5 +63,6 @@ export function toTrialDetail(
     ...(state.workerId !== undefined ? { workerId: state.workerId } : {}),
     ...(state.trialJson !== undefined ? { trialJson: state.trialJson } : {}),
     epochs: [...epochs],
+    attemptsLog: state.attemptsLog ?? [],
   };
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import { ARTIFACT_EPOCHS, DEFAULT_ARTIFACT_EPOCH } from './artifacts.js';
+import { attemptLogEntrySchema } from './attempts.js';
 import { sweepIdSchema, trialIdSchema } from './ids.js';
 import { MAX_TRIALS_LIMIT, STRATEGIES, type SweepSpec } from './sweep-spec.js';
 import { epochMetricsSchema, paramSetSchema, TRIAL_STATUSES } from './trial.js';
@@ -109,6 +110,11 @@ export const sweepSummarySchema = z.object({
   counts: trialCountsSchema,
   objective: z.object({ metric: z.enum(METRIC_NAMES), goal: z.enum(GOALS) }),
   best: bestTrialSummarySchema.nullable(),
+  /**
+   * The name of the API key that submitted it (never the key itself); absent on sweeps from before
+   * ownership was recorded.
+   */
+  submitter: z.string().optional(),
 });
 export type SweepSummary = z.infer<typeof sweepSummarySchema>;
 
@@ -214,8 +220,49 @@ export const trialDetailSchema = trialSummarySchema.extend({
   /** S3 key of trial.json once written. */
   trialJson: z.string().optional(),
   epochs: z.array(epochMetricsSchema),
+  /** Every attempt, oldest first: its worker, when, how it ended and why (empty before any). */
+  attemptsLog: z.array(attemptLogEntrySchema),
 });
 export type TrialDetail = z.infer<typeof trialDetailSchema>;
+
+/** Which of a trial's directories a file is in. */
+export const TRIAL_ARTIFACT_GROUPS = ['record', 'best', 'final', 'checkpoint'] as const;
+export type TrialArtifactGroup = (typeof TRIAL_ARTIFACT_GROUPS)[number];
+
+/** One file of a trial: where, how big, its sha256, and a presigned GET URL for it. */
+export const trialArtifactSchema = z.object({
+  /** Path under the trial's prefix (`best/model.json`, `checkpoints/epoch-0002/state.json`). */
+  path: z.string(),
+  key: z.string(),
+  uri: z.string(),
+  group: z.enum(TRIAL_ARTIFACT_GROUPS),
+  /** The epoch whose weights or state the file holds (absent for trial.json). */
+  epoch: z.number().int().min(1).optional(),
+  bytes: z.number().int().min(0),
+  sha256: z.string(),
+  url: z.string(),
+});
+export type TrialArtifact = z.infer<typeof trialArtifactSchema>;
+
+/**
+ * `GET /v1/trials/:id/artifacts`: trial.json and its best/ and final/ files (as trial.json lists
+ * them), and the files of each checkpoint the trial state records (as its verified state.json
+ * lists them). `GET /v1/trials/:id/artifacts/download?path=` streams any one of them.
+ */
+export const trialArtifactsResponseSchema = z.object({
+  sweepId: sweepIdSchema,
+  trialId: trialIdSchema,
+  artifacts: z.array(trialArtifactSchema),
+  /** Why some files are not listed (trial.json not written yet, a checkpoint already removed). */
+  notes: z.array(z.string()),
+  urlExpiresInSeconds: z.number().int().min(1),
+});
+export type TrialArtifactsResponse = z.infer<typeof trialArtifactsResponseSchema>;
+
+/** Query of `GET /v1/trials/:id/artifacts/download`: one path of the listing. */
+export const trialArtifactDownloadQuerySchema = z.strictObject({
+  path: z.string().min(1).max(300),
+});
 
 /** One artifact of the best trial: where it is, and a presigned GET URL for it. */
 export const bestArtifactSchema = z.object({

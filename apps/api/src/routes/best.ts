@@ -48,7 +48,8 @@ interface BestObjects {
   readonly selection: ArtifactSelection;
 }
 
-async function readTrialRecord(context: RouteContext, bucket: string, key: string) {
+/** Reads and parses a trial.json, with its size and sha256 as read (also the trial artifacts route's). */
+export async function readTrialRecord(context: RouteContext, bucket: string, key: string) {
   const object = await getObjectBytes(context.s3, bucket, key);
   let parsed: TrialRecord;
   try {
@@ -128,7 +129,7 @@ async function findBestObjects(
 }
 
 /** Passes bytes through and fails at the end unless they hash to `sha256`. */
-function verifyingStream(sha256: string, what: string): Transform {
+export function verifyingStream(sha256: string, what: string): Transform {
   const hash = createHash('sha256');
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {

@@ -149,6 +149,10 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
     },
   );
 
+  /** The key name that submitted a sweep, when recorded (the key's secret is never shown). */
+  const submitter = (owner: string | undefined) =>
+    owner !== undefined ? { submitter: owner } : {};
+
   app.get(
     '/v1/sweeps',
     {
@@ -167,11 +171,12 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
         principal === undefined || isAdmin(principal)
           ? await context.store.listSweeps(offset, limit)
           : await context.owners.list(principal.name, offset, limit);
+      const owners = await context.owners.ownersOf(ids);
       const sweeps = [];
-      for (const id of ids) {
+      for (const [index, id] of ids.entries()) {
         const view = await findSweepView(context, id);
         if (view === undefined) continue;
-        sweeps.push(toSweepSummary(view.record, view.trials));
+        sweeps.push({ ...toSweepSummary(view.record, view.trials), ...submitter(owners[index]) });
       }
       const next = offset + ids.length;
       return { sweeps, total, ...(next < total ? { nextOffset: next } : {}) };
@@ -190,7 +195,8 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
     },
     async (request) => {
       const view = await loadSweepView(context, request.params.id);
-      return toSweepDetail(view.record, view.trials);
+      const owner = await context.owners.ownerOf(view.record.id);
+      return { ...toSweepDetail(view.record, view.trials), ...submitter(owner) };
     },
   );
 
