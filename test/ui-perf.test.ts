@@ -4,16 +4,18 @@
  * The dashboard's sweep page with 1,000 trials x 50 epochs of synthetic state in a real Redis,
  * served by the real API (buildApp + listen) to a real headless Chromium: the page must render in
  * under 1 s and take live updates (100 trials finishing an epoch, 10 times) without long tasks
- * that freeze it. The numbers are printed as JSON.
+ * that freeze it. Then a page taking 60 more updates (100 trials each) must keep its JS heap (after
+ * GC), DOM nodes, listeners and canvases bounded. The numbers are printed as JSON.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { type ApiApp } from '@setrain/api';
+import { redisKeys, trialIdOf } from '@setrain/protocol';
 import { Redis } from 'ioredis';
 import { type Browser } from 'puppeteer-core';
 
-import { startRedis, uniqueName, type RedisServer } from './harness/index.js';
+import { startRedis, uniqueName, waitFor, type RedisServer } from './harness/index.js';
 import { buildUi, launchChromium, pageWithKey, screenshot } from './ui/browser.js';
 import { listenRedisOnlyApi } from './ui/redis-only-api.js';
 import { appendSyntheticEpoch, writeSyntheticSweep } from './ui/synthetic-sweep.js';
@@ -142,4 +144,87 @@ test('1,000 trials x 50 epochs: first render under 1 s, updates without long tas
     result.longestTaskMs < UPDATE_LONG_TASK_BUDGET_MS,
     `a ${result.longestTaskMs} ms task during updates`,
   );
+});
+
+/** Update rounds driven into the open page for the memory measurement (each ~0.3-0.5 s). */
+const MEMORY_ROUNDS = 60;
+/** Rounds before the baseline is taken (lazy allocations, JIT, caches settle). */
+const MEMORY_WARMUP_ROUNDS = 10;
+/** The JS heap may not grow more than this from the baseline to the last round (after GC). */
+const MEMORY_GROWTH_BUDGET_BYTES = 2 * 1024 * 1024;
+
+/** Rewrites 100 trials' states with a new reason: an update of constant size, no new epochs. */
+async function touchTrials(round: number): Promise<void> {
+  const keys = redisKeys(prefix);
+  const ids = Array.from({ length: 100 }, (_, i) =>
+    trialIdOf(SWEEP, 1 + ((round * 100 + i) % TRIALS)),
+  );
+  const raws = await redis.hmget(keys.sweepTrials(SWEEP), ...ids);
+  const batch = redis.multi();
+  raws.forEach((raw, i) => {
+    const state = JSON.parse(raw!) as Record<string, unknown>;
+    batch.hset(
+      keys.sweepTrials(SWEEP),
+      ids[i]!,
+      JSON.stringify({ ...state, reason: `round ${round}` }),
+    );
+  });
+  await batch.exec();
+}
+
+test('a sweep page taking updates for a long time keeps a bounded JS heap', async () => {
+  const page = await pageWithKey(browser, API_KEY);
+  const cdp = await page.createCDPSession();
+  await cdp.send('Performance.enable');
+  const measure = async () => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    const get = (name: string) => metrics.find((m) => m.name === name)?.value ?? Number.NaN;
+    return {
+      heapBytes: get('JSHeapUsedSize'),
+      nodes: get('Nodes'),
+      listeners: get('JSEventListeners'),
+      canvases: await page.$$eval('canvas', (c) => c.length),
+    };
+  };
+  await page.goto(`${base}/ui/#/sweeps/${SWEEP}`);
+  await page.waitForSelector('#sweep-page figure.chart canvas', { timeout: 30_000 });
+  const version = () => page.$eval('#sweep-page', (el) => Number(el.getAttribute('data-version')));
+  const afterRender = await measure();
+  const samples: { round: number; heapBytes: number }[] = [];
+  let baseline = afterRender;
+  const started = Date.now();
+  for (let round = 1; round <= MEMORY_ROUNDS; round++) {
+    const before = await version();
+    await touchTrials(round);
+    await waitFor(async () => (await version()) > before, {
+      what: `update ${round} applied on the page`,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    if (round === MEMORY_WARMUP_ROUNDS) baseline = await measure();
+    if (round % 10 === 0) samples.push({ round, heapBytes: (await measure()).heapBytes });
+  }
+  const last = await measure();
+  const growth = last.heapBytes - baseline.heapBytes;
+  const numbers = {
+    rounds: MEMORY_ROUNDS,
+    trialsPerUpdate: 100,
+    seconds: Math.round((Date.now() - started) / 1000),
+    afterRender,
+    baseline,
+    last,
+    growthBytes: growth,
+    growthPerRoundBytes: Math.round(growth / (MEMORY_ROUNDS - MEMORY_WARMUP_ROUNDS)),
+    samples,
+  };
+  console.log(JSON.stringify(numbers));
+  assert.ok(growth < MEMORY_GROWTH_BUDGET_BYTES, `the JS heap grew by ${growth} bytes`);
+  assert.equal(last.canvases, baseline.canvases, 'no chart is drawn twice');
+  assert.ok(last.nodes <= baseline.nodes * 1.1, `DOM nodes ${baseline.nodes} -> ${last.nodes}`);
+  assert.ok(
+    last.listeners <= baseline.listeners,
+    `listeners ${baseline.listeners} -> ${last.listeners}`,
+  );
+  await page.close();
 });

@@ -6,7 +6,9 @@
  * process (serving /ui) and two worker processes training on the wasm engine at 75x75. The key is
  * entered in the page; a YAML error is shown at its field; a 2-trial sweep is previewed, submitted
  * and followed live (table and curves update as epochs finish); the best trial's downloads verify
- * against their sha256; the trial page renders; a second sweep is cancelled from the page.
+ * against their sha256; the sweeps list names the submitting key; the trial page shows its epochs,
+ * its attempt and worker, and its files, each of which verifies against its sha256 (presigned
+ * link, API download route, the page's button); a second sweep is cancelled from the page.
  * Screenshots go to test-artifacts/ui.
  */
 import assert from 'node:assert/strict';
@@ -90,6 +92,78 @@ async function clickButton(label: string): Promise<void> {
   assert.ok(clicked, `no visible button "${label}"`);
 }
 
+/**
+ * Every file the trial page lists (trial.json, best/, final/, checkpoints) hashes to the sha256
+ * shown, both through its presigned link and through the API's download route; the page's own
+ * "via API" button hands the browser the same bytes; a path not listed is a 404.
+ */
+async function verifyTrialArtifacts(trialPage: Page): Promise<void> {
+  const files = await trialPage.$$eval('#trial-artifacts a[data-sha256]', (as) =>
+    as.map((a) => ({
+      href: a.href,
+      path: a.getAttribute('data-path') ?? '',
+      sha256: a.getAttribute('data-sha256') ?? '',
+      size: Number(a.getAttribute('data-bytes')),
+    })),
+  );
+  const paths = files.map((f) => f.path);
+  for (const expected of [/^trial\.json$/, /^best\/model\.json$/, /^final\/weights\.h5$/]) {
+    assert.ok(
+      paths.some((p) => expected.test(p)),
+      `${String(expected)} in ${paths.join(', ')}`,
+    );
+  }
+  assert.ok(
+    paths.some((p) => /^checkpoints\/.+\/state\.json$/.test(p)),
+    paths.join(', '),
+  );
+  const hash = (bytes: ArrayBuffer) =>
+    createHash('sha256').update(Buffer.from(bytes)).digest('hex');
+  const trialId = decodeURIComponent(trialPage.url().split('/').pop()!);
+  const auth = { authorization: `Bearer ${stack.apiKey}` };
+  const throughApi = async (path: string) => {
+    const url = `${stack.apiUrl}/v1/trials/${trialId}/artifacts/download?path=${encodeURIComponent(path)}`;
+    const response = await fetch(url, { headers: auth });
+    assert.equal(response.status, 200, path);
+    return hash(await response.arrayBuffer());
+  };
+  // The weights are ~86 MiB each at 75x75: the small files go both ways, one weights file through
+  // the API only (fetching all of them took minutes on the shared cores).
+  const small = files.filter((f) => f.size < 1024 * 1024);
+  assert.ok(small.length >= 6, JSON.stringify(files));
+  for (const file of small) {
+    assert.equal(hash(await (await fetch(file.href)).arrayBuffer()), file.sha256, file.href);
+    assert.equal(await throughApi(file.path), file.sha256, file.path);
+  }
+  const weights = files.find((f) => f.path === 'best/weights.bin')!;
+  assert.equal(await throughApi(weights.path), weights.sha256);
+  const missing = await fetch(
+    `${stack.apiUrl}/v1/trials/${trialId}/artifacts/download?path=../../x`,
+    { headers: auth },
+  );
+  assert.equal(missing.status, 404);
+  // The button: the blob the page saves is the file (its click on the temporary link is caught).
+  const model = files.find((f) => f.path === 'best/model.json')!;
+  const saved = await trialPage.evaluate(async (path) => {
+    const blobs: Blob[] = [];
+    const create = URL.createObjectURL.bind(URL);
+    URL.createObjectURL = (blob: Blob) => (blobs.push(blob), create(blob));
+    // The page's link click would start a browser download; the next navigation undoes this.
+    HTMLAnchorElement.prototype.click = () => undefined;
+    document
+      .querySelector<HTMLButtonElement>(`button[aria-label="download ${path} through the API"]`)
+      ?.click();
+    for (let i = 0; i < 100 && blobs.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const blob = blobs[0];
+    if (blob === undefined) return '';
+    const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  }, model.path);
+  assert.equal(saved, model.sha256);
+}
+
 test('the dashboard drives a real sweep', async (t) => {
   let finished = false;
   t.after(async () => {
@@ -171,14 +245,31 @@ test('the dashboard drives a real sweep', async (t) => {
     assert.equal(createHash('sha256').update(bytes).digest('hex'), link.sha256, link.href);
   }
 
-  // The trial page: one row per epoch.
-  const trialHref = await page.$eval('#trial-table tbody tr[data-trial] a', (a) =>
-    a.getAttribute('href'),
+  // The sweeps list names the key that submitted it (the env key's name, never the key).
+  await page.goto(`${stack.apiUrl}/ui/#/`);
+  await page.waitForSelector('table[aria-label="Sweeps"] tbody tr');
+  const listed = await page.$$eval('table[aria-label="Sweeps"] tbody tr', (rows) =>
+    rows.map((row) => [...row.children].map((cell) => cell.textContent ?? '')),
   );
-  await page.goto(`${stack.apiUrl}/ui/${trialHref}`);
+  const listedRow = listed.find((cells) => cells[0]?.includes(sweepId));
+  assert.equal(listedRow?.at(-1), 'env-1', JSON.stringify(listed));
+  assert.ok(!JSON.stringify(listed).includes(stack.apiKey));
+
+  // The trial page: one row per epoch, its attempts with their worker, and its files.
+  await page.goto(`${stack.apiUrl}/ui/#/sweeps/${encodeURIComponent(sweepId)}`);
+  const trialHref = await page.waitForSelector('#trial-table tbody tr[data-trial] a');
+  await page.goto(`${stack.apiUrl}/ui/${await trialHref!.evaluate((a) => a.getAttribute('href'))}`);
   await page.waitForSelector('#epoch-table tbody tr');
   assert.equal(await page.$$eval('#epoch-table tbody tr', (rows) => rows.length), 2);
+  const attempts = await page.$$eval('#attempts-table tbody tr', (rows) =>
+    rows.map((row) => [...row.children].map((cell) => cell.textContent ?? '')),
+  );
+  assert.equal(attempts.length, 1, JSON.stringify(attempts));
+  assert.match(attempts[0]![1]!, /\S/, 'the worker of the attempt');
+  assert.equal(attempts[0]![4], 'completed');
+  await page.waitForSelector('#trial-artifacts a[data-sha256]');
   await screenshot(page, 'trial');
+  await verifyTrialArtifacts(page);
 
   // Cancel from the page: a longer sweep stops, its trials end as cancelled.
   await page.goto(`${stack.apiUrl}/ui/#/submit`);

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 
 import {
   EPOCH_SERIES_METRICS,
-  epochMetricsSchema,
   toEpochSeries,
   type EpochSeries,
   type SweepEvent,
@@ -10,6 +9,7 @@ import {
   type TrialSummary,
 } from '@setrain/protocol';
 
+import { parseEpochRow } from './epoch-row.js';
 import { type SweepStore } from './sweep-store.js';
 import { toSweepSummary, toTrialSummary } from './views.js';
 
@@ -181,7 +181,7 @@ export class SweepWatcher {
     wanted.forEach(({ trialId, from }, i) => {
       const [error, raws] = results[i] ?? [null, []];
       if (error !== null || !Array.isArray(raws) || raws.length === 0) return;
-      const metrics = raws.map((raw) => epochMetricsSchema.parse(JSON.parse(String(raw))));
+      const metrics = raws.map((raw) => parseEpochRow(String(raw)));
       const series = toEpochSeries(metrics, from);
       added.set(trialId, series);
       this.epochs.set(trialId, appendSeries(this.epochs.get(trialId), series));

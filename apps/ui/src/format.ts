@@ -38,3 +38,18 @@ export function age(iso: string | undefined, now = Date.now()): string {
   if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   return `${Math.floor(s / 86400)}d`;
 }
+
+/** A byte count for people (B, KiB, MiB). */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+/** What a weights file is, by its name. */
+export function fileKind(key: string): string {
+  if (key.endsWith('.h5')) return 'Keras .h5';
+  if (key.endsWith('optimizer.bin')) return 'optimizer state';
+  if (key.endsWith('model.json') || key.endsWith('.bin')) return 'tfjs';
+  return 'file';
+}

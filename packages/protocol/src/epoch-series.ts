@@ -19,7 +19,10 @@ export type EpochSeriesMetric = (typeof EPOCH_SERIES_METRICS)[number];
 export type EpochSeries = { from: number } & Record<EpochSeriesMetric, (number | null)[]>;
 
 /** Consecutive epochs' metrics (the first is epoch `from`) as an EpochSeries. */
-export function toEpochSeries(metrics: readonly EpochMetrics[], from?: number): EpochSeries {
+export function toEpochSeries(
+  metrics: readonly Pick<EpochMetrics, 'epoch' | EpochSeriesMetric>[],
+  from?: number,
+): EpochSeries {
   const series: EpochSeries = {
     from: from ?? metrics[0]?.epoch ?? 1,
     loss: [],

@@ -11,6 +11,7 @@ import {
   type ListSweepsResponse,
   type PreviewResponse,
   type SweepDetail,
+  type TrialArtifactsResponse,
   type TrialDetail,
   type UpdateSweepBody,
 } from '@setrain/protocol';
@@ -96,15 +97,31 @@ export const api = {
   preview: (yaml: string, n = 10) =>
     request<PreviewResponse>('POST', `/v1/sweeps/preview?n=${n}`, yaml, 'application/yaml'),
   submit: (yaml: string) => request<SweepDetail>('POST', '/v1/sweeps', yaml, 'application/yaml'),
-  /** The best trial's tar (trial.json + final/), fetched with the key and saved as a file. */
-  async downloadBestTar(id: string, epoch: ArtifactEpoch): Promise<Blob> {
-    const response = await fetch(
-      `/v1/sweeps/${encodeURIComponent(id)}/best/download?epoch=${epoch}`,
-      {
-        headers: authHeaders(),
-      },
-    );
-    if (!response.ok) throw await toRequestError(response);
-    return response.blob();
-  },
+  trialArtifacts: (id: string) =>
+    request<TrialArtifactsResponse>('GET', `/v1/trials/${encodeURIComponent(id)}/artifacts`),
+  /** The best trial's tar (trial.json + final/), fetched with the key. */
+  downloadBestTar: (id: string, epoch: ArtifactEpoch) =>
+    download(`/v1/sweeps/${encodeURIComponent(id)}/best/download?epoch=${epoch}`),
+  /** One file of a trial, streamed through the API (which checks it against its sha256). */
+  downloadTrialFile: (id: string, path: string) =>
+    download(
+      `/v1/trials/${encodeURIComponent(id)}/artifacts/download?path=${encodeURIComponent(path)}`,
+    ),
 };
+
+/** A download that needs the key (a plain link cannot send it). */
+async function download(path: string): Promise<Blob> {
+  const response = await fetch(path, { headers: authHeaders() });
+  if (!response.ok) throw await toRequestError(response);
+  return response.blob();
+}
+
+/** Saves a blob as a file through a temporary link; returns the object URL for the caller to revoke. */
+export function saveBlob(blob: Blob, name: string): string {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  return url;
+}

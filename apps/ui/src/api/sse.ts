@@ -4,6 +4,7 @@
  */
 import { type SweepEvent } from '@setrain/protocol';
 
+import { markEvent } from '../perf-marks.js';
 import { authHeaders, toRequestError, type ApiRequestError } from './client.js';
 
 export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'stopped';
@@ -43,7 +44,7 @@ export function watchSweep(sweepId: string, handlers: SweepStreamHandlers): () =
         }
         if (data === '') continue;
         // For profiling (and the dashboard's performance test): when each event arrived.
-        performance.mark('sweep-event-received');
+        markEvent('sweep-event-received');
         handlers.onEvent(JSON.parse(data) as SweepEvent);
       }
     }

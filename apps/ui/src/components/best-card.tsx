@@ -6,24 +6,10 @@ import {
 } from '@setrain/protocol';
 import { useEffect, useState } from 'preact/hooks';
 
-import { api, ApiRequestError } from '../api/client.js';
-import { num, param } from '../format.js';
+import { api, ApiRequestError, saveBlob } from '../api/client.js';
+import { bytes, fileKind, num, param } from '../format.js';
 import { href } from '../router.js';
 import { ErrorNote } from './error-note.js';
-
-function kindOf(key: string): string {
-  if (key.endsWith('.h5')) return 'Keras .h5';
-  if (key.endsWith('model.json') || key.endsWith('.bin')) return 'tfjs';
-  return 'file';
-}
-
-function bytes(n: number): string {
-  return n < 1024
-    ? `${n} B`
-    : n < 1048576
-      ? `${(n / 1024).toFixed(1)} KiB`
-      : `${(n / 1048576).toFixed(1)} MiB`;
-}
 
 /** The best trial: parameters, metrics, and its artifacts with sha256 and download links. */
 export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | undefined }) {
@@ -130,7 +116,7 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
                       {a.key.split('/').slice(-2).join('/')}
                     </a>
                   </td>
-                  <td>{a.key.endsWith('trial.json') ? 'record' : kindOf(a.key)}</td>
+                  <td>{a.key.endsWith('trial.json') ? 'record' : fileKind(a.key)}</td>
                   <td class="num">{bytes(a.bytes)}</td>
                   <td>
                     <code class="sha">{a.sha256 ?? '—'}</code>
@@ -143,14 +129,9 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
           <button
             type="button"
             onClick={() =>
-              void api.downloadBestTar(props.sweep.id, weights).then((blob) => {
-                const url = URL.createObjectURL(blob);
-                setTarUrl(url);
-                const a = document.createElement('a');
-                a.href = url;
-                a.download = `${summary.trialId}.tar`;
-                a.click();
-              }, setError)
+              void api
+                .downloadBestTar(props.sweep.id, weights)
+                .then((blob) => setTarUrl(saveBlob(blob, `${summary.trialId}.tar`)), setError)
             }
           >
             Download everything (.tar)

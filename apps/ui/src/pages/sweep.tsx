@@ -11,6 +11,7 @@ import { ParallelCoordinates } from '../components/parallel-coordinates.js';
 import { SweepControls } from '../components/sweep-controls.js';
 import { TrialTable } from '../components/trial-table.js';
 import { age, statusClass } from '../format.js';
+import { markEvent } from '../perf-marks.js';
 import { applySweepEvent, type SweepState } from '../sweep-state.js';
 
 /** A sweep, live: header, controls, best trial, trial table, curves, parallel coordinates, importance. */
@@ -25,7 +26,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
       onEvent: (event) => {
         setState((s) => applySweepEvent(s, event));
         // Marks for the performance test (and anyone profiling): one per applied event.
-        performance.mark(`sweep-event-${event.type}`);
+        markEvent(`sweep-event-${event.type}`);
       },
       onState: setStream,
       onError: setError,
@@ -57,7 +58,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   const bestId = sweep.best?.trialId;
   const objective = sweep.objective.metric;
   return (
-    <section aria-labelledby="sweep-title">
+    <section aria-labelledby="sweep-title" id="sweep-page" data-version={state.version}>
       <h1 id="sweep-title">
         {sweep.name ?? sweep.id} <span class={statusClass(sweep.status)}>{sweep.status}</span>
       </h1>

@@ -9,7 +9,7 @@ import { href } from '../router.js';
 /** How often the list refreshes (one request; the sweep page itself is live over SSE). */
 const REFRESH_MS = 5000;
 
-/** The sweeps list: status, counts, best, age; filterable by status. */
+/** The sweeps list: status, counts, best, age, submitter (its key's name); filterable by status. */
 export function SweepsPage() {
   const [sweeps, setSweeps] = useState<SweepSummary[] | undefined>();
   const [error, setError] = useState<unknown>();
@@ -69,8 +69,6 @@ export function SweepsPage() {
                 s.counts['early-stopped'] +
                 s.counts.failed +
                 s.counts.diverged;
-              // The summary has no submitter field yet; shown when an API adds one.
-              const submitter = (s as SweepSummary & { submitter?: string }).submitter;
               return (
                 <tr key={s.id}>
                   <td>
@@ -92,7 +90,7 @@ export function SweepsPage() {
                       : '—'}
                   </td>
                   <td>{age(s.createdAt)}</td>
-                  <td>{submitter ?? '—'}</td>
+                  <td>{s.submitter ?? '—'}</td>
                 </tr>
               );
             })}

@@ -3,8 +3,10 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 
 import { api } from '../api/client.js';
 import { watchSweep } from '../api/sse.js';
+import { AttemptsTable } from '../components/attempts-table.js';
 import { Curves } from '../components/curves.js';
 import { ErrorNote } from '../components/error-note.js';
+import { TrialArtifacts } from '../components/trial-artifacts.js';
 import { num, param, statusClass } from '../format.js';
 import { href } from '../router.js';
 import { toSeriesMap } from '../trial-series.js';
@@ -66,10 +68,6 @@ export function TrialPage({ trialId }: { trialId: string }) {
             <dt>objective</dt>
             <dd>{num(trial.objectiveValue)}</dd>
           </dl>
-          <p class="muted">
-            The trial record keeps the latest attempt's worker and reason; earlier attempts are
-            counted, not itemised.
-          </p>
         </section>
         <section class="card" aria-labelledby="params-title">
           <h2 id="params-title">Parameters</h2>
@@ -83,6 +81,8 @@ export function TrialPage({ trialId }: { trialId: string }) {
           </dl>
         </section>
       </div>
+      <h2 id="attempts-title">Attempts</h2>
+      <AttemptsTable attempts={trial.attemptsLog} />
       <h2>Curves</h2>
       <div class="charts">
         {['loss', 'val_loss', 'accuracy', 'val_accuracy'].map((metric) => (
@@ -131,16 +131,10 @@ export function TrialPage({ trialId }: { trialId: string }) {
         </tbody>
       </table>
       <h2>Artifacts</h2>
-      <ul>
-        <li>
-          trial.json: <code>{trial.trialJson ?? 'written when the trial ends'}</code>
-        </li>
-        <li>
-          Weights with download links and sha256: on the{' '}
-          <a href={href.sweep(trial.sweepId)}>sweep page</a>'s best-trial card when this is the best
-          trial.
-        </li>
-      </ul>
+      <TrialArtifacts
+        trialId={trial.trialId}
+        version={`${trial.status}:${trial.epochsCompleted}:${trial.trialJson ?? ''}`}
+      />
     </section>
   );
 }
