@@ -4,8 +4,9 @@
  * The dashboard's sweep page with 1,000 trials x 50 epochs of synthetic state in a real Redis,
  * served by the real API (buildApp + listen) to a real headless Chromium: the page must render in
  * under 1 s and take live updates (100 trials finishing an epoch, 10 times) without long tasks
- * that freeze it. Then a page taking 60 more updates (100 trials each) must keep its JS heap (after
- * GC), DOM nodes, listeners and canvases bounded. The numbers are printed as JSON.
+ * that freeze it. Then a page taking 40 more updates (100 trials each) must keep its DOM nodes,
+ * listeners and canvases, and (compared by V8 heap snapshots after GC) its own objects, arrays and
+ * strings from growing. The numbers are printed as JSON.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -17,6 +18,7 @@ import { type Browser } from 'puppeteer-core';
 
 import { startRedis, uniqueName, waitFor, type RedisServer } from './harness/index.js';
 import { buildUi, launchChromium, pageWithKey, screenshot } from './ui/browser.js';
+import { heapByType, jsValueGrowth, type HeapByType } from './ui/heap-snapshot.js';
 import { listenRedisOnlyApi } from './ui/redis-only-api.js';
 import { appendSyntheticEpoch, writeSyntheticSweep } from './ui/synthetic-sweep.js';
 
@@ -147,11 +149,17 @@ test('1,000 trials x 50 epochs: first render under 1 s, updates without long tas
 });
 
 /** Update rounds driven into the open page for the memory measurement (each ~0.3-0.5 s). */
-const MEMORY_ROUNDS = 60;
+const MEMORY_ROUNDS = 40;
 /** Rounds before the baseline is taken (lazy allocations, JIT, caches settle). */
 const MEMORY_WARMUP_ROUNDS = 10;
 /** The JS heap may not grow more than this from the baseline to the last round (after GC). */
 const MEMORY_GROWTH_BUDGET_BYTES = 2 * 1024 * 1024;
+/**
+ * The page's own values (objects, closures, arrays, strings) may grow this much in all: the state
+ * is replaced, never added to, so any steady growth here is a leak. (Compiled code and the
+ * browser's bounded timeline buffers make up the rest of the heap's growth.)
+ */
+const JS_VALUE_GROWTH_BUDGET_BYTES = 64 * 1024;
 
 /** Rewrites 100 trials' states with a new reason: an update of constant size, no new epochs. */
 async function touchTrials(round: number): Promise<void> {
@@ -193,6 +201,7 @@ test('a sweep page taking updates for a long time keeps a bounded JS heap', asyn
   const afterRender = await measure();
   const samples: { round: number; heapBytes: number }[] = [];
   let baseline = afterRender;
+  let baselineHeap: HeapByType = {};
   const started = Date.now();
   for (let round = 1; round <= MEMORY_ROUNDS; round++) {
     const before = await version();
@@ -202,10 +211,26 @@ test('a sweep page taking updates for a long time keeps a bounded JS heap', asyn
       timeoutMs: 10_000,
       intervalMs: 50,
     });
-    if (round === MEMORY_WARMUP_ROUNDS) baseline = await measure();
+    if (round === MEMORY_WARMUP_ROUNDS) {
+      baseline = await measure();
+      baselineHeap = await heapByType(cdp);
+    }
     if (round % 10 === 0) samples.push({ round, heapBytes: (await measure()).heapBytes });
   }
   const last = await measure();
+  const lastHeap = await heapByType(cdp);
+  const jsGrowth = jsValueGrowth(baselineHeap, lastHeap);
+  const growthByType = Object.fromEntries(
+    Object.entries(lastHeap)
+      .map(([type, v]) => [type, v.bytes - (baselineHeap[type]?.bytes ?? 0)] as const)
+      .filter(([, bytes]) => bytes !== 0),
+  );
+  // Read after the last measurement: reading the timeline gives its entries JS objects.
+  const timeline = await page.evaluate(() => {
+    const byType: Record<string, number> = {};
+    for (const e of performance.getEntries()) byType[e.entryType] = (byType[e.entryType] ?? 0) + 1;
+    return byType;
+  });
   const growth = last.heapBytes - baseline.heapBytes;
   const numbers = {
     rounds: MEMORY_ROUNDS,
@@ -214,12 +239,19 @@ test('a sweep page taking updates for a long time keeps a bounded JS heap', asyn
     afterRender,
     baseline,
     last,
+    timeline,
     growthBytes: growth,
     growthPerRoundBytes: Math.round(growth / (MEMORY_ROUNDS - MEMORY_WARMUP_ROUNDS)),
+    jsValueGrowthBytes: jsGrowth,
+    growthByType,
     samples,
   };
   console.log(JSON.stringify(numbers));
   assert.ok(growth < MEMORY_GROWTH_BUDGET_BYTES, `the JS heap grew by ${growth} bytes`);
+  assert.ok(
+    jsGrowth < JS_VALUE_GROWTH_BUDGET_BYTES,
+    `the page's objects, arrays and strings grew by ${jsGrowth} bytes: ${JSON.stringify(growthByType)}`,
+  );
   assert.equal(last.canvases, baseline.canvases, 'no chart is drawn twice');
   assert.ok(last.nodes <= baseline.nodes * 1.1, `DOM nodes ${baseline.nodes} -> ${last.nodes}`);
   assert.ok(

@@ -3,7 +3,7 @@
  * The browser keeps user-timing marks until they are cleared, so a page open for hours would
  * collect one per event without end; past MAX_MARKS_PER_NAME a name's marks are cleared.
  */
-export const MAX_MARKS_PER_NAME = 1000;
+export const MAX_MARKS_PER_NAME = 50;
 
 const counts = new Map<string, number>();
 
