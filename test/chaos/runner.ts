@@ -8,11 +8,16 @@ import { uploadShapesDataset } from '../fixtures/shapes-dataset.js';
 import { ChaosStack } from './chaos-stack.js';
 import { FAULT_SCENARIOS } from './fault-scenarios.js';
 import { INTENT_SCENARIOS } from './intent-scenarios.js';
+import { REDIS_OUTAGE_SCENARIOS } from './redis-outage-scenarios.js';
 import { checkInvariants, describe } from './invariants.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 
 /** Every scenario of `npm run chaos`, in the order it runs them. */
-export const SCENARIOS: readonly Scenario[] = [...FAULT_SCENARIOS, ...INTENT_SCENARIOS];
+export const SCENARIOS: readonly Scenario[] = [
+  ...FAULT_SCENARIOS,
+  ...REDIS_OUTAGE_SCENARIOS,
+  ...INTENT_SCENARIOS,
+];
 export const DEFAULT_CHAOS_SEED = 13;
 /** Images of the scenarios' dataset (9 train, 3 validation at validationSplit 0.25). */
 const DATASET_IMAGES = 12;

@@ -39,6 +39,11 @@ export const DEFAULT_METRICS_PORT = 9464;
 export const DEFAULT_OUTAGE_BUDGET_SECONDS = 300;
 /** Consecutive worker-side failures (crash, engine, unexpected) after which a worker quarantines. */
 export const DEFAULT_QUARANTINE_AFTER = 3;
+/**
+ * How long a SIGTERMed worker tries to give its trial back (the trainer stops at its next batch
+ * boundary) before it kills the trainer and exits anyway; below the compose file's 2 min grace.
+ */
+export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 90;
 export const DEFAULT_CACHE_DIR = join(tmpdir(), 'setrain-cache');
 
 const envSchema = z.object({
@@ -95,6 +100,12 @@ const envSchema = z.object({
     .min(1)
     .max(1000)
     .default(DEFAULT_QUARANTINE_AFTER),
+  SETRAIN_SHUTDOWN_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(DEFAULT_SHUTDOWN_TIMEOUT_SECONDS),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
 });
 
@@ -137,6 +148,11 @@ export interface WorkerConfig {
   readonly outageBudgetSeconds?: number;
   /** Consecutive worker-side failures before the worker quarantines. Default DEFAULT_QUARANTINE_AFTER. */
   readonly quarantineAfter?: number;
+  /**
+   * Seconds a graceful stop may take before the worker kills its trainer and exits anyway. Default
+   * DEFAULT_SHUTDOWN_TIMEOUT_SECONDS.
+   */
+  readonly shutdownTimeoutSeconds?: number;
 }
 
 /** Parses the worker's environment; throws WorkerError WORKER_CONFIG_INVALID naming each bad variable. */
@@ -182,5 +198,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     logLevel: e.LOG_LEVEL,
     outageBudgetSeconds: e.SETRAIN_OUTAGE_BUDGET_SECONDS,
     quarantineAfter: e.SETRAIN_QUARANTINE_AFTER,
+    shutdownTimeoutSeconds: e.SETRAIN_SHUTDOWN_TIMEOUT_SECONDS,
   });
 }

@@ -1,6 +1,8 @@
 /**
  * The worker process: reads its configuration once, starts the BullMQ worker and stops gracefully on
  * SIGTERM/SIGINT (the running trial goes back to the queue, resumable, without using an attempt).
+ * The stop is bounded by SETRAIN_SHUTDOWN_TIMEOUT_SECONDS: past it (e.g. Redis unreachable) the
+ * trainer is killed and the process exits with status 1.
  */
 import { loadWorkerConfig } from './config.js';
 import { createLogger } from './logger.js';

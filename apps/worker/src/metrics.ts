@@ -41,7 +41,7 @@ export interface WorkerMetricsDeps {
 }
 
 /** Why a worker gave a trial back to the queue without using an attempt. */
-export const GIVE_BACK_REASONS = ['shutdown', 'outage', 'quarantine'] as const;
+export const GIVE_BACK_REASONS = ['shutdown', 'outage', 'quarantine', 'lost-lock'] as const;
 export type GiveBackReason = (typeof GIVE_BACK_REASONS)[number];
 
 /** Outcomes of a finished trial (the terminal trial statuses). */

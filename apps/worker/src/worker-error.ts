@@ -22,6 +22,8 @@ export const WORKER_ERROR_CODES = [
   'DATA_BUCKET_NOT_ALLOWED',
   /** The trial's estimated memory is over the budget per trial (SETRAIN_MAX_TRIAL_MEMORY_BYTES). */
   'TRIAL_MEMORY_EXCEEDED',
+  /** A graceful stop ran past SETRAIN_SHUTDOWN_TIMEOUT_SECONDS; the worker stopped by force. */
+  'SHUTDOWN_TIMEOUT',
 ] as const;
 export type WorkerErrorCode = (typeof WORKER_ERROR_CODES)[number];
 

@@ -84,6 +84,14 @@ export interface TrialProcessor {
    * queue without counting an attempt; new jobs are given back at once.
    */
   shutdown(): void;
+  /** Kills the running trainer process at once (a shutdown that ran out of time). */
+  kill(): void;
+  /**
+   * The job's BullMQ lock is lost or about to expire (see LockWatchdog): kills the trainer at once,
+   * so the trial never trains on two workers, and leaves the job to BullMQ's stall check (nothing
+   * is written for it here). True when the job was held here.
+   */
+  lockLost(jobId: string, reason: string): boolean;
   /** The trial held now, if any. */
   readonly activeTrialId: string | undefined;
   readonly health: WorkerHealth;
@@ -98,6 +106,8 @@ interface HeldTrial {
   readonly trialId: string;
   trial?: RunningTrial;
   cancelReason?: string;
+  /** Set when the job's lock was lost: the job is no longer this worker's to move. */
+  lostLock?: string;
 }
 
 /** One job being processed. */
@@ -227,6 +237,24 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
   };
 
   /**
+   * Ends processing of a job whose lock was lost without moving it or writing its state (another
+   * worker may hold it by now): BullMQ's stall check puts it back in the queue, and it resumes
+   * from its last checkpoint. WaitingError: BullMQ leaves the job as it is.
+   */
+  const leaveLostJob = (held: Held, reason: string): never => {
+    held.log.warn({ reason }, 'job lock lost: trainer stopped, the job is left to the stall check');
+    deps.metrics?.countGiveBack('lost-lock');
+    deps.metrics?.trialReleased();
+    throw new WaitingError();
+  };
+
+  /** Leaves the job (see leaveLostJob) once its lock is lost: its state is no longer ours to write. */
+  const leaveIfLost = (held: Held): void => {
+    const reason = active?.trialId === held.payload.trialId ? active.lostLock : undefined;
+    if (reason !== undefined) leaveLostJob(held, reason);
+  };
+
+  /**
    * Gives the job back without using an attempt: to wait at once, or delayed (an outage). A stop
    * requested meanwhile ends the trial cancelled instead, so no other worker trains it.
    */
@@ -236,8 +264,10 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     reason: string,
     delayMs?: number,
   ): Promise<never> => {
+    leaveIfLost(held);
     const stop = await stopReason(held).catch(() => undefined);
     if (stop !== undefined) return endCancelled(held, stop);
+    leaveIfLost(held);
     await store
       .endAttempt(
         held.payload,
@@ -250,6 +280,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       });
     deps.metrics?.countGiveBack(why);
     held.log.info({ why, reason, delayMs }, 'trial given back');
+    leaveIfLost(held);
     // Neither move counts an attempt: attemptsMade only grows when a job fails.
     if (delayMs !== undefined) {
       await held.job.moveToDelayed(Date.now() + delayMs, held.token);
@@ -277,6 +308,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     message: string,
     progress: TrialProgress,
   ): Promise<never> => {
+    leaveIfLost(held);
     const { job, payload } = held;
     const willRetry = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
     held.log.warn({ error: message, willRetry }, 'trial failed');
@@ -463,15 +495,21 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     // A shutdown requested while the trial process was starting.
     if (shuttingDown) trial.stop('shutdown', SHUTDOWN_MESSAGE);
     const stopWatching = watchStops(held, trial);
+    const lost = (): string | undefined =>
+      active?.trialId === payload.trialId ? active.lostLock : undefined;
     try {
       let outcome: TrialOutcome;
       try {
         outcome = await trial.outcome;
       } catch (error) {
+        const lostReason = lost();
+        if (lostReason !== undefined) return leaveLostJob(held, lostReason);
         if (isInfrastructureError(error)) return await onOutage(held, error, progress);
         const code = error instanceof WorkerError ? error.code : 'UNEXPECTED';
         return await onWorkerFailure(held, code, errorMessage(error), progress);
       }
+      const lostReason = lost();
+      if (lostReason !== undefined) return leaveLostJob(held, lostReason);
       switch (outcome.kind) {
         case 'completed':
           return await onCompleted(held, outcome);
@@ -522,6 +560,9 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       }
       return await train(held, signal);
     } catch (error) {
+      const lostReason = active?.lostLock;
+      if (lostReason !== undefined && !isJobControlError(error))
+        return leaveLostJob(held, lostReason);
       if (isJobControlError(error) || !isInfrastructureError(error)) throw error;
       // Redis or S3 failed outside the trainer (state writes, stop checks).
       return await onOutage(held, error, { epochs: [], best: null });
@@ -542,6 +583,17 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     shutdown() {
       shuttingDown = true;
       active?.trial?.stop('shutdown', SHUTDOWN_MESSAGE);
+    },
+    kill() {
+      active?.trial?.kill();
+    },
+    lockLost(jobId, reason) {
+      if (active === undefined || active.trialId !== jobId || active.lostLock !== undefined) {
+        return false;
+      }
+      active.lostLock = reason;
+      active.trial?.kill();
+      return true;
     },
     get activeTrialId() {
       return active?.trialId;

@@ -5,9 +5,12 @@ import { TRIALS_QUEUE, type TrialResult } from '@setrain/protocol';
 import {
   DEFAULT_OUTAGE_BUDGET_SECONDS,
   DEFAULT_QUARANTINE_AFTER,
+  DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
   type WorkerConfig,
 } from '../config.js';
-import { WorkerError } from '../worker-error.js';
+import { errorMessage, WorkerError } from '../worker-error.js';
+import { LockWatchdog } from './lock-watchdog.js';
+import { creditStall } from './stall-credit.js';
 import { forkPreflight, type PreflightRunner } from './trainer-launcher.js';
 import { WorkerHealth } from './worker-health.js';
 import { subscribeToControl, type ControlSubscription } from './control-subscriber.js';
@@ -46,7 +49,10 @@ export interface WorkerRuntime {
   /**
    * Graceful stop: the running trial stops at its next batch boundary and its job goes back to the
    * queue without using an attempt (it resumes from its last epoch checkpoint); then every
-   * connection closes.
+   * connection closes. Bounded by `shutdownTimeoutSeconds`: past it (Redis unreachable, a batch
+   * that does not end) the trainer is killed, every connection dropped, and close rejects with
+   * SHUTDOWN_TIMEOUT; a job not given back is put back by BullMQ's stall check once its lock
+   * expires.
    */
   close(): Promise<void>;
 }
@@ -125,6 +131,23 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     ...config.redisSentinel,
     maxRetriesPerRequest: 3,
   });
+  const lockDurationMs = config.lockDurationMs;
+  // Set once the BullMQ worker exists: the key of a job's hash, for the stall credit.
+  const jobKey: { of?: (jobId: string) => string } = {};
+  const watchdog = new LockWatchdog({
+    lockDurationMs,
+    onLost: (jobId, reason) => {
+      if (!processor.lockLost(jobId, reason)) return;
+      logger.warn({ trialId: jobId, reason }, 'job lock lost; the trainer was stopped');
+      const key = jobKey.of?.(jobId);
+      if (key === undefined) return;
+      creditStall(bullConnection, key).then(
+        (credited) => logger.info({ trialId: jobId, credited }, 'stall of the lost lock credited'),
+        (error: unknown) =>
+          logger.warn({ trialId: jobId, error: errorMessage(error) }, 'stall credit failed'),
+      );
+    },
+  });
   const processor = createTrialProcessor({
     metrics,
     redis: stateConnection,
@@ -139,7 +162,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     limits: config.limits,
     logger,
     health,
-    onActiveTrialChange: () => beating.heartbeat?.beatNow(),
+    onActiveTrialChange: () => {
+      watchdog.follow(processor.activeTrialId);
+      beating.heartbeat?.beatNow();
+    },
     ...options.processor,
   });
   let control: ControlSubscription | undefined;
@@ -161,6 +187,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
       logger,
     );
   } catch (error) {
+    watchdog.stop();
     bullConnection.disconnect();
     stateConnection.disconnect();
     throw error;
@@ -179,6 +206,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     },
   );
   started.worker = worker;
+  jobKey.of = (jobId) => worker.toKey(jobId);
+  worker.on('locksRenewed', ({ jobIds }) => watchdog.renewed(jobIds));
+  worker.on('lockRenewalFailed', (jobIds) => watchdog.renewalFailed(jobIds));
   worker.on('failed', (job, error) => {
     logger.warn({ jobId: job?.id, error: error.message }, 'job failed');
   });
@@ -204,6 +234,33 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     'worker started',
   );
 
+  const subscription = control;
+  const gracefulStop = async (): Promise<void> => {
+    processor.shutdown();
+    await worker.close();
+    await subscription?.close();
+    await heartbeat.stop();
+    await stateConnection.quit().catch(() => undefined);
+    await metricsServer?.close();
+    watchdog.stop();
+    bullConnection.disconnect();
+    logger.info('worker stopped');
+  };
+  const timeoutMs = (config.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_TIMEOUT_SECONDS) * 1000;
+  /** Past the shutdown timeout: nothing left running, nothing left connected. */
+  const forceStop = (): WorkerError => {
+    processor.kill();
+    watchdog.stop();
+    void worker.close(true).catch(() => undefined);
+    void subscription?.close().catch(() => undefined);
+    stateConnection.disconnect();
+    bullConnection.disconnect();
+    void metricsServer?.close().catch(() => undefined);
+    const message = `the graceful stop did not finish within ${timeoutMs / 1000} s (SETRAIN_SHUTDOWN_TIMEOUT_SECONDS; Redis unreachable?): the trainer was killed and the connections dropped; a trial not given back returns to the queue when its lock expires (BullMQ's stall check) and resumes from its last checkpoint`;
+    logger.error({ trialId: processor.activeTrialId }, message);
+    return new WorkerError('SHUTDOWN_TIMEOUT', message);
+  };
+
   let closing: Promise<void> | undefined;
   return {
     worker,
@@ -211,16 +268,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     metrics,
     health,
     close() {
-      closing ??= (async () => {
-        processor.shutdown();
-        await worker.close();
-        await control?.close();
-        await heartbeat.stop();
-        await stateConnection.quit().catch(() => undefined);
-        await metricsServer?.close();
-        bullConnection.disconnect();
-        logger.info('worker stopped');
-      })();
+      closing ??= new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(forceStop()), timeoutMs);
+        gracefulStop().then(
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            reject(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+      });
       return closing;
     },
   };
