@@ -1,5 +1,5 @@
 import { MAX_TRIALS_LIMIT, type SweepSpec } from '@setrain/protocol';
-import { createSampler, gridSize, SweepError } from '@setrain/sweep';
+import { createSampler, createSchedulerForSpec, gridSize, SweepError } from '@setrain/sweep';
 
 import { ApiError } from './errors.js';
 
@@ -33,6 +33,15 @@ export function checkSearchSpace(spec: SweepSpec): void {
     }
   }
   checkGridSize(spec);
+  try {
+    // Scheduler options the schema cannot check alone (e.g. more Hyperband brackets than rungs).
+    createSchedulerForSpec(spec);
+  } catch (error) {
+    if (!(error instanceof SweepError)) throw error;
+    throw new ApiError('SPEC_INVALID', { detail: `earlyStopping: ${error.message}` }, [
+      { path: 'earlyStopping', message: error.message },
+    ]);
+  }
 }
 
 /**

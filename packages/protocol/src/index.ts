@@ -24,3 +24,4 @@ export * from './map-with-concurrency.js';
 export * from './trial-memory.js';
 export * from './param-expression.js';
 export * from './search-rules.js';
+export * from './hyperband-spec.js';

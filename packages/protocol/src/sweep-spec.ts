@@ -1,6 +1,11 @@
 import { z } from 'zod';
 
 import { retentionSchema } from './artifacts.js';
+import {
+  bohbOptionsSchema,
+  checkBohbSpec,
+  hyperbandEarlyStoppingSchema,
+} from './hyperband-spec.js';
 import { checkPbtSpec, pbtOptionsSchema } from './pbt-spec.js';
 import { sweepIdSchema } from './ids.js';
 import { modelSpecSchema } from './model-args-schema.js';
@@ -19,8 +24,9 @@ import { objectiveSchema, trainingSpecSchema } from './training.js';
  * parameters; random samples every distribution independently from the sweep's seed; sobol
  * spreads trials evenly over the space (scrambled low-discrepancy points); tpe samples at random
  * first, then concentrates on the regions of the best finished trials; pbt trains a random
- * population whose weak members copy strong ones' checkpoints and perturb their parameters. */
-export const STRATEGIES = ['grid', 'random', 'sobol', 'tpe', 'pbt'] as const;
+ * population whose weak members copy strong ones' checkpoints and perturb their parameters; bohb
+ * is TPE per budget inside Hyperband (needs earlyStopping hyperband). */
+export const STRATEGIES = ['grid', 'random', 'sobol', 'tpe', 'pbt', 'bohb'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const DEFAULT_PARALLELISM = 1;
@@ -62,6 +68,7 @@ const searchSchema = z
     parameters: z.record(z.string(), distributionSchema).default({}),
     tpe: tpeOptionsSchema.optional(),
     pbt: pbtOptionsSchema.optional(),
+    bohb: bohbOptionsSchema.optional(),
     /** Conditions every trial's parameters must meet, e.g. `batchSize * inputSize <= 32768`
      * (param-expression.ts); points that break one are never run. */
     constraints: z
@@ -91,11 +98,11 @@ const searchSchema = z
         });
       }
     }
-    if (search.tpe !== undefined && search.strategy !== 'tpe') {
+    if (search.tpe !== undefined && search.strategy !== 'tpe' && search.strategy !== 'bohb') {
       ctx.addIssue({
         code: 'custom',
         path: ['tpe'],
-        message: `tpe options need strategy tpe; strategy is ${search.strategy}`,
+        message: `tpe options need strategy tpe or bohb; strategy is ${search.strategy}`,
       });
     }
     for (const [name, dist] of Object.entries(search.parameters)) {
@@ -127,7 +134,7 @@ const searchSchema = z
     }
   });
 
-export const EARLY_STOPPING_TYPES = ['median', 'asha'] as const;
+export const EARLY_STOPPING_TYPES = ['median', 'asha', 'hyperband'] as const;
 export type EarlyStoppingType = (typeof EARLY_STOPPING_TYPES)[number];
 
 /** Early-stopping rules; defaults live in @setrain/sweep (DEFAULT_MEDIAN_*, DEFAULT_ASHA_*). */
@@ -153,6 +160,7 @@ export const earlyStoppingSchema = z.discriminatedUnion('type', [
       message: 'maxEpochs must exceed minEpochs',
       path: ['maxEpochs'],
     }),
+  hyperbandEarlyStoppingSchema,
 ]);
 export type EarlyStopping = z.infer<typeof earlyStoppingSchema>;
 
@@ -216,6 +224,7 @@ export const sweepSpecSchema = z
   })
   .superRefine((spec, ctx) => {
     for (const problem of checkPbtSpec(spec)) ctx.addIssue({ code: 'custom', ...problem });
+    for (const problem of checkBohbSpec(spec)) ctx.addIssue({ code: 'custom', ...problem });
   });
 export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
 export type SweepSpec = z.output<typeof sweepSpecSchema>;

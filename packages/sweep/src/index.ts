@@ -16,6 +16,8 @@ export { SOBOL_MAX_DIMENSIONS, SobolSequence, type SobolOptions } from './sobol-
 export { createSampler, gridSize, plannedTrialCount } from './sampler.js';
 export * from './scheduler-types.js';
 export { AshaScheduler } from './asha-scheduler.js';
+export { HyperbandScheduler } from './hyperband-scheduler.js';
+export { BohbSampler, DEFAULT_BOHB_RANDOM_FRACTION } from './bohb-sampler.js';
 export { MedianStoppingScheduler } from './median-stopping-scheduler.js';
 export {
   createScheduler,

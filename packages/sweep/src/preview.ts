@@ -30,7 +30,7 @@ export interface PreviewEntry {
 /**
  * The first n configurations a spec would run, at most its planned trial count. Grid, random and
  * sobol previews are exact. TPE's first startupTrials are exact too; later entries assume no
- * history (TPE then samples at random) and are flagged `dependsOnResults`.
+ * history (TPE then samples at random) and are flagged `dependsOnResults`, as is every BOHB entry.
  */
 export function preview(
   spec: PreviewSpec,
@@ -41,10 +41,13 @@ export function preview(
     seed: options.seed ?? spec.training.seed,
     goal: spec.objective.goal,
   });
+  // BOHB's model may take over any trial once results exist: every entry depends on them.
   const startup =
     spec.search.strategy === 'tpe'
       ? (spec.search.tpe?.startupTrials ?? DEFAULT_TPE_STARTUP_TRIALS)
-      : Infinity;
+      : spec.search.strategy === 'bohb'
+        ? 0
+        : Infinity;
   const count = Math.min(Math.max(0, Math.floor(n)), plannedTrialCount(spec));
   const entries: PreviewEntry[] = [];
   for (let trialNumber = 1; trialNumber <= count; trialNumber++) {

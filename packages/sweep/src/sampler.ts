@@ -1,5 +1,6 @@
 import { DEFAULT_RANDOM_MAX_TRIALS } from '@setrain/protocol';
 
+import { BohbSampler } from './bohb-sampler.js';
 import { SweepError } from './errors.js';
 import { GridSampler, gridSize } from './grid-sampler.js';
 import { RandomSampler } from './random-sampler.js';
@@ -33,6 +34,8 @@ export function createSampler(search: SearchSpace, options: SamplerOptions): Sam
     case 'pbt':
       // PBT's initial population is random; PbtScheduler changes parameters as trials train.
       return new RandomSampler(search, options.seed);
+    case 'bohb':
+      return new BohbSampler(search, options.seed, options.goal, search.bohb);
     default:
       throw new SweepError(
         'UNKNOWN_STRATEGY',

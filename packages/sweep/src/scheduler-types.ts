@@ -1,7 +1,7 @@
 import type { Goal, TrialStatus } from '@setrain/protocol';
 
 /** Every early-stopping rule `createScheduler` knows. */
-export const SCHEDULER_TYPES = ['median', 'asha'] as const;
+export const SCHEDULER_TYPES = ['median', 'asha', 'hyperband'] as const;
 export type SchedulerType = (typeof SCHEDULER_TYPES)[number];
 
 export const DEFAULT_MEDIAN_MIN_EPOCHS = 1;
@@ -29,8 +29,21 @@ export interface AshaOptions {
   maxEpochs: number;
 }
 
+/** Hyperband's brackets of successive halving, run asynchronously (hyperband-scheduler.ts). */
+export interface HyperbandOptions {
+  type: 'hyperband';
+  /** First rung of the most aggressive bracket; bracket b starts at minEpochs * η^b. Default 1. */
+  minEpochs?: number | undefined;
+  /** η: keep the top 1/η at each rung. Default 3. */
+  reductionFactor?: number | undefined;
+  /** A trial's full budget. */
+  maxEpochs: number;
+  /** Brackets to use, most aggressive first. Default all: 1 + the rungs below maxEpochs. */
+  brackets?: number | undefined;
+}
+
 /** An early-stopping section of a spec; the protocol's earlyStopping is assignable to it. */
-export type EarlyStoppingOptions = MedianStoppingOptions | AshaOptions;
+export type EarlyStoppingOptions = MedianStoppingOptions | AshaOptions | HyperbandOptions;
 
 /** What a scheduler knows about one trial. */
 export interface TrialProgress {

@@ -3,6 +3,7 @@ import type { Distribution } from '@setrain/protocol';
 import { AshaScheduler } from './asha-scheduler.js';
 import { intUniformCount } from './distributions.js';
 import { SweepError } from './errors.js';
+import { HyperbandScheduler } from './hyperband-scheduler.js';
 import { MedianStoppingScheduler } from './median-stopping-scheduler.js';
 import {
   SCHEDULER_TYPES,
@@ -29,6 +30,8 @@ export function createScheduler(options: EarlyStoppingOptions | undefined): Sche
       return new MedianStoppingScheduler(options);
     case 'asha':
       return new AshaScheduler(options);
+    case 'hyperband':
+      return new HyperbandScheduler(options);
     default:
       throw new SweepError(
         'INVALID_OPTIONS',
@@ -37,10 +40,14 @@ export function createScheduler(options: EarlyStoppingOptions | undefined): Sche
   }
 }
 
-/** A spec's `earlyStopping` section: like EarlyStoppingOptions, but ASHA's maxEpochs may be left out. */
+/** A spec's `earlyStopping` section: like EarlyStoppingOptions, but ASHA's and Hyperband's
+ * maxEpochs may be left out. */
 export type EarlyStoppingSpec =
-  | Exclude<EarlyStoppingOptions, { type: 'asha' }>
-  | (Omit<Extract<EarlyStoppingOptions, { type: 'asha' }>, 'maxEpochs'> & { maxEpochs?: number });
+  | Exclude<EarlyStoppingOptions, { type: 'asha' | 'hyperband' }>
+  | (Omit<Extract<EarlyStoppingOptions, { type: 'asha' }>, 'maxEpochs'> & { maxEpochs?: number })
+  | (Omit<Extract<EarlyStoppingOptions, { type: 'hyperband' }>, 'maxEpochs'> & {
+      maxEpochs?: number;
+    });
 
 /** The most epochs any trial of the spec can run: the largest `epochs` the search can pick. */
 export function maxTrialEpochs(spec: {
@@ -65,7 +72,7 @@ export function maxTrialEpochs(spec: {
 }
 
 /**
- * The scheduler of a whole spec: ASHA's maxEpochs defaults to the most epochs a trial can run
+ * The scheduler of a whole spec: ASHA's and Hyperband's maxEpochs default to the most epochs a trial can run
  * (training.epochs, or the largest value when epochs is searched).
  */
 export function createSchedulerForSpec(spec: {
@@ -74,7 +81,7 @@ export function createSchedulerForSpec(spec: {
   search: Pick<SearchSpace, 'parameters'>;
 }): Scheduler {
   const options = spec.earlyStopping;
-  if (options?.type === 'asha') {
+  if (options?.type === 'asha' || options?.type === 'hyperband') {
     return createScheduler({ ...options, maxEpochs: options.maxEpochs ?? maxTrialEpochs(spec) });
   }
   return createScheduler(options);

@@ -3,7 +3,7 @@ import type { Distribution, Goal, ParamSet, TrialStatus } from '@setrain/protoco
 import type { PbtOptions } from './pbt.js';
 
 /** Every strategy `createSampler` knows. The protocol's STRATEGIES is a subset until it adds these. */
-export const SAMPLER_STRATEGIES = ['grid', 'random', 'sobol', 'tpe', 'pbt'] as const;
+export const SAMPLER_STRATEGIES = ['grid', 'random', 'sobol', 'tpe', 'pbt', 'bohb'] as const;
 export type SamplerStrategy = (typeof SAMPLER_STRATEGIES)[number];
 
 /** Options of the tree-structured Parzen estimator (all optional; defaults in tpe-sampler.ts). */
@@ -20,6 +20,14 @@ export interface TpeOptions {
   constantLiar?: boolean;
 }
 
+/** Options of BOHB (bohb-sampler.ts); its model also reads the TPE options. */
+export interface BohbOptions {
+  /** Fraction of trials sampled at random regardless of the model. Default 1/3. */
+  randomFraction?: number | undefined;
+  /** Finished trials a budget needs before the model uses it. Default 2 * (searched + 1). */
+  minPointsInModel?: number | undefined;
+}
+
 /**
  * The `search` section of a sweep spec as the samplers read it: the protocol's SweepSpec['search']
  * is assignable to it.
@@ -29,6 +37,8 @@ export interface SearchSpace {
   /** Parameter name -> distribution, in spec order (grid order depends on it). */
   parameters: Record<string, Distribution>;
   tpe?: TpeOptions;
+  /** BOHB's own options (strategy bohb; its TPE model takes `tpe`). */
+  bohb?: BohbOptions | undefined;
   /** Population-based training (strategy pbt); see pbt.ts. */
   pbt?: PbtOptions;
   /** Conditions over the parameters every suggested point meets (protocol param-expression). */
@@ -43,6 +53,8 @@ export interface Observation {
   /** The trial's objective; null while it has none (queued, running) or when it failed. */
   value: number | null;
   status: TrialStatus;
+  /** Epochs the trial trained (where early stopping ended it, or its full budget); BOHB's budget. */
+  epochs?: number | undefined;
 }
 
 export interface SuggestContext {

@@ -48,14 +48,17 @@ export function historyOf(record: SweepRecord, trials: readonly TrialState[]): O
       params: t.params,
       value: t.objectiveValue,
       status: t.status,
+      epochs: t.epochsCompleted,
     })),
   ];
 }
 
-/** The spec's early-stopping rule with ASHA's maxEpochs resolved (what workers run). */
+/** The spec's early-stopping rule with ASHA's/Hyperband's maxEpochs resolved (what workers run). */
 function earlyStoppingOf(spec: SweepSpec): TrialPayload['earlyStopping'] {
   const rule = spec.earlyStopping;
-  if (rule?.type === 'asha') return { ...rule, maxEpochs: rule.maxEpochs ?? maxTrialEpochs(spec) };
+  if (rule?.type === 'asha' || rule?.type === 'hyperband') {
+    return { ...rule, maxEpochs: rule.maxEpochs ?? maxTrialEpochs(spec) };
+  }
   return rule;
 }
 

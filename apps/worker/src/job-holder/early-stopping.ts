@@ -60,7 +60,9 @@ export async function decideAfterEpoch(
   const rule = payload.earlyStopping;
   if (rule === undefined || epoch >= payload.training.epochs) return { action: 'continue' };
   const scheduler = createScheduler(
-    rule.type === 'asha' ? { ...rule, maxEpochs: rule.maxEpochs ?? payload.training.epochs } : rule,
+    rule.type === 'asha' || rule.type === 'hyperband'
+      ? { ...rule, maxEpochs: rule.maxEpochs ?? payload.training.epochs }
+      : rule,
   );
   const history = await readSweepProgress(redis, prefix, payload.sweepId, payload.objective);
   // The asking trial is running whatever its stored state says (it may lag by one write).
