@@ -149,6 +149,28 @@ export class SweepStore {
     return trials.sort((a, b) => a.state.trialNumber - b.state.trialNumber);
   }
 
+  /**
+   * The trials `trialIds` of the sweep (undefined where a trial is absent) and how many trials the
+   * sweep has, in one round trip: what an incremental advance re-reads.
+   */
+  async getStoredTrialsById(
+    sweepId: string,
+    trialIds: readonly string[],
+  ): Promise<{ total: number; trials: (StoredTrial | undefined)[] }> {
+    const key = this.keys.sweepTrials(sweepId);
+    const pipeline = this.redis.pipeline().hlen(key);
+    if (trialIds.length > 0) pipeline.hmget(key, ...trialIds);
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+    const total = Number(results[0]?.[1] ?? 0);
+    const raws = (results[1]?.[1] ?? []) as (string | null)[];
+    const trials = trialIds.map((_, i) => {
+      const raw = raws[i];
+      return raw == null ? undefined : { raw, state: trialStateSchema.parse(JSON.parse(raw)) };
+    });
+    return { total, trials };
+  }
+
   async getTrials(sweepId: string): Promise<TrialState[]> {
     return (await this.getStoredTrials(sweepId)).map((t) => t.state);
   }

@@ -3,3 +3,4 @@ export { failureStatus } from './job-outcome.js';
 export * from './options.js';
 export * from './sweep-controller.js';
 export * from './sweep-lock.js';
+export * from './trial-cache.js';

@@ -16,7 +16,7 @@ import { plannedTrialCount } from '@setrain/sweep';
 import { DEFAULT_RECONCILE_INTERVAL_MS } from '../config.js';
 import { ApiError } from '../errors.js';
 import { type SweepRecord } from '../sweep-record.js';
-import { type SweepStore } from '../sweep-store.js';
+import { type StoredTrial, type SweepStore } from '../sweep-store.js';
 import { collectWarmStart } from '../warm-start.js';
 import { StaleSweepWriteError } from '../stale-sweep-write-error.js';
 import {
@@ -36,6 +36,7 @@ import { writeSweepJson } from './sweep-json.js';
 import { SweepLock } from './sweep-lock.js';
 import { TrialEnqueuer } from './trial-enqueuer.js';
 import { samplerOf } from './trial-payload.js';
+import { TrialCache } from './trial-cache.js';
 import { TrialStopper } from './trial-stopper.js';
 import { TrialSync } from './trial-sync.js';
 import { runUserAction } from './user-action.js';
@@ -44,6 +45,17 @@ import { runUserAction } from './user-action.js';
 const MAX_CONTENDED_PASSES = 3;
 /** How long a user action (cancel, pause, resume, PATCH) waits for the sweep lock. */
 const USER_LOCK_WAIT_MS = DEFAULT_LOCK_WAIT_MS * 5;
+
+/**
+ * Which unfinished trials an advance compares with their jobs: all of them, or only those a queue
+ * event named (the others keep their stored state until their own event or the reconcile loop).
+ */
+type SyncScope = 'all' | Set<string>;
+
+function mergeScopes(a: SyncScope, b: SyncScope): SyncScope {
+  if (a === 'all' || b === 'all') return 'all';
+  return new Set([...a, ...b]);
+}
 
 /**
  * Drives sweeps: samples parameters, enqueues trials up to the sweep's parallelism, folds finished
@@ -59,7 +71,11 @@ export class SweepController {
   private readonly enqueuer: TrialEnqueuer;
   private readonly trialSync: TrialSync;
   private readonly stopper: TrialStopper;
-  private readonly inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
+  private readonly trialCache: TrialCache;
+  private readonly inFlight = new Map<
+    string,
+    { again: boolean; scope: SyncScope; done: Promise<void> }
+  >();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private reconciling: Promise<void> | undefined;
@@ -81,6 +97,7 @@ export class SweepController {
     });
     this.trialSync = new TrialSync({ store, queue, enqueuer: this.enqueuer, logger });
     this.stopper = new TrialStopper({ store, enqueuer: this.enqueuer, logger, now: this.now });
+    this.trialCache = new TrialCache(store);
   }
 
   /** Subscribes to queue events and starts the reconcile loop (first pass right away). */
@@ -89,7 +106,7 @@ export class SweepController {
     if (events !== undefined) {
       const onEnd = ({ jobId }: { jobId: string }): void => {
         const parsed = parseTrialId(jobId);
-        if (parsed !== undefined) this.advanceInBackground(parsed.sweepId);
+        if (parsed !== undefined) this.advanceInBackground(parsed.sweepId, jobId);
       };
       events.on('completed', onEnd);
       events.on('failed', onEnd);
@@ -265,21 +282,36 @@ export class SweepController {
    * done. Concurrent calls for one sweep coalesce into one run plus at most one re-run.
    */
   advance(sweepId: string): Promise<void> {
+    return this.advanceScoped(sweepId, 'all');
+  }
+
+  /**
+   * advance() for `scope`: a queue event's advance compares only its own trial with its job and
+   * (when this process wrote the sweep last) re-reads only the unfinished trials; 'all' reads
+   * and compares everything.
+   */
+  private advanceScoped(sweepId: string, scope: SyncScope): Promise<void> {
     const existing = this.inFlight.get(sweepId);
     if (existing !== undefined) {
       existing.again = true;
+      existing.scope = mergeScopes(existing.scope, scope);
       return existing.done;
     }
-    const entry = { again: false, done: Promise.resolve() };
+    const entry = { again: false, scope, done: Promise.resolve() };
     entry.done = (async () => {
       try {
         let passes = 0;
         do {
           entry.again = false;
+          const passScope = entry.scope;
+          entry.scope = new Set();
           const contended = await this.lock.withLock(sweepId, DEFAULT_LOCK_WAIT_MS, () =>
-            this.advanceFenced(sweepId),
+            this.advanceFenced(sweepId, passScope),
           );
-          if (contended === true && passes++ < MAX_CONTENDED_PASSES) entry.again = true;
+          if (contended === true && passes++ < MAX_CONTENDED_PASSES) {
+            entry.again = true;
+            entry.scope = mergeScopes(entry.scope, passScope);
+          }
         } while (entry.again && !this.closed);
       } finally {
         this.inFlight.delete(sweepId);
@@ -289,18 +321,19 @@ export class SweepController {
     return entry.done;
   }
 
-  private advanceInBackground(sweepId: string): void {
+  private advanceInBackground(sweepId: string, trialId: string): void {
     if (this.closed) return;
-    this.advance(sweepId).catch((error: unknown) =>
+    this.advanceScoped(sweepId, new Set([trialId])).catch((error: unknown) =>
       this.options.logger.error({ err: error, sweepId }, 'advancing sweep failed'),
     );
   }
 
   /** One advance; a write fenced off by a newer version counts as contended (re-read, retry). */
-  private async advanceFenced(sweepId: string): Promise<boolean> {
+  private async advanceFenced(sweepId: string, scope: SyncScope): Promise<boolean> {
     try {
-      return await this.advanceLocked(sweepId);
+      return await this.advanceLocked(sweepId, scope);
     } catch (error) {
+      this.trialCache.forget(sweepId);
       if (!(error instanceof StaleSweepWriteError)) throw error;
       this.options.logger.warn({ sweepId, err: error }, 'sweep changed under this advance');
       return true;
@@ -308,16 +341,25 @@ export class SweepController {
   }
 
   /** One advance under the lock. Returns true when a trial state changed under our feet. */
-  private async advanceLocked(sweepId: string): Promise<boolean> {
-    const loaded = await this.store.getSweep(sweepId);
+  private async advanceLocked(sweepId: string, scope: SyncScope): Promise<boolean> {
+    // Both in one round trip (the stop is read even when the sweep has ended; it is small).
+    const [loaded, stop] = await Promise.all([
+      this.store.getSweep(sweepId),
+      this.store.getSweepStop(sweepId),
+    ]);
     if (loaded === undefined) {
+      this.trialCache.forget(sweepId);
       await this.store.markInactive(sweepId);
       return false;
     }
     // 0. A cancel recorded without the lock (or by a replica that died) ends the sweep first.
-    let record = await this.applyRecordedCancel(loaded);
-    // 1. Fold the queue's view of every unfinished trial into its state.
-    const { trials, contended: synced } = await this.syncTrials(record);
+    let record = this.applyRecordedCancel(loaded, stop);
+    // 1. Fold the queue's view of the unfinished trials in scope into their states. A sweep that
+    // has ended is read whole (it is about to stop its trials or settle).
+    const full = scope === 'all' || isFinishedSweepStatus(record.status);
+    const read = await this.trialCache.read(loaded, full);
+    const synced = await this.syncTrials(record, read.trials, read.full ? 'all' : scope);
+    const trials = synced.trials.map((t) => t.state);
     // 2. The best trial so far.
     const best = bestOf(record.spec.objective.goal, trials);
     if (JSON.stringify(best) !== JSON.stringify(record.best)) record = { ...record, best };
@@ -329,32 +371,70 @@ export class SweepController {
       record = await this.saveRecord({ ...record, updatedAt: this.stamp() });
     }
     // 4. Ended and settled: write the final sweep.json once, then stop watching the sweep.
-    const contended = synced || decided.stopped;
-    if (!contended) await this.settle(record, trials);
+    const contended = synced.contended || decided.stopped;
+    if (!contended) await this.settle(record, read.full ? trials : undefined);
+    // 5. What the next event's advance starts from: the trials as stored now (new ones included;
+    // a trial contended in this pass is unfinished, so the next read takes it from Redis).
+    if (isFinishedSweepStatus(record.status)) {
+      this.trialCache.forget(sweepId);
+    } else {
+      const created = trials
+        .slice(synced.trials.length)
+        .map((state) => ({ state, raw: JSON.stringify(state) }));
+      this.trialCache.remember(sweepId, record.version, [...synced.trials, ...created]);
+    }
     return contended;
   }
 
-  /** The record cancelled if a whole-sweep cancel is recorded and the sweep has not ended. */
-  private async applyRecordedCancel(record: SweepRecord): Promise<SweepRecord> {
+  /** The record cancelled if a whole-sweep cancel (`stop`) is recorded and the sweep has not ended. */
+  private applyRecordedCancel(record: SweepRecord, stop: StopRequest | undefined): SweepRecord {
     if (isFinishedSweepStatus(record.status)) return record;
-    const stop = await this.store.getSweepStop(record.id);
     if (stop?.kind !== 'cancel') return record;
     this.options.logger.info({ sweepId: record.id, reason: stop.reason }, 'sweep cancelled');
     return finishedRecord(record, 'cancelled', this.now(), stop.reason);
   }
 
-  /** Every trial of the sweep after syncing the unfinished ones with their jobs. */
+  /**
+   * The sweep's trials after syncing the unfinished ones in `scope` with their jobs, each with the
+   * JSON now stored for it (what this pass wrote, or what it read).
+   */
   private async syncTrials(
     record: SweepRecord,
-  ): Promise<{ trials: TrialState[]; contended: boolean }> {
-    const trials: TrialState[] = [];
+    stored: readonly StoredTrial[],
+    scope: SyncScope,
+  ): Promise<{ trials: StoredTrial[]; contended: boolean }> {
+    const trials: StoredTrial[] = [];
     let contended = false;
-    for (const trial of await this.store.getStoredTrials(record.id)) {
-      const synced = await this.trialSync.sync(record, trial);
+    for (const trial of stored) {
+      if (scope !== 'all' && !scope.has(trial.state.trialId)) {
+        trials.push(trial);
+        continue;
+      }
+      const { current, synced } = await this.syncTrial(record, trial);
       contended ||= synced === 'contended';
-      trials.push(synced === 'contended' ? trial.state : synced);
+      trials.push(
+        synced === 'contended' || synced === current.state
+          ? current
+          : { state: synced, raw: JSON.stringify(synced) },
+      );
     }
     return { trials, contended };
+  }
+
+  /**
+   * Syncs one trial; when its worker wrote it as we compared (typically marking it running as its
+   * job became active), compares once more with what the worker wrote instead of a whole new pass.
+   */
+  private async syncTrial(
+    record: SweepRecord,
+    trial: StoredTrial,
+  ): Promise<{ current: StoredTrial; synced: TrialState | 'contended' }> {
+    const synced = await this.trialSync.sync(record, trial);
+    if (synced !== 'contended') return { current: trial, synced };
+    const [reread] = (await this.store.getStoredTrialsById(record.id, [trial.state.trialId]))
+      .trials;
+    if (reread === undefined) return { current: trial, synced };
+    return { current: reread, synced: await this.trialSync.sync(record, reread) };
   }
 
   /**
@@ -433,11 +513,19 @@ export class SweepController {
     await this.stopper.stopTrials(record.id, await this.store.getStoredTrials(record.id), stop);
   }
 
-  /** When the sweep has ended and every trial settled: final sweep.json, then inactive. */
-  private async settle(settled: SweepRecord, trials: readonly TrialState[]): Promise<void> {
+  /**
+   * When the sweep has ended and every trial settled: final sweep.json, then inactive. `read`:
+   * the trials as read whole in this pass; undefined when this pass read them from the cache
+   * (then they are read again here, so the final sweep.json has every trial as stored).
+   */
+  private async settle(
+    settled: SweepRecord,
+    read: readonly TrialState[] | undefined,
+  ): Promise<void> {
     let record = settled;
-    const unsettled = trials.some((t) => !isTerminalTrialStatus(t.status));
-    if (!isFinishedSweepStatus(record.status) || unsettled) return;
+    if (!isFinishedSweepStatus(record.status)) return;
+    const trials = read ?? (await this.store.getTrials(record.id));
+    if (trials.some((t) => !isTerminalTrialStatus(t.status))) return;
     if (!record.finalSweepJsonWritten) {
       try {
         await writeSweepJson(this.options.s3, record, trials);

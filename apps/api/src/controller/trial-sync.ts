@@ -30,9 +30,12 @@ export class TrialSync {
   async sync(record: SweepRecord, trial: StoredTrial): Promise<TrialState | 'contended'> {
     const { state } = trial;
     if (isTerminalTrialStatus(state.status)) return state;
+    // The job's state first, then the job: a job read after its state is at least that far along
+    // (a completed job's copy has its return value).
+    const jobState = await this.options.queue.getJobState(state.trialId);
     const job = await this.options.queue.getJob(state.trialId);
     const next =
-      job === undefined ? await this.withoutJob(record, state) : await this.fromJob(state, job);
+      job === undefined ? await this.withoutJob(record, state) : fromJob(state, job, jobState);
     if (next === undefined) return state;
     if (!(await this.options.store.compareAndSetTrial(record.id, next, trial.raw))) {
       return 'contended';
@@ -67,21 +70,15 @@ export class TrialSync {
     if (record.status === 'paused') return undefined;
     return ended(record.reason ?? 'sweep ended');
   }
+}
 
-  /** The trial's state after its job's state, or undefined when nothing changed. */
-  private async fromJob(state: TrialState, job: Job): Promise<TrialState | undefined> {
-    const jobState = await job.getState();
-    // Read the job again after its state: the copy above may predate its return value.
-    const ended =
-      jobState === 'completed' || jobState === 'failed'
-        ? await this.options.queue.getJob(state.trialId)
-        : undefined;
-    if (jobState === 'completed' && ended !== undefined) return applyResult(state, ended);
-    if (jobState === 'failed' && ended !== undefined) return applyFailure(state, ended);
-    if (jobState === 'active') return taken(state, job);
-    if (NOT_STARTED_JOB_STATES.has(jobState)) return waitingAgain(state, job);
-    return undefined;
-  }
+/** The trial's state after its job's state, or undefined when nothing changed. */
+function fromJob(state: TrialState, job: Job, jobState: string): TrialState | undefined {
+  if (jobState === 'completed') return applyResult(state, job);
+  if (jobState === 'failed') return applyFailure(state, job);
+  if (jobState === 'active') return taken(state, job);
+  if (NOT_STARTED_JOB_STATES.has(jobState)) return waitingAgain(state, job);
+  return undefined;
 }
 
 /**
@@ -92,7 +89,8 @@ export function taken(
   state: TrialState,
   job: Pick<Job, 'stalledCounter' | 'attemptsMade' | 'processedOn'>,
 ): TrialState | undefined {
-  if (state.status === 'running' && state.jobStalls === job.stalledCounter) return undefined;
+  // No stall seen yet reads as 0 stalls: a trial its worker marked running needs no write.
+  if (state.status === 'running' && (state.jobStalls ?? 0) === job.stalledCounter) return undefined;
   const { reason: _waitedFor, ...rest } = state;
   return {
     ...rest,
