@@ -23,6 +23,8 @@ export * from './job-holder/early-stopping.js';
 export * from './job-holder/stop-requests.js';
 export * from './job-holder/worker-health.js';
 export * from './job-holder/retry.js';
+export * from './job-holder/lock-watchdog.js';
+export * from './job-holder/stall-credit.js';
 // The trainer: the child process that trains one trial.
 export * from './trainer/eval-metrics.js';
 export * from './trainer/checkpoints.js';
