@@ -36,3 +36,5 @@ export {
   type PbtOptions,
   type PbtQuantiles,
 } from './pbt.js';
+export { dominates, hypervolume2d, nondominatedRanks } from './pareto.js';
+export { MotpeSampler } from './motpe-sampler.js';

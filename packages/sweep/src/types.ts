@@ -55,6 +55,8 @@ export interface Observation {
   status: TrialStatus;
   /** Epochs the trial trained (where early stopping ended it, or its full budget); BOHB's budget. */
   epochs?: number | undefined;
+  /** Multi-objective: one value per objective, in the spec's order (MotpeSampler). */
+  values?: readonly number[] | undefined;
 }
 
 export interface SuggestContext {
