@@ -44,15 +44,19 @@ after(async () => {
   await redisServer?.stop();
 });
 
-/** Writes a sweep as the API's SweepStore lays it out (redisKeys), with trials in several states. */
+/** Writes a sweep as the API's SweepStore lays it out (redisKeys), with trials in several states;
+ * a running sweep is in the active set, as the controller keeps it. */
 async function seedSweep(
   sweepId: string,
   status: string,
   goal: 'minimize' | 'maximize',
   objectives: (number | null)[],
+  keyPrefix = prefix,
+  createdAt = Date.now(),
 ) {
-  const keys = redisKeys(prefix);
-  await redis.zadd(keys.sweeps, Date.now(), sweepId);
+  const keys = redisKeys(keyPrefix);
+  await redis.zadd(keys.sweeps, createdAt, sweepId);
+  if (status === 'running') await redis.sadd(keys.activeSweeps, sweepId);
   await redis.set(
     keys.sweep(sweepId),
     JSON.stringify({ id: sweepId, status, spec: { objective: { metric: 'val_loss', goal } } }),
@@ -95,7 +99,7 @@ test('API metrics report queue depth by state (prioritized included), sweeps and
   await seedSweep('sw-min', 'running', 'minimize', [0.7, 0.4, null]);
   await seedSweep('sw-max', 'completed', 'maximize', [0.6, 0.9]);
   const metrics = createApiMetrics({ queues: [queue], redis, keyPrefix: prefix });
-  const text = await metrics.scrape();
+  const text = await metrics.scrape(true);
   const depth = (state: string) =>
     sampleValue(text, 'setrain_queue_jobs', { queue: TRIALS_QUEUE, state });
   assert.equal(depth('waiting'), 2);
@@ -143,17 +147,19 @@ test('API metrics report queue depth by state (prioritized included), sweeps and
   );
 });
 
-test('finished sweeps beyond the recent few lose their best-objective series', async () => {
+/** How many times Redis has run `command` (INFO commandstats). */
+async function commandCalls(command: string): Promise<number> {
+  const info = await redis.info('commandstats');
+  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+}
+
+test('a scrape reads the unfinished and the few most recent sweeps only: O(active sweeps)', async () => {
   const ownPrefix = `{${uniqueName('obs-recent')}}`;
-  const keys = redisKeys(ownPrefix);
-  for (let i = 0; i < 4; i++) {
-    const id = `sw-old-${i}`;
-    await redis.zadd(keys.sweeps, 1000 + i, id);
-    await redis.set(
-      keys.sweep(id),
-      JSON.stringify({ id, status: 'completed', best: { objectiveValue: i } }),
-    );
+  for (let i = 0; i < 300; i++) {
+    await seedSweep(`sw-old-${i}`, 'completed', 'minimize', [i], ownPrefix, 1000 + i);
   }
+  // The oldest sweep of all is still running: the active set keeps it in view.
+  await seedSweep('sw-long', 'running', 'minimize', [0.5, null], ownPrefix, 1);
   const metrics = createApiMetrics({
     queues: [],
     redis,
@@ -161,11 +167,25 @@ test('finished sweeps beyond the recent few lose their best-objective series', a
     recentSweeps: 2,
     collectDefaultMetrics: false,
   });
-  const text = await metrics.scrape();
+  const before = await commandCalls('hvals');
+  const text = await metrics.scrape(true);
+  assert.equal((await commandCalls('hvals')) - before, 3, 'one trials read per sweep in view');
   const sweeps = [...text.matchAll(/^setrain_sweep_best_objective\{sweep="([^"]+)"\}/gm)].map(
     (m) => m[1],
   );
-  assert.deepEqual(sweeps.sort(), ['sw-old-2', 'sw-old-3']);
+  assert.deepEqual(sweeps.sort(), ['sw-long', 'sw-old-298', 'sw-old-299']);
+  assert.equal(sampleValue(text, 'setrain_sweeps', { status: 'running' }), 1);
+  assert.equal(sampleValue(text, 'setrain_sweeps', { status: 'completed' }), 2);
+  assert.equal(sampleValue(text, 'setrain_trials', { status: 'queued' }), 1);
+});
+
+test('without the detail flag no series carries a sweep id', async () => {
+  const metrics = createApiMetrics({ queues: [queue], redis, keyPrefix: prefix });
+  const text = await metrics.scrape();
+  assert.doesNotMatch(text, /sweep="/);
+  assert.doesNotMatch(text, /sw-min|sw-max/);
+  assert.doesNotMatch(text, /setrain_sweep_best_objective/);
+  assert.notEqual(sampleValue(text, 'setrain_sweeps', { status: 'running' }), undefined);
 });
 
 test('a Redis outage counts a collect error instead of failing the scrape', async () => {

@@ -55,7 +55,8 @@ interface PanelQuery {
 
 /**
  * infra/prometheus/prometheus.yml with its DNS discovery replaced by this test's static targets and
- * a 1 s scrape and rule interval; job names, paths and rule files stay as deployed.
+ * a 1 s scrape and rule interval; job names, paths and rule files stay as deployed. The API job
+ * sends SETRAIN_METRICS_TOKEN, as the README says to for the per-sweep series.
  */
 function testPrometheusConfig(targets: { api: string[]; workers: string[] }): string {
   const config = parse(readFileSync(join(INFRA, 'prometheus', 'prometheus.yml'), 'utf8')) as Json;
@@ -70,6 +71,8 @@ function testPrometheusConfig(targets: { api: string[]; workers: string[] }): st
     delete job.dns_sd_configs;
     const list = job.job_name === 'setrain-worker' ? targets.workers : targets.api;
     job.static_configs = [{ targets: list }];
+    if (job.job_name === 'setrain-api')
+      job.authorization = { type: 'Bearer', credentials: metricsToken };
   }
   config.scrape_configs = jobs;
   return stringify(config);
@@ -149,6 +152,7 @@ const workers: ServiceProcess[] = [];
 const workerPorts: number[] = [];
 let prometheus: PrometheusServer | undefined;
 const apiKey = randomBytes(16).toString('hex');
+const metricsToken = randomBytes(16).toString('hex');
 const keyPrefix = `{obs-${randomBytes(4).toString('hex')}}`;
 let bucket: string;
 let startedAt: number;
@@ -166,6 +170,7 @@ before(async () => {
     keyPrefix,
     artifactsBucket: bucket,
     apiKeys: [apiKey],
+    metricsToken,
     reconcileIntervalMs: 500,
   });
   const apiPort = await freePort();

@@ -106,7 +106,8 @@ export interface AppDeps {
   readonly jobBackoffMs?: number;
   /** Fastify logger options; default off (tests). main.ts passes `{ level }`. */
   readonly logger?: FastifyServerOptions['logger'];
-  /** Serve Prometheus metrics at /metrics (no key needed) and time every request; default true. */
+  /** Serve Prometheus metrics at /metrics (aggregates without a key; per-sweep series with
+   * `metricsToken`) and time every request; default true. */
   readonly metrics?: boolean;
   /** Folder of the built dashboard served at /ui; default apps/ui/dist/public. */
   readonly uiDir?: string;
@@ -294,7 +295,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     });
     // Before the routes: Fastify hooks apply to routes registered after them.
     registerHttpMetrics(app, metrics);
-    registerMetricsRoute(app, metrics);
+    registerMetricsRoute(app, metrics, deps.metricsToken);
   }
   registerHealthRoutes(app, context);
   registerSweepRoutes(app, context);

@@ -1,20 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Redis } from 'ioredis';
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-  type CounterConfiguration,
-  type GaugeConfiguration,
-  type HistogramConfiguration,
-} from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   DEFAULT_KEY_PREFIX,
   HTTP_UNMATCHED_ROUTE,
-  METRIC_CATALOGUE,
   METRICS_PATH,
+  metricConfig,
   QUEUE_JOB_STATES,
   SWEEP_METRIC_STATUSES,
   TRIAL_STATUSES,
@@ -26,13 +17,14 @@ import {
   type TrialStatus,
 } from '@setrain/protocol';
 
-/** Unfinished sweeps always get a best-objective series; of the finished ones only this many of
- * the most recent do, so the label stays bounded however many sweeps Redis holds. */
+import { ApiKeyVerifier } from './auth.js';
+import { ApiError } from './errors.js';
+
+/** The sweep gauges cover the unfinished sweeps (the active set) and this many of the most
+ * recent ones, so a scrape reads O(active sweeps), however many sweeps Redis holds. */
 export const DEFAULT_RECENT_SWEEPS = 10;
 /** Concurrent collectors of one scrape share one read of sweep state from Redis. */
 export const DEFAULT_SNAPSHOT_TTL_MS = 1_000;
-/** Statuses after which a sweep no longer changes. */
-const FINISHED_SWEEP_STATUSES: readonly SweepMetricStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** What the queue-depth collector needs of a BullMQ Queue. */
 export interface MetricsQueue {
@@ -41,7 +33,7 @@ export interface MetricsQueue {
 }
 
 /** What the sweep collectors need of a Redis client (an ioredis Redis). */
-export type MetricsRedis = Pick<Redis, 'zrange' | 'mget' | 'hvals' | 'hlen'>;
+export type MetricsRedis = Pick<Redis, 'zrevrange' | 'smembers' | 'mget' | 'hvals' | 'hlen'>;
 
 /** Dependencies of the API's metrics. */
 export interface ApiMetricsDeps {
@@ -51,7 +43,8 @@ export interface ApiMetricsDeps {
   readonly redis: MetricsRedis;
   /** Key prefix of setrain's Redis keys; default DEFAULT_KEY_PREFIX. */
   readonly keyPrefix?: string;
-  /** Finished sweeps that keep a best-objective series; default DEFAULT_RECENT_SWEEPS. */
+  /** Most recent sweeps the sweep gauges cover besides the unfinished ones; default
+   * DEFAULT_RECENT_SWEEPS. */
   readonly recentSweeps?: number;
   /** Also export prom-client's default process metrics (default true). */
   readonly collectDefaultMetrics?: boolean;
@@ -63,7 +56,10 @@ type HttpLabels = 'method' | 'route' | 'status_code';
 
 /** The API's metrics: a prom-client Registry plus the metric objects, built from the catalogue. */
 export interface ApiMetrics {
+  /** Aggregates only: no label names a sweep. */
   readonly registry: Registry;
+  /** The per-sweep series (`sweep` label), served only with SETRAIN_METRICS_TOKEN. */
+  readonly detailRegistry: Registry;
   readonly httpRequestDurationSeconds: Histogram<HttpLabels>;
   readonly httpRequestsTotal: Counter<HttpLabels>;
   readonly queueJobs: Gauge<'queue' | 'state'>;
@@ -79,8 +75,9 @@ export interface ApiMetrics {
     statusCode: number;
     durationSeconds: number;
   }): void;
-  /** The Prometheus text exposition of every metric (runs the Redis collectors). */
-  scrape(): Promise<string>;
+  /** The Prometheus text exposition (runs the Redis collectors); `detailed` adds the per-sweep
+   * series. */
+  scrape(detailed?: boolean): Promise<string>;
   /** Content-Type of `scrape()`'s text. */
   readonly contentType: string;
 }
@@ -90,48 +87,6 @@ interface SweepSnapshot {
   readonly sweepsByStatus: Map<SweepMetricStatus, number>;
   readonly trialsByStatus: Map<TrialStatus, number>;
   readonly bestObjective: Map<string, number>;
-}
-
-function histogramConfig<T extends string>(
-  registry: Registry,
-  key: 'httpRequestDurationSeconds',
-): HistogramConfiguration<T> {
-  const def = METRIC_CATALOGUE[key];
-  return {
-    name: def.name,
-    help: def.help,
-    labelNames: def.labelNames as unknown as T[],
-    buckets: [...def.buckets],
-    registers: [registry],
-  };
-}
-
-function counterConfig<T extends string>(
-  registry: Registry,
-  key: 'httpRequestsTotal' | 'metricsCollectErrorsTotal',
-): CounterConfiguration<T> {
-  const def = METRIC_CATALOGUE[key];
-  return {
-    name: def.name,
-    help: def.help,
-    labelNames: def.labelNames as unknown as T[],
-    registers: [registry],
-  };
-}
-
-function gaugeConfig<T extends string>(
-  registry: Registry,
-  key: 'queueJobs' | 'sweeps' | 'trials' | 'sweepBestObjective' | 'workersRegistered',
-  collect?: GaugeConfiguration<T>['collect'],
-): GaugeConfiguration<T> {
-  const def = METRIC_CATALOGUE[key];
-  return {
-    name: def.name,
-    help: def.help,
-    labelNames: def.labelNames as unknown as T[],
-    registers: [registry],
-    ...(collect === undefined ? {} : { collect }),
-  };
 }
 
 function toSweepStatus(value: unknown): SweepMetricStatus {
@@ -181,13 +136,17 @@ async function readSweepSnapshot(
   );
   const trialsByStatus = new Map<TrialStatus, number>(TRIAL_STATUSES.map((s) => [s, 0]));
   const bestObjective = new Map<string, number>();
-  // Scored by creation time; newest first, so "recent" is the head of the list.
-  const sweepIds = (await redis.zrange(keys.sweeps, 0, '-1')).reverse();
+  // The unfinished sweeps and the most recent ones (the sorted set is scored by creation time):
+  // never a scan of every sweep.
+  const [active, recent] = await Promise.all([
+    redis.smembers(keys.activeSweeps),
+    recentSweeps > 0 ? redis.zrevrange(keys.sweeps, 0, recentSweeps - 1) : Promise.resolve([]),
+  ]);
+  const sweepIds = [...new Set([...recent, ...active])];
   if (sweepIds.length === 0) return { sweepsByStatus, trialsByStatus, bestObjective };
   const states = await redis.mget(...sweepIds.map((id) => keys.sweep(id)));
   // Issued together: ioredis pipelines concurrent commands on its one connection.
   const trialHashes = await Promise.all(sweepIds.map((id) => redis.hvals(keys.sweepTrials(id))));
-  let finishedSeen = 0;
   for (const [index, sweepId] of sweepIds.entries()) {
     const state = parseJson(states[index] ?? null);
     if (state === undefined) continue;
@@ -212,10 +171,7 @@ async function readSweepSnapshot(
         best = value;
       }
     }
-    const finished = FINISHED_SWEEP_STATUSES.includes(status);
-    if (finished) finishedSeen += 1;
-    if (best !== undefined && (!finished || finishedSeen <= recentSweeps))
-      bestObjective.set(sweepId, best);
+    if (best !== undefined) bestObjective.set(sweepId, best);
   }
   return { sweepsByStatus, trialsByStatus, bestObjective };
 }
@@ -229,11 +185,15 @@ export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
   const keyPrefix = deps.keyPrefix ?? DEFAULT_KEY_PREFIX;
   const recentSweeps = deps.recentSweeps ?? DEFAULT_RECENT_SWEEPS;
   const registry = new Registry();
-  if (deps.defaultLabels !== undefined) registry.setDefaultLabels({ ...deps.defaultLabels });
+  const detailRegistry = new Registry();
+  if (deps.defaultLabels !== undefined) {
+    registry.setDefaultLabels({ ...deps.defaultLabels });
+    detailRegistry.setDefaultLabels({ ...deps.defaultLabels });
+  }
   if (deps.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
-  const metricsCollectErrorsTotal = new Counter<'collector'>(
-    counterConfig(registry, 'metricsCollectErrorsTotal'),
+  const metricsCollectErrorsTotal = new Counter(
+    metricConfig('metricsCollectErrorsTotal', registry),
   );
   for (const collector of ['queues', 'sweeps', 'workers'])
     metricsCollectErrorsTotal.inc({ collector }, 0);
@@ -253,8 +213,9 @@ export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
     return snapshot.value;
   };
 
-  const queueJobs = new Gauge<'queue' | 'state'>(
-    gaugeConfig(registry, 'queueJobs', async function collect() {
+  const queueJobs = new Gauge({
+    ...metricConfig('queueJobs', registry),
+    async collect() {
       const results = await Promise.allSettled(
         deps.queues.map(async (queue) => ({
           queue: queue.name,
@@ -270,47 +231,52 @@ export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
           this.set({ queue: result.value.queue, state }, result.value.counts[state] ?? 0);
         }
       }
-    }),
-  );
-  const sweeps = new Gauge<'status'>(
-    gaugeConfig(registry, 'sweeps', async function collect() {
+    },
+  });
+  const sweeps = new Gauge({
+    ...metricConfig('sweeps', registry),
+    async collect() {
       const value = await sweepSnapshot();
       if (value === undefined) return;
       for (const [status, count] of value.sweepsByStatus) this.set({ status }, count);
-    }),
-  );
-  const trials = new Gauge<'status'>(
-    gaugeConfig(registry, 'trials', async function collect() {
+    },
+  });
+  const trials = new Gauge({
+    ...metricConfig('trials', registry),
+    async collect() {
       const value = await sweepSnapshot();
       if (value === undefined) return;
       for (const [status, count] of value.trialsByStatus) this.set({ status }, count);
-    }),
-  );
-  const sweepBestObjective = new Gauge<'sweep'>(
-    gaugeConfig(registry, 'sweepBestObjective', async function collect() {
+    },
+  });
+  const sweepBestObjective = new Gauge({
+    ...metricConfig('sweepBestObjective', detailRegistry),
+    async collect() {
       const value = await sweepSnapshot();
       if (value === undefined) return;
       // Reset first: sweeps that left the bounded set must lose their series.
       this.reset();
       for (const [sweep, best] of value.bestObjective) this.set({ sweep }, best);
-    }),
-  );
-  const workersRegistered = new Gauge(
-    gaugeConfig(registry, 'workersRegistered', async function collect() {
+    },
+  });
+  const workersRegistered = new Gauge({
+    ...metricConfig('workersRegistered', registry),
+    async collect() {
       try {
         this.set(await deps.redis.hlen(redisKeys(keyPrefix).workers));
       } catch {
         metricsCollectErrorsTotal.inc({ collector: 'workers' });
       }
-    }),
+    },
+  });
+  const httpRequestDurationSeconds = new Histogram(
+    metricConfig('httpRequestDurationSeconds', registry),
   );
-  const httpRequestDurationSeconds = new Histogram<HttpLabels>(
-    histogramConfig(registry, 'httpRequestDurationSeconds'),
-  );
-  const httpRequestsTotal = new Counter<HttpLabels>(counterConfig(registry, 'httpRequestsTotal'));
+  const httpRequestsTotal = new Counter(metricConfig('httpRequestsTotal', registry));
 
   return {
     registry,
+    detailRegistry,
     httpRequestDurationSeconds,
     httpRequestsTotal,
     queueJobs,
@@ -328,7 +294,10 @@ export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
       httpRequestDurationSeconds.observe(labels, durationSeconds);
       httpRequestsTotal.inc(labels);
     },
-    scrape: () => registry.metrics(),
+    scrape: async (detailed = false) =>
+      detailed
+        ? `${await registry.metrics()}${await detailRegistry.metrics()}`
+        : registry.metrics(),
     contentType: registry.contentType,
   };
 }
@@ -352,16 +321,29 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: ApiMetrics): 
   });
 }
 
-/** Adds `GET /metrics` (Prometheus text format), hidden from the OpenAPI document. */
+/**
+ * Adds `GET /metrics` (Prometheus text format), hidden from the OpenAPI document. Without an
+ * Authorization header it answers the aggregates (no sweep ids); with `Bearer <token>` equal to
+ * `token` (SETRAIN_METRICS_TOKEN, compared in constant time) it adds the per-sweep series; any
+ * other Authorization header answers 401 UNAUTHORIZED, so a misconfigured scraper notices.
+ */
 export function registerMetricsRoute(
   app: FastifyInstance,
   metrics: ApiMetrics,
+  token?: string,
   path: string = METRICS_PATH,
 ): void {
+  const verifier =
+    token === undefined
+      ? undefined
+      : new ApiKeyVerifier([{ name: 'metrics', key: token, scopes: ['read'] }]);
   // `hide` comes from @fastify/swagger's schema extension; FastifySchema itself does not know it.
   const schema = { hide: true } as FastifySchema;
-  app.get(path, { schema }, async (_request, reply) => {
-    const text = await metrics.scrape();
+  app.get(path, { schema }, async (request, reply) => {
+    const header = request.headers.authorization;
+    const detailed = header !== undefined;
+    if (detailed && verifier?.verify(header) === undefined) throw new ApiError('UNAUTHORIZED');
+    const text = await metrics.scrape(detailed);
     return reply.header('content-type', metrics.contentType).send(text);
   });
 }

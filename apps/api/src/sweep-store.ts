@@ -66,7 +66,7 @@ export class SweepStore {
     readonly prefix: string,
   ) {
     this.keys = redisKeys(prefix);
-    this.activeSweepsKey = `${prefix}:sweeps:active`;
+    this.activeSweepsKey = this.keys.activeSweeps;
   }
 
   /** Stores a new sweep, lists it, and marks it active, in one transaction. */

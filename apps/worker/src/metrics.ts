@@ -1,20 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-  type CounterConfiguration,
-  type GaugeConfiguration,
-  type HistogramConfiguration,
-} from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   CHECKPOINT_KINDS,
   DEFAULT_WORKER_METRICS_PORT,
-  METRIC_CATALOGUE,
   METRICS_PATH,
+  metricConfig,
   TERMINAL_TRIAL_STATUSES,
   type CheckpointKind,
   type TrialStatus,
@@ -142,22 +133,6 @@ export interface WorkerMetrics {
   readonly contentType: string;
 }
 
-type CatalogueKey = keyof typeof METRIC_CATALOGUE;
-
-function config<T extends string>(
-  registry: Registry,
-  key: CatalogueKey,
-): CounterConfiguration<T> & GaugeConfiguration<T> & HistogramConfiguration<T> {
-  const def: (typeof METRIC_CATALOGUE)[CatalogueKey] = METRIC_CATALOGUE[key];
-  return {
-    name: def.name,
-    help: def.help,
-    labelNames: def.labelNames as unknown as T[],
-    registers: [registry],
-    ...('buckets' in def ? { buckets: [...def.buckets] } : {}),
-  };
-}
-
 /**
  * Builds the worker's registry from the catalogue. No label carries a trial or job id; `sweep`
  * is on gauges reset whenever the trial changes, so a worker has at most one series of each.
@@ -167,38 +142,44 @@ export function createWorkerMetrics(deps: WorkerMetricsDeps = {}): WorkerMetrics
   if (deps.workerId !== undefined) registry.setDefaultLabels({ worker: deps.workerId });
   if (deps.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
-  const engineInfo = new Gauge<'engine'>(config(registry, 'engineInfo'));
-  const workerTrialsRunning = new Gauge(config(registry, 'workerTrialsRunning'));
-  const workerQuarantined = new Gauge(config(registry, 'workerQuarantined'));
-  const workerReady = new Gauge(config(registry, 'workerReady'));
-  const trialsGivenBackTotal = new Counter<'reason'>(config(registry, 'trialsGivenBackTotal'));
-  const trialEpochDurationSeconds = new Histogram(config(registry, 'trialEpochDurationSeconds'));
-  const trainStepDurationSeconds = new Histogram(config(registry, 'trainStepDurationSeconds'));
-  const trainImagesTotal = new Counter(config(registry, 'trainImagesTotal'));
-  const trainImagesPerSecond = new Gauge(config(registry, 'trainImagesPerSecond'));
-  const trialLoss = new Gauge<'sweep'>(config(registry, 'trialLoss'));
-  const trialObjective = new Gauge<'sweep'>(config(registry, 'trialObjective'));
-  const trialFinalObjective = new Gauge<'sweep'>(config(registry, 'trialFinalObjective'));
-  const trialsFinishedTotal = new Counter<'outcome'>(config(registry, 'trialsFinishedTotal'));
+  const engineInfo = new Gauge<'engine'>(metricConfig('engineInfo', registry));
+  const workerTrialsRunning = new Gauge(metricConfig('workerTrialsRunning', registry));
+  const workerQuarantined = new Gauge(metricConfig('workerQuarantined', registry));
+  const workerReady = new Gauge(metricConfig('workerReady', registry));
+  const trialsGivenBackTotal = new Counter<'reason'>(
+    metricConfig('trialsGivenBackTotal', registry),
+  );
+  const trialEpochDurationSeconds = new Histogram(
+    metricConfig('trialEpochDurationSeconds', registry),
+  );
+  const trainStepDurationSeconds = new Histogram(
+    metricConfig('trainStepDurationSeconds', registry),
+  );
+  const trainImagesTotal = new Counter(metricConfig('trainImagesTotal', registry));
+  const trainImagesPerSecond = new Gauge(metricConfig('trainImagesPerSecond', registry));
+  const trialLoss = new Gauge<'sweep'>(metricConfig('trialLoss', registry));
+  const trialObjective = new Gauge<'sweep'>(metricConfig('trialObjective', registry));
+  const trialFinalObjective = new Gauge<'sweep'>(metricConfig('trialFinalObjective', registry));
+  const trialsFinishedTotal = new Counter<'outcome'>(metricConfig('trialsFinishedTotal', registry));
   const tfjsTensors = new Gauge({
-    ...config(registry, 'tfjsTensors'),
+    ...metricConfig('tfjsTensors', registry),
     collect() {
       if (deps.tfjsMemory !== undefined) this.set(deps.tfjsMemory().numTensors);
     },
   });
   const tfjsBytes = new Gauge({
-    ...config(registry, 'tfjsBytes'),
+    ...metricConfig('tfjsBytes', registry),
     collect() {
       if (deps.tfjsMemory !== undefined) this.set(deps.tfjsMemory().numBytes);
     },
   });
-  const dataLoaderWaitSeconds = new Histogram(config(registry, 'dataLoaderWaitSeconds'));
-  const dataCacheHitsTotal = new Counter(config(registry, 'dataCacheHitsTotal'));
-  const dataCacheMissesTotal = new Counter(config(registry, 'dataCacheMissesTotal'));
+  const dataLoaderWaitSeconds = new Histogram(metricConfig('dataLoaderWaitSeconds', registry));
+  const dataCacheHitsTotal = new Counter(metricConfig('dataCacheHitsTotal', registry));
+  const dataCacheMissesTotal = new Counter(metricConfig('dataCacheMissesTotal', registry));
   const checkpointWriteDurationSeconds = new Histogram<'kind'>(
-    config(registry, 'checkpointWriteDurationSeconds'),
+    metricConfig('checkpointWriteDurationSeconds', registry),
   );
-  const checkpointBytes = new Histogram<'kind'>(config(registry, 'checkpointBytes'));
+  const checkpointBytes = new Histogram<'kind'>(metricConfig('checkpointBytes', registry));
 
   // Zero every bounded label value up front, so rate() and absent() see series from the start.
   for (const outcome of TERMINAL_TRIAL_STATUSES) trialsFinishedTotal.inc({ outcome }, 0);

@@ -25,3 +25,4 @@ export * from './trial-memory.js';
 export * from './param-expression.js';
 export * from './search-rules.js';
 export * from './hyperband-spec.js';
+export * from './metric-config.js';

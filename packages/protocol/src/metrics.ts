@@ -5,8 +5,9 @@
  * declares a metric name.
  *
  * Labels are bounded by design: never a trial id or a job id. `sweep` appears only on gauges a
- * process resets when its trial changes (one series per process) and on the API's per-sweep gauge,
- * which covers only unfinished sweeps and the few most recent ones.
+ * worker resets when its trial changes (one series per process) and on the API's per-sweep gauge,
+ * which covers only unfinished sweeps and the few most recent ones and which the API serves only
+ * to scrapers with SETRAIN_METRICS_TOKEN.
  */
 
 /** Prefix of every setrain metric (prom-client's default process metrics keep their own names). */
@@ -102,21 +103,21 @@ export const METRIC_CATALOGUE = {
   },
   sweeps: {
     name: 'setrain_sweeps',
-    help: 'Sweeps stored in Redis, by status.',
+    help: 'Unfinished sweeps and the 10 most recent ones, by status.',
     type: 'gauge',
     labelNames: ['status'],
     exportedBy: 'api',
   },
   trials: {
     name: 'setrain_trials',
-    help: 'Trials of the sweeps stored in Redis, by status.',
+    help: 'Trials of the unfinished sweeps and the 10 most recent ones, by status.',
     type: 'gauge',
     labelNames: ['status'],
     exportedBy: 'api',
   },
   sweepBestObjective: {
     name: 'setrain_sweep_best_objective',
-    help: 'Best objective value so far of unfinished and recent sweeps (bounded set of sweeps).',
+    help: 'Best objective value so far of the unfinished sweeps and the 10 most recent ones (served only with SETRAIN_METRICS_TOKEN).',
     type: 'gauge',
     labelNames: ['sweep'],
     exportedBy: 'api',

@@ -9,6 +9,8 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX) {
   return {
     /** Sorted set of sweep ids scored by creation time (ms). */
     sweeps: `${prefix}:sweeps`,
+    /** Set of the sweeps the controller still looks after (unfinished, or trials still ending). */
+    activeSweeps: `${prefix}:sweeps:active`,
     /** JSON of a sweep's controller state. */
     sweep: (sweepId: string) => `${prefix}:sweep:${sweepId}`,
     /** Hash trialId -> JSON TrialState of a sweep's trials. */
