@@ -636,3 +636,22 @@ test('the worker decides early stopping from the trial states and epoch lists in
     await w.close();
   }
 });
+
+test('a spec with notify is refused by an API without a webhook secret, naming the field', async () => {
+  const w = await world();
+  try {
+    const app = await w.app();
+    const notify = { webhooks: [{ url: 'https://hooks.example.com/setrain' }] };
+    const response = await request(app, 'POST', '/v1/sweeps', gridSpec(w, { notify }));
+    assert.equal(response.statusCode, 400, response.body);
+    const body = response.json<{ error: { code: string; issues: { path: string }[] } }>();
+    assert.equal(body.error.code, 'SPEC_INVALID');
+    assert.deepEqual(
+      body.error.issues.map((i) => i.path),
+      ['notify'],
+    );
+    assert.match(response.body, /no SETRAIN_WEBHOOK_SECRET/);
+  } finally {
+    await w.close();
+  }
+});

@@ -20,6 +20,7 @@ import { getJson, listObjects } from '@setrain/storage';
 import { uploadShapesDataset } from './fixtures/shapes-dataset.js';
 import { startServiceProcess, waitFor, type ServiceProcess } from './harness/index.js';
 import { startLocalStack, type LocalStack } from './stack/local-stack.js';
+import { stackApi } from './stack/stack-api.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const API_MAIN = join(REPO_ROOT, 'apps/api/src/main.ts');
@@ -41,18 +42,8 @@ after(async () => {
   await stack?.stop();
 });
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.apiKey}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-  return JSON.parse(text) as T;
+function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return stackApi<T>(stack, method, path, body);
 }
 
 async function getSweep(id: string): Promise<SweepDetail | undefined> {

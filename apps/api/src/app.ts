@@ -46,6 +46,8 @@ import { SweepController } from './controller/index.js';
 import { checkSweepOwnership, SweepOwners } from './ownership.js';
 import { checkRouteIds } from './route-ids.js';
 import { registerUiRoutes } from './routes/ui.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
+import { Webhooks, type WebhookSettings } from './webhooks/webhooks.js';
 import { SweepArchive } from './sweep-archive.js';
 import { SweepStore } from './sweep-store.js';
 
@@ -118,6 +120,8 @@ export interface AppDeps {
    * the archive); 0 keeps them. Default DEFAULT_SWEEP_RETENTION_SECONDS (30 days).
    */
   readonly sweepRetentionSeconds?: number;
+  /** Webhook URLs, secret and retries (SETRAIN_WEBHOOK_*); without a secret no webhook is sent. */
+  readonly webhooks?: WebhookSettings;
 }
 
 export type ApiApp = FastifyInstance<
@@ -145,6 +149,8 @@ export interface RouteContext {
   readonly principalOf: (request: FastifyRequest) => Principal | undefined;
   /** Finished sweeps' S3 archives, read once their Redis keys expired. */
   readonly archive: SweepArchive;
+  /** Webhook delivery attempts by sweep. */
+  readonly webhooks: Webhooks;
 }
 
 /** Builds the API (routes, auth, error mapping, OpenAPI) and its sweep controller; not listening. */
@@ -200,7 +206,15 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
       ? { retentionSeconds: deps.sweepRetentionSeconds }
       : {}),
   });
+  const webhooks = new Webhooks({
+    redis: deps.redis,
+    prefix: deps.keyPrefix,
+    settings: deps.webhooks ?? {},
+    logger: app.log,
+    now: () => new Date(),
+  });
   const controller = new SweepController({
+    ...(webhooks.notifier !== undefined ? { notifier: webhooks.notifier } : {}),
     store,
     archive,
     queue,
@@ -226,6 +240,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     owners: new SweepOwners(deps.redis, deps.keyPrefix),
     principalOf: (request) => principals.get(request),
     archive,
+    webhooks,
   };
 
   await app.register(fastifySwagger, {
@@ -300,6 +315,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   registerHealthRoutes(app, context);
   registerSweepRoutes(app, context);
   registerTrialRoutes(app, context);
+  registerWebhookRoutes(app, context);
   registerBestRoutes(app, context);
   registerEventRoutes(app, context, deps.events);
   registerUiRoutes(app, deps.uiDir);
@@ -309,10 +325,12 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
       .run()
       .catch((error: unknown) => app.log.warn({ err: error }, 'queue events stopped'));
     controller.start();
+    webhooks.start();
     done();
   });
   app.addHook('onClose', async () => {
     await controller.close();
+    await webhooks.close();
     await queueEvents.close();
     await queue.close();
     eventsConnection.disconnect();

@@ -56,3 +56,31 @@ test('config reads Redis Sentinel addresses and master name, both or neither', (
   assert.equal(loadConfig(BASE).redisSentinel, undefined);
   assert.throws(() => loadConfig({ ...BASE, REDIS_SENTINEL_MASTER: 'setrain' }), /REDIS_SENTINELS/);
 });
+
+test('webhook settings: URLs need a secret; defaults for attempts and backoff', () => {
+  assert.deepEqual(loadConfig(BASE).webhooks, {
+    urls: [],
+    secret: undefined,
+    attempts: 5,
+    backoffMs: 2000,
+  });
+  assert.throws(
+    () => loadConfig({ ...BASE, SETRAIN_WEBHOOK_URLS: 'https://hooks.example.com/a' }),
+    /SETRAIN_WEBHOOK_SECRET must be set .* when SETRAIN_WEBHOOK_URLS lists URLs/,
+  );
+  assert.throws(
+    () =>
+      loadConfig({
+        ...BASE,
+        SETRAIN_WEBHOOK_URLS: 'ftp://x/y',
+        SETRAIN_WEBHOOK_SECRET: 's'.repeat(16),
+      }),
+    /SETRAIN_WEBHOOK_URLS.*must be an http:\/\/ or https:\/\/ URL/,
+  );
+  const config = loadConfig({
+    ...BASE,
+    SETRAIN_WEBHOOK_URLS: 'https://a.example/h, http://b.example/h',
+    SETRAIN_WEBHOOK_SECRET: 's'.repeat(16),
+  });
+  assert.deepEqual(config.webhooks.urls, ['https://a.example/h', 'http://b.example/h']);
+});

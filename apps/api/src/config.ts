@@ -9,6 +9,7 @@ import {
   requireSentinelPair,
   s3EnvShape,
   s3SettingsFromEnv,
+  webhookEnvShape,
   type LogLevel,
   type RedisSentinelOptions,
   type S3Settings,
@@ -33,6 +34,7 @@ const envSchema = z.object({
   ...redisEnvShape,
   ...s3EnvShape,
   ...logEnvShape,
+  ...webhookEnvShape,
   SETRAIN_API_KEYS_FILE: z.string().trim().min(1).optional(),
   SETRAIN_API_KEYS: z
     .string()
@@ -104,6 +106,13 @@ export interface ApiConfig {
   /** Seconds a finished, archived sweep's Redis keys live (0: forever). */
   readonly sweepRetentionSeconds: number;
   readonly logLevel: LogLevel;
+  /** SETRAIN_WEBHOOK_*: URLs for every sweep's events, the signing secret, retries. */
+  readonly webhooks: {
+    readonly urls: readonly string[];
+    readonly secret: string | undefined;
+    readonly attempts: number;
+    readonly backoffMs: number;
+  };
 }
 
 /** Every variable the API reads (the compose file's API environment is checked against it). */
@@ -122,10 +131,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ApiConfig {
     message:
       'must list at least one API key (comma-separated), unless SETRAIN_API_KEYS_FILE names a keys file',
   };
-  if (!result.success || noKeys) {
+  // URLs without a secret would go unsigned: refused with the other bad variables.
+  const unsigned =
+    (env['SETRAIN_WEBHOOK_URLS'] ?? '').trim() !== '' &&
+    env['SETRAIN_WEBHOOK_SECRET'] === undefined;
+  const secretIssue = {
+    variable: 'SETRAIN_WEBHOOK_SECRET',
+    message:
+      'must be set (at least 16 characters) when SETRAIN_WEBHOOK_URLS lists URLs: every delivery is signed with it',
+  };
+  if (!result.success || noKeys || unsigned) {
     throw new ConfigError([
       ...(result.success ? [] : envIssues(result.error)),
       ...(noKeys ? [keysIssue] : []),
+      ...(unsigned ? [secretIssue] : []),
     ]);
   }
   const e = result.data;
@@ -149,5 +168,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ApiConfig {
     presignExpiresSeconds: e.SETRAIN_PRESIGN_EXPIRES_SECONDS,
     sweepRetentionSeconds: e.SETRAIN_SWEEP_RETENTION_SECONDS,
     logLevel: e.LOG_LEVEL,
+    webhooks: Object.freeze({
+      urls: Object.freeze([...e.SETRAIN_WEBHOOK_URLS]),
+      secret: e.SETRAIN_WEBHOOK_SECRET,
+      attempts: e.SETRAIN_WEBHOOK_ATTEMPTS,
+      backoffMs: e.SETRAIN_WEBHOOK_BACKOFF_MS,
+    }),
   });
 }

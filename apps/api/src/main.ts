@@ -36,6 +36,7 @@ const app = await buildApp({
   reconcileIntervalMs: config.reconcileIntervalMs,
   presignExpiresSeconds: config.presignExpiresSeconds,
   sweepRetentionSeconds: config.sweepRetentionSeconds,
+  webhooks: config.webhooks,
   logger: loggerOptions(config.logLevel, { service: 'api' }),
 });
 

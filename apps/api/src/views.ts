@@ -20,6 +20,7 @@ export function toTrialSummary(state: TrialState): TrialSummary {
     epochsCompleted: state.epochsCompleted,
     ...(state.latest !== undefined ? { latest: state.latest } : {}),
     objectiveValue: state.objectiveValue,
+    ...(state.pbt !== undefined ? { pbt: state.pbt } : {}),
     ...(state.queuedAt !== undefined ? { queuedAt: state.queuedAt } : {}),
     ...(state.startedAt !== undefined ? { startedAt: state.startedAt } : {}),
     ...(state.finishedAt !== undefined ? { finishedAt: state.finishedAt } : {}),

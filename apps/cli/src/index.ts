@@ -6,3 +6,4 @@ export { scanDatasetFolder, type LocalDataset, type LocalImage } from './dataset
 export { uploadDataset, type UploadDatasetResult } from './dataset/upload-dataset.js';
 export { loadCheckpoint, type LoadedCheckpoint } from './checkpoint/load-checkpoint.js';
 export { predictImages, type ImagePrediction } from './checkpoint/predict-images.js';
+export { renderSweep } from './commands/sweep.js';

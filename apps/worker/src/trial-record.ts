@@ -40,6 +40,7 @@ export function buildTrialRecord(payload: TrialPayload, fields: TrialRecordField
     provenance: fields.provenance,
     artifacts: fields.artifacts ?? [],
     ...(fields.attemptsLog !== undefined ? { attemptsLog: [...fields.attemptsLog] } : {}),
+    ...(payload.pbt !== undefined ? { pbt: payload.pbt } : {}),
     ...(fields.startedAt !== undefined ? { startedAt: fields.startedAt } : {}),
     finishedAt: new Date().toISOString(),
   } satisfies TrialRecord);

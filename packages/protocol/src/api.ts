@@ -9,6 +9,7 @@ import { ARTIFACT_EPOCHS, DEFAULT_ARTIFACT_EPOCH } from './artifacts.js';
 import { attemptLogEntrySchema } from './attempts.js';
 import { sweepIdSchema, trialIdSchema } from './ids.js';
 import { MAX_TRIALS_LIMIT, STRATEGIES, type SweepSpec } from './sweep-spec.js';
+import { trialPbtSchema } from './pbt-lineage.js';
 import { epochMetricsSchema, paramSetSchema, TRIAL_STATUSES } from './trial.js';
 import { GOALS, METRIC_NAMES } from './training.js';
 
@@ -130,6 +131,8 @@ export const trialSummarySchema = z.object({
   latest: epochMetricsSchema.optional(),
   /** The objective's best value over the trial's epochs (set when the trial ended). */
   objectiveValue: z.number().nullable(),
+  /** PBT trials after their first interval: exploits (donor, epoch, parameters) and effective schedule. */
+  pbt: trialPbtSchema.optional(),
   queuedAt: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DEFAULT_KEY_PREFIX } from './queues.js';
 import { redisSentinelEnvShape } from './redis-sentinel.js';
 import { DEFAULT_MAX_TRIAL_MEMORY_BYTES } from './trial-memory.js';
+import { webhookUrlSchema } from './webhook-spec.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -165,3 +166,24 @@ export function envIssues(error: z.ZodError): EnvIssue[] {
     message: issue.message,
   }));
 }
+
+/** Webhook settings every API reads (SETRAIN_WEBHOOK_*). */
+export const webhookEnvShape = {
+  /** Comma-separated URLs that get every sweep's events. */
+  SETRAIN_WEBHOOK_URLS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u.length > 0),
+    )
+    .pipe(z.array(webhookUrlSchema)),
+  /** The HMAC-SHA256 key deliveries are signed with; needed for any webhook. */
+  SETRAIN_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters long').optional(),
+  /** Attempts per delivery (default 5). */
+  SETRAIN_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  /** First retry delay; it doubles per attempt (default 2000 ms). */
+  SETRAIN_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2000),
+};

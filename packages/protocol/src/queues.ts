@@ -30,6 +30,8 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX) {
      * boundaries and before each checkpoint, so a lost pub/sub message never loses a stop.
      */
     sweepStops: (sweepId: string) => `${prefix}:sweep:${sweepId}:stops`,
+    /** List of JSON WebhookDelivery attempts of a sweep, newest first (capped). */
+    sweepWebhooks: (sweepId: string) => `${prefix}:sweep:${sweepId}:webhooks`,
     /** Hash sweepId -> name of the API key that submitted it (keys with scopes, see auth). */
     sweepOwners: `${prefix}:sweep-owners`,
     /** Sorted set of the sweep ids one key submitted, scored by creation time (ms). */

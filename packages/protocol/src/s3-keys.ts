@@ -67,6 +67,9 @@ export function runKeys(sweepId: string) {
         checkpointsPrefix: `${trialBase}/checkpoints/`,
         /** Directory (with trailing slash) of the checkpoint written after `epoch` (1-based). */
         checkpoint: (epoch: number) => `${trialBase}/checkpoints/${epochDirName(epoch)}/`,
+        /** Where PBT copies a donor's checkpoint of `epoch` at this trial's exploit number `exploit`. */
+        exploitedCheckpoint: (epoch: number, exploit: number) =>
+          `${trialBase}/checkpoints/${epochDirName(epoch)}-pbt-${exploit}/`,
         /** The last epoch's weights (see ARTIFACT_DIRS). */
         final: `${trialBase}/final/`,
         /** The best epoch's weights by the sweep's objective (see ARTIFACT_DIRS). */

@@ -7,6 +7,7 @@ import {
   hyperbandEarlyStoppingSchema,
 } from './hyperband-spec.js';
 import { checkPbtSpec, pbtOptionsSchema } from './pbt-spec.js';
+import { notifySchema } from './webhook-spec.js';
 import { sweepIdSchema } from './ids.js';
 import { modelSpecSchema } from './model-args-schema.js';
 import {
@@ -221,6 +222,8 @@ export const sweepSpecSchema = z
     warmStart: warmStartSchema.optional(),
     /** Which checkpoints and trials keep their artifacts (see artifacts.ts); default latest-and-best, all. */
     retention: retentionSchema.optional(),
+    /** Webhooks that get this sweep's state changes and new best trials (signed; see webhooks.ts). */
+    notify: notifySchema.optional(),
   })
   .superRefine((spec, ctx) => {
     for (const problem of checkPbtSpec(spec)) ctx.addIssue({ code: 'custom', ...problem });

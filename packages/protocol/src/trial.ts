@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ARTIFACT_EPOCHS, checkpointRootSchema, retentionSchema } from './artifacts.js';
 import { attemptLogEntrySchema } from './attempts.js';
 import { modelSpecSchema } from './model-args-schema.js';
+import { trialPbtSchema } from './pbt-lineage.js';
 import { trialIdSchema, sweepIdSchema } from './ids.js';
 import { earlyStoppingSchema } from './sweep-spec.js';
 import { METRIC_NAMES, objectiveSchema, trainingSpecSchema } from './training.js';
@@ -58,6 +59,8 @@ export const trialPayloadSchema = z.strictObject({
   earlyStopping: earlyStoppingSchema.optional(),
   /** The sweep's retention block; absent, the defaults (latest and best checkpoints). */
   retention: retentionSchema.optional(),
+  /** PBT trials: lineage and effective schedule so far (trial.json records them). */
+  pbt: trialPbtSchema.optional(),
 });
 export type TrialPayload = z.infer<typeof trialPayloadSchema>;
 
@@ -128,6 +131,8 @@ export const trialRecordSchema = z.object({
   artifacts: z.array(artifactSchema),
   /** Every attempt at the trial and the worker that ran it (records written before it lack it). */
   attemptsLog: z.array(attemptLogEntrySchema).optional(),
+  /** PBT trials: every exploit (donor, epoch, parameters before and after) and the effective schedule. */
+  pbt: trialPbtSchema.optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
 });
@@ -174,6 +179,8 @@ export const trialStateSchema = z.object({
   checkpoints: z.array(checkpointRootSchema).optional(),
   /** Every attempt at the trial and the worker that ran it. */
   attemptsLog: z.array(attemptLogEntrySchema).optional(),
+  /** PBT trials: lineage and effective schedule (the controller writes it at each exploit). */
+  pbt: trialPbtSchema.optional(),
 });
 export type TrialState = z.infer<typeof trialStateSchema>;
 

@@ -4,6 +4,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -261,6 +262,28 @@ export async function headObject(
     const translated = translateS3Error(error, bucket, key);
     if (translated instanceof S3ObjectNotFoundError) return undefined;
     throw translated;
+  }
+}
+
+/**
+ * Server-side copy within a bucket (CopyObject): bytes and metadata (the sha256 included) stay as
+ * they are and pass through no process. S3 copies objects up to 5 GiB this way.
+ */
+export async function copyObject(
+  client: S3Client,
+  bucket: string,
+  sourceKey: string,
+  destinationKey: string,
+  options: RequestOptions = {},
+): Promise<void> {
+  const source = `${bucket}/${sourceKey.split('/').map(encodeURIComponent).join('/')}`;
+  try {
+    await client.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: destinationKey, CopySource: source }),
+      options.signal ? { abortSignal: options.signal } : {},
+    );
+  } catch (error) {
+    throw translateS3Error(error, bucket, sourceKey);
   }
 }
 

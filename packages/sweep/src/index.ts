@@ -3,7 +3,7 @@ export * from './prng.js';
 export * from './distributions.js';
 export * from './types.js';
 export { GridSampler } from './grid-sampler.js';
-export { RandomSampler } from './random-sampler.js';
+export { RandomSampler, sampleIndependent } from './random-sampler.js';
 export { SobolSampler } from './sobol-sampler.js';
 export {
   DEFAULT_TPE_CANDIDATES,

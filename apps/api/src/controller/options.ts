@@ -62,6 +62,13 @@ export interface SweepControllerOptions {
   readonly jobAttempts?: number;
   /** First exponential backoff delay between attempts. Default 10 s. */
   readonly jobBackoffMs?: number;
+  /**
+   * Told of every stored change of a sweep's record (before: undefined when just created); queues
+   * webhooks and must not throw. Without it, specs with `notify` are refused.
+   */
+  readonly notifier?: {
+    sweepChanged(before: SweepRecord | undefined, after: SweepRecord): Promise<void>;
+  };
   readonly now?: () => Date;
 }
 

@@ -35,6 +35,7 @@ import {
 import { writeSweepJson } from './sweep-json.js';
 import { SweepLock } from './sweep-lock.js';
 import { TrialEnqueuer } from './trial-enqueuer.js';
+import { PbtStepper } from './pbt-stepper.js';
 import { samplerOf } from './trial-payload.js';
 import { TrialCache } from './trial-cache.js';
 import { TrialStopper } from './trial-stopper.js';
@@ -72,6 +73,7 @@ export class SweepController {
   private readonly trialSync: TrialSync;
   private readonly stopper: TrialStopper;
   private readonly trialCache: TrialCache;
+  private readonly pbt: PbtStepper;
   private readonly inFlight = new Map<
     string,
     { again: boolean; scope: SyncScope; done: Promise<void> }
@@ -96,6 +98,14 @@ export class SweepController {
       ...(options.jobBackoffMs !== undefined ? { jobBackoffMs: options.jobBackoffMs } : {}),
     });
     this.trialSync = new TrialSync({ store, queue, enqueuer: this.enqueuer, logger });
+    this.pbt = new PbtStepper({
+      store,
+      queue,
+      enqueuer: this.enqueuer,
+      s3: options.s3,
+      logger,
+      now: this.now,
+    });
     this.stopper = new TrialStopper({ store, enqueuer: this.enqueuer, logger, now: this.now });
     this.trialCache = new TrialCache(store);
   }
@@ -169,9 +179,17 @@ export class SweepController {
     };
     // Fails here (not in the first advance) when the sampler rejects the search section.
     samplerOf(record);
+    if (spec.notify !== undefined && this.options.notifier === undefined) {
+      const message =
+        'this API sends no webhooks (it has no SETRAIN_WEBHOOK_SECRET to sign them with); leave notify out or ask its operator to set one';
+      throw new ApiError('SPEC_INVALID', { detail: `notify: ${message}` }, [
+        { path: 'notify', message },
+      ]);
+    }
     // S3 first: if it is down the sweep is never half-created.
     await writeSweepJson(this.options.s3, record, []);
     await this.store.createSweep(record);
+    await this.options.notifier?.sweepChanged(undefined, record);
     this.options.logger.info(
       { sweepId: record.id, plannedTrials: record.plannedTrials },
       'sweep created',
@@ -212,6 +230,7 @@ export class SweepController {
     const paused = await this.userAction(sweepId, 'pause', async (record) => {
       if (record.status === 'paused') return record;
       const next = await this.saveRecord({ ...record, status: 'paused', updatedAt: this.stamp() });
+      await this.options.notifier?.sweepChanged(record, next);
       await this.enqueuer.unqueueNotStarted(await this.store.getStoredTrials(sweepId));
       this.options.logger.info({ sweepId }, 'sweep paused');
       return next;
@@ -225,6 +244,7 @@ export class SweepController {
     const resumed = await this.userAction(sweepId, 'resume', async (record) => {
       if (record.status === 'running') return record;
       const next = await this.saveRecord({ ...record, status: 'running', updatedAt: this.stamp() });
+      await this.options.notifier?.sweepChanged(record, next);
       this.options.logger.info({ sweepId }, 'sweep resumed');
       return next;
     });
@@ -359,7 +379,9 @@ export class SweepController {
     const full = scope === 'all' || isFinishedSweepStatus(record.status);
     const read = await this.trialCache.read(loaded, full);
     const synced = await this.syncTrials(record, read.trials, read.full ? 'all' : scope);
-    const trials = synced.trials.map((t) => t.state);
+    // 1b. PBT: trials that finished an interval exploit/explore and are requeued.
+    const stepped = await this.pbt.step(record, synced.trials);
+    const trials = stepped.trials.map((t) => t.state);
     // 2. The best trial so far.
     const best = bestOf(record.spec.objective.goal, trials);
     if (JSON.stringify(best) !== JSON.stringify(record.best)) record = { ...record, best };
@@ -369,9 +391,10 @@ export class SweepController {
     record = decided.record;
     if (JSON.stringify(record) !== JSON.stringify(loaded)) {
       record = await this.saveRecord({ ...record, updatedAt: this.stamp() });
+      await this.options.notifier?.sweepChanged(loaded, record);
     }
     // 4. Ended and settled: write the final sweep.json once, then stop watching the sweep.
-    const contended = synced.contended || decided.stopped;
+    const contended = synced.contended || stepped.contended || decided.stopped;
     if (!contended) await this.settle(record, read.full ? trials : undefined);
     // 5. What the next event's advance starts from: the trials as stored now (new ones included;
     // a trial contended in this pass is unfinished, so the next read takes it from Redis).
@@ -379,9 +402,9 @@ export class SweepController {
       this.trialCache.forget(sweepId);
     } else {
       const created = trials
-        .slice(synced.trials.length)
+        .slice(stepped.trials.length)
         .map((state) => ({ state, raw: JSON.stringify(state) }));
-      this.trialCache.remember(sweepId, record.version, [...synced.trials, ...created]);
+      this.trialCache.remember(sweepId, record.version, [...stepped.trials, ...created]);
     }
     return contended;
   }

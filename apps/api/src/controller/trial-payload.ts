@@ -16,6 +16,7 @@ import {
 } from '@setrain/sweep';
 
 import { type SweepRecord } from '../sweep-record.js';
+import { pbtOf, pbtSchedulerOf } from './pbt-stepper.js';
 
 /**
  * The sweep's sampler. With warm-start results, TPE's random startup is shortened by their
@@ -62,6 +63,24 @@ function earlyStoppingOf(spec: SweepSpec): TrialPayload['earlyStopping'] {
   return rule;
 }
 
+/**
+ * A pbt trial's job trains to its next perturbation epoch, keeps every checkpoint (a donor's best
+ * epoch must still be there to copy) and carries its lineage for trial.json.
+ */
+function pbtPayloadOf(
+  record: SweepRecord,
+  state: TrialState,
+  training: TrialPayload['training'],
+): Partial<TrialPayload> {
+  const scheduler = pbtSchedulerOf(record);
+  if (scheduler === undefined) return {};
+  return {
+    training: { ...training, epochs: scheduler.nextStop(state.epochsCompleted, training.epochs) },
+    retention: { trials: 'all', ...record.spec.retention, checkpoints: 'all' },
+    pbt: pbtOf(state),
+  };
+}
+
 /** The BullMQ job data of one trial of the sweep. */
 export function payloadOf(record: SweepRecord, state: TrialState): TrialPayload {
   const { model, training } = resolveTrialConfig(record.spec, state.params);
@@ -79,5 +98,6 @@ export function payloadOf(record: SweepRecord, state: TrialState): TrialPayload 
       ? { earlyStopping: earlyStoppingOf(record.spec) }
       : {}),
     ...(record.spec.retention !== undefined ? { retention: record.spec.retention } : {}),
+    ...pbtPayloadOf(record, state, training),
   });
 }

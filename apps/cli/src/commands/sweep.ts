@@ -15,6 +15,7 @@ import {
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../context.js';
 import { CliError, EXIT_CODES } from '../errors.js';
+import { renderPbtSchedules } from '../output/pbt-schedule.js';
 import { formatNumber, renderTable, type Column } from '../output/table.js';
 
 async function readSpecFile(ctx: CommandContext, path: string): Promise<string> {
@@ -196,7 +197,8 @@ export function renderSweep(sweep: SweepDetail): string {
       ? `, best ${formatNumber(sweep.best.objectiveValue)} (trial #${sweep.best.trialId.split('.').pop()})`
       : '');
   const trials = [...sweep.trials].sort((a, b) => a.trialNumber - b.trialNumber);
-  return `${header}\n${renderTable(columns, trials)}`;
+  const schedules = renderPbtSchedules(trials);
+  return `${header}\n${renderTable(columns, trials)}${schedules ? `\n${schedules}` : ''}`;
 }
 
 /** `setrain sweep status <id> [--watch]`: with --watch, refreshes until the sweep ends. */

@@ -1,0 +1,71 @@
+// Server-side copies of complete checkpoints for PBT's exploit step.
+import { type S3Client } from '@aws-sdk/client-s3';
+import {
+  CHECKPOINT_FILES,
+  epochMetricsSchema,
+  formatS3Uri,
+  type CheckpointRoot,
+  type EpochMetrics,
+} from '@setrain/protocol';
+import { copyObject, getObjectBytes, joinKey, sha256Hex } from '@setrain/storage';
+import { z } from 'zod';
+
+/** The parts of a checkpoint's state.json the controller reads (the worker owns the full schema). */
+const stateViewSchema = z.object({
+  epoch: z.number().int().min(1),
+  epochs: z.array(epochMetricsSchema),
+  files: z.array(z.object({ name: z.string().regex(/^[\w.-]+$/) })),
+});
+
+/** A donor checkpoint that does not match its trusted root: PBT does not copy it. */
+export class CheckpointCopyError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CheckpointCopyError';
+  }
+}
+
+/** Reads a checkpoint's state.json and checks it against the root's sha256. */
+async function readState(
+  s3: S3Client,
+  bucket: string,
+  root: CheckpointRoot,
+): Promise<z.infer<typeof stateViewSchema>> {
+  const key = joinKey(root.prefix, CHECKPOINT_FILES.state);
+  const { bytes } = await getObjectBytes(s3, bucket, key);
+  const actual = sha256Hex(bytes);
+  if (actual !== root.stateSha256) {
+    throw new CheckpointCopyError(
+      `${formatS3Uri({ bucket, key })} has sha256 ${actual}, expected ${root.stateSha256}`,
+    );
+  }
+  return stateViewSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+}
+
+/**
+ * Copies a complete checkpoint to `prefix` with CopyObject (no bytes pass through the API): every
+ * file its state.json lists, then state.json itself, last, as the worker writes them. A complete
+ * checkpoint is immutable, so the copy has the same trusted root (state.json's sha256), which is
+ * checked on the copy before it is returned; the worker verifies every other file from it when it
+ * resumes. Returns the copy's root and the run's metrics up to the checkpoint's epoch.
+ */
+export async function copyCheckpoint(
+  s3: S3Client,
+  bucket: string,
+  root: CheckpointRoot,
+  prefix: string,
+): Promise<{ root: CheckpointRoot; epochs: EpochMetrics[] }> {
+  const state = await readState(s3, bucket, root);
+  for (const file of state.files) {
+    await copyObject(s3, bucket, joinKey(root.prefix, file.name), joinKey(prefix, file.name));
+  }
+  const copied = { epoch: root.epoch, prefix, stateSha256: root.stateSha256 };
+  await copyObject(
+    s3,
+    bucket,
+    joinKey(root.prefix, CHECKPOINT_FILES.state),
+    joinKey(prefix, CHECKPOINT_FILES.state),
+  );
+  await readState(s3, bucket, copied);
+  return { root: copied, epochs: state.epochs.filter((m) => m.epoch <= state.epoch) };
+}

@@ -1,0 +1,28 @@
+import { webhookDeliveriesResponseSchema } from '@setrain/protocol';
+import { z } from 'zod';
+
+import { type ApiApp, type RouteContext } from '../app.js';
+import { ApiError } from '../errors.js';
+import { COMMON_ERROR_RESPONSES } from './error-responses.js';
+
+/** `GET /v1/sweeps/:id/webhooks`: every delivery attempt of the sweep's webhooks, newest first. */
+export function registerWebhookRoutes(app: ApiApp, context: RouteContext): void {
+  app.get(
+    '/v1/sweeps/:id/webhooks',
+    {
+      schema: {
+        tags: ['sweeps'],
+        summary: "The sweep's webhook delivery attempts (newest first, at most 200)",
+        params: z.object({ id: z.string().max(100) }),
+        response: { 200: webhookDeliveriesResponseSchema, ...COMMON_ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const sweepId = request.params.id;
+      if ((await context.store.getSweep(sweepId)) === undefined) {
+        throw new ApiError('SWEEP_NOT_FOUND', { sweepId });
+      }
+      return { deliveries: await context.webhooks.deliveries.list(sweepId) };
+    },
+  );
+}
