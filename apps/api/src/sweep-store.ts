@@ -5,7 +5,6 @@ import {
   redisKeys,
   stopRequestSchema,
   SWEEP_STOP_FIELD,
-  trialStateSchema,
   type ControlMessage,
   type EpochMetrics,
   type StopRequest,
@@ -15,12 +14,19 @@ import { type Redis } from 'ioredis';
 
 import { StaleSweepWriteError } from './stale-sweep-write-error.js';
 import { sweepRecordSchema, type SweepRecord } from './sweep-record.js';
+import { parseTrial, TrialReadCache, type StoredTrial } from './trial-read-cache.js';
 
-/** A trial state together with the exact JSON it was read from (for compare-and-set). */
-export interface StoredTrial {
-  readonly state: TrialState;
-  readonly raw: string;
-}
+export type { StoredTrial } from './trial-read-cache.js';
+
+// The trials hash's SHA-1 and, unless it is still ARGV[1] (the digest the caller holds them
+// under), its values: an unchanged hash costs one small reply instead of the whole hash.
+const READ_TRIALS = `
+local all = redis.call('HGETALL', KEYS[1])
+local digest = redis.sha1hex(table.concat(all, '\\n'))
+if digest == ARGV[1] then return {digest} end
+local values = {}
+for i = 2, #all, 2 do values[#values + 1] = all[i] end
+return {digest, values}`;
 
 // Sets a hash field only if it still holds the JSON the caller read ('' = absent), so a controller
 // never overwrites a state a worker wrote in between.
@@ -60,6 +66,7 @@ export class SweepStore {
   readonly keys: ReturnType<typeof redisKeys>;
   /** Set of sweeps the reconcile loop still has to look after (running, or trials still ending). */
   readonly activeSweepsKey: string;
+  private readonly trialReads = new TrialReadCache();
 
   constructor(
     readonly redis: Redis,
@@ -139,14 +146,23 @@ export class SweepStore {
     await this.redis.srem(this.activeSweepsKey, sweepId);
   }
 
-  /** The sweep's trials with the JSON each was read from, by trial number. */
+  /**
+   * The sweep's trials with the JSON each was read from, by trial number. States are parsed once
+   * per JSON and shared (frozen) between reads: see TrialReadCache.
+   */
   async getStoredTrials(sweepId: string): Promise<StoredTrial[]> {
-    const all = await this.redis.hgetall(this.keys.sweepTrials(sweepId));
-    const trials: StoredTrial[] = [];
-    for (const raw of Object.values(all)) {
-      trials.push({ raw, state: trialStateSchema.parse(JSON.parse(raw)) });
+    const key = this.keys.sweepTrials(sweepId);
+    let known = this.trialReads.digestOf(sweepId);
+    for (;;) {
+      const [digest, raws] = (await this.redis.eval(READ_TRIALS, 1, key, known)) as [
+        string,
+        string[]?,
+      ]; // READ_TRIALS returns {digest} or {digest, values}
+      if (raws !== undefined) return [...this.trialReads.store(sweepId, digest, raws)];
+      const cached = this.trialReads.hit(sweepId, digest);
+      if (cached !== undefined) return [...cached];
+      known = ''; // evicted by another read in between: read the values
     }
-    return trials.sort((a, b) => a.state.trialNumber - b.state.trialNumber);
   }
 
   /**
@@ -166,7 +182,7 @@ export class SweepStore {
     const raws = (results[1]?.[1] ?? []) as (string | null)[];
     const trials = trialIds.map((_, i) => {
       const raw = raws[i];
-      return raw == null ? undefined : { raw, state: trialStateSchema.parse(JSON.parse(raw)) };
+      return raw == null ? undefined : { raw, state: parseTrial(raw) };
     });
     return { total, trials };
   }
@@ -177,7 +193,7 @@ export class SweepStore {
 
   async getTrial(sweepId: string, trialId: string): Promise<TrialState | undefined> {
     const raw = await this.redis.hget(this.keys.sweepTrials(sweepId), trialId);
-    return raw === null ? undefined : trialStateSchema.parse(JSON.parse(raw));
+    return raw === null ? undefined : parseTrial(raw);
   }
 
   /**

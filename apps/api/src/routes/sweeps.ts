@@ -32,6 +32,7 @@ import { checkDataLocations, checkDataset } from '../dataset-check.js';
 import { checkTrialMemory } from '../trial-memory-check.js';
 import { checkWarmStartAccess } from '../warm-start-access.js';
 import { ApiError } from '../errors.js';
+import { sweepDetailJson } from '../sweep-detail-json.js';
 import { findSweepView, loadSweepView } from '../sweep-reads.js';
 import { type SweepRecord } from '../sweep-record.js';
 import { checkSearchSpace } from '../spec-limits.js';
@@ -193,10 +194,13 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
         response: { 200: sweepDetailSchema, ...COMMON_ERROR_RESPONSES },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const view = await loadSweepView(context, request.params.id);
       const owner = await context.owners.ownerOf(view.record.id);
-      return { ...toSweepDetail(view.record, view.trials), ...submitter(owner) };
+      // Serialised here: Fastify sends a JSON string as it is, without the response schema's
+      // validation (see sweepDetailJson); the type provider types send() by the schema only.
+      const json = sweepDetailJson(view.record, view.trials, submitter(owner));
+      return reply.type('application/json; charset=utf-8').send(json as never);
     },
   );
 
