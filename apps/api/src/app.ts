@@ -114,7 +114,7 @@ export interface AppDeps {
   /** Folder of the built dashboard served at /ui; default apps/ui/dist/public. */
   readonly uiDir?: string;
   /** Poll interval, replay and heartbeat of `GET /v1/sweeps/:id/events`; defaults in events.ts. */
-  readonly events?: EventRouteOptions;
+  readonly events?: EventRouteOptions | undefined;
   /**
    * Seconds a finished sweep's Redis keys live after it is archived to S3 (reads then answer from
    * the archive); 0 keeps them. Default DEFAULT_SWEEP_RETENTION_SECONDS (30 days).

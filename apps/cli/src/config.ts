@@ -20,11 +20,12 @@ const fileSchema = z.strictObject({
   apiKey: z.string().min(1).optional(),
   s3: z
     .strictObject({
-      endpoint: z.url().optional(),
-      region: z.string().optional(),
-      forcePathStyle: z.boolean().optional(),
-      accessKeyId: z.string().optional(),
-      secretAccessKey: z.string().optional(),
+      // Absent, never undefined (JSON has none): the fields S3Settings promises are set.
+      endpoint: z.url().exactOptional(),
+      region: z.string().exactOptional(),
+      forcePathStyle: z.boolean().exactOptional(),
+      accessKeyId: z.string().exactOptional(),
+      secretAccessKey: z.string().exactOptional(),
     })
     .optional(),
 });

@@ -33,7 +33,9 @@ export interface InceptionV3BackboneOptions {
   seed: number;
   /** Called with each Inception module's output; what it returns feeds the next module (used to
    * insert SE blocks). Default: identity. */
-  afterBlock?: (x: SymbolicTensor, block: InceptionV3BlockName, channels: number) => SymbolicTensor;
+  afterBlock?:
+    | ((x: SymbolicTensor, block: InceptionV3BlockName, channels: number) => SymbolicTensor)
+    | undefined;
 }
 
 /** Hands out Keras 2's default layer names (conv2d_1, conv2d_2, ...) in creation order. */

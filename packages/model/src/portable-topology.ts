@@ -51,12 +51,10 @@ export function portableSaveHandler<H extends io.IOHandler & Required<Pick<io.IO
   return {
     ...handler,
     save: (artifacts: io.ModelArtifacts) =>
-      handler.save({
-        ...artifacts,
-        modelTopology:
-          artifacts.modelTopology === undefined || artifacts.modelTopology instanceof ArrayBuffer
-            ? artifacts.modelTopology
-            : toPortableTopology(artifacts.modelTopology),
-      }),
+      handler.save(
+        artifacts.modelTopology === undefined || artifacts.modelTopology instanceof ArrayBuffer
+          ? artifacts
+          : { ...artifacts, modelTopology: toPortableTopology(artifacts.modelTopology) },
+      ),
   };
 }

@@ -43,7 +43,8 @@ export class ScaleFreeBatchNormalization extends layers.Layer {
   private recalibrationStep: number | undefined;
 
   constructor(args: ScaleFreeBatchNormalizationArgs = {}) {
-    super({ name: args.name, trainable: args.trainable ?? true });
+    const trainable = args.trainable ?? true;
+    super(args.name === undefined ? { trainable } : { name: args.name, trainable });
     this.axis = args.axis ?? -1;
     this.momentum = args.momentum ?? DEFAULT_BN_MOMENTUM;
     this.epsilon = args.epsilon ?? DEFAULT_BN_EPSILON;

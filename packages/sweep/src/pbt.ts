@@ -15,11 +15,11 @@ export interface PbtOptions {
   /** A trial is compared with the population after every this many epochs. */
   perturbationInterval: number;
   /** Fraction of the ranked population in the bottom (exploits) and top (donors) groups. Default 0.25. */
-  quantileFraction?: number;
+  quantileFraction?: number | undefined;
   /** Chance that explore draws a parameter afresh from its distribution instead of perturbing it. Default 0.25. */
-  resampleProbability?: number;
+  resampleProbability?: number | undefined;
   /** A perturbed continuous value is multiplied by one of these, chosen at random. Default [0.8, 1.2]. */
-  perturbationFactors?: readonly number[];
+  perturbationFactors?: readonly number[] | undefined;
 }
 
 /** What PBT knows about one member of the population. */

@@ -7,7 +7,7 @@ import type { SearchSpace } from './types.js';
 /** The parts of a sweep spec a preview reads; the protocol's SweepSpec is assignable to it. */
 export interface PreviewSpec {
   search: SearchSpace;
-  maxTrials?: number;
+  maxTrials?: number | undefined;
   training: { seed: number };
   objective: { goal: Goal };
 }

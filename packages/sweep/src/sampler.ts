@@ -48,7 +48,10 @@ export function createSampler(search: SearchSpace, options: SamplerOptions): Sam
  * Trials a sweep will run at most: grid, min(maxTrials, grid size) (all of it by default); the
  * other strategies, maxTrials (default 10); pbt, its population size.
  */
-export function plannedTrialCount(spec: { search: SearchSpace; maxTrials?: number }): number {
+export function plannedTrialCount(spec: {
+  search: SearchSpace;
+  maxTrials?: number | undefined;
+}): number {
   if (spec.search.strategy === 'grid') {
     const size = gridSize(spec.search);
     return Math.min(spec.maxTrials ?? size, size);

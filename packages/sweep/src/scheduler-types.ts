@@ -13,18 +13,18 @@ export const DEFAULT_ASHA_REDUCTION_FACTOR = 3;
 export interface MedianStoppingOptions {
   type: 'median';
   /** Grace period: no trial is stopped before it has run this many epochs. Default 1. */
-  minEpochs?: number;
+  minEpochs?: number | undefined;
   /** Decide only once this many other trials have reached the epoch in question. Default 3. */
-  minTrials?: number;
+  minTrials?: number | undefined;
 }
 
 /** Asynchronous successive halving (Li et al. 2018, ASHA). */
 export interface AshaOptions {
   type: 'asha';
   /** First rung: epoch minEpochs; rung k is at minEpochs * reductionFactor^k. Default 1. */
-  minEpochs?: number;
+  minEpochs?: number | undefined;
   /** Keep the top 1/reductionFactor at each rung. Default 3. */
-  reductionFactor?: number;
+  reductionFactor?: number | undefined;
   /** A trial's full budget (the spec's training.epochs); rungs lie strictly below it. */
   maxEpochs: number;
 }

@@ -44,9 +44,11 @@ export function createScheduler(options: EarlyStoppingOptions | undefined): Sche
  * maxEpochs may be left out. */
 export type EarlyStoppingSpec =
   | Exclude<EarlyStoppingOptions, { type: 'asha' | 'hyperband' }>
-  | (Omit<Extract<EarlyStoppingOptions, { type: 'asha' }>, 'maxEpochs'> & { maxEpochs?: number })
+  | (Omit<Extract<EarlyStoppingOptions, { type: 'asha' }>, 'maxEpochs'> & {
+      maxEpochs?: number | undefined;
+    })
   | (Omit<Extract<EarlyStoppingOptions, { type: 'hyperband' }>, 'maxEpochs'> & {
-      maxEpochs?: number;
+      maxEpochs?: number | undefined;
     });
 
 /** The most epochs any trial of the spec can run: the largest `epochs` the search can pick. */

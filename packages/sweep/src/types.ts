@@ -9,15 +9,15 @@ export type SamplerStrategy = (typeof SAMPLER_STRATEGIES)[number];
 /** Options of the tree-structured Parzen estimator (all optional; defaults in tpe-sampler.ts). */
 export interface TpeOptions {
   /** Trials 1..startupTrials are sampled at random before TPE takes over. Default 10. */
-  startupTrials?: number;
+  startupTrials?: number | undefined;
   /** Candidates drawn from l(x) per parameter; the one with the highest l(x)/g(x) wins. Default 24. */
-  candidates?: number;
+  candidates?: number | undefined;
   /** Fraction of finished trials that form the "good" group. Default 0.25. */
-  gamma?: number;
+  gamma?: number | undefined;
   /** Weight of the prior (the spec's distribution) in each Parzen estimator. Default 1. */
-  priorWeight?: number;
+  priorWeight?: number | undefined;
   /** Treat running trials as if they had the worst finished value (constant liar). Default true. */
-  constantLiar?: boolean;
+  constantLiar?: boolean | undefined;
 }
 
 /** Options of BOHB (bohb-sampler.ts); its model also reads the TPE options. */
@@ -36,11 +36,11 @@ export interface SearchSpace {
   strategy: SamplerStrategy;
   /** Parameter name -> distribution, in spec order (grid order depends on it). */
   parameters: Record<string, Distribution>;
-  tpe?: TpeOptions;
+  tpe?: TpeOptions | undefined;
   /** BOHB's own options (strategy bohb; its TPE model takes `tpe`). */
   bohb?: BohbOptions | undefined;
   /** Population-based training (strategy pbt); see pbt.ts. */
-  pbt?: PbtOptions;
+  pbt?: PbtOptions | undefined;
   /** Conditions over the parameters every suggested point meets (protocol param-expression). */
   constraints?: readonly string[] | undefined;
 }
