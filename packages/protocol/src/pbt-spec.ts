@@ -48,7 +48,11 @@ const WHY_FIXED: Record<string, string> = {
 
 /** The parts of a sweep spec PBT checks. */
 interface PbtSpecView {
-  search: { strategy: string; parameters: Record<string, Distribution>; pbt?: PbtOptionsSpec };
+  search: {
+    strategy: string;
+    parameters: Record<string, Distribution>;
+    pbt?: PbtOptionsSpec | undefined;
+  };
   training: { epochs: number };
   maxTrials?: number | undefined;
   earlyStopping?: unknown;

@@ -78,7 +78,7 @@ export function maxTrialEpochs(spec: {
  * (training.epochs, or the largest value when epochs is searched).
  */
 export function createSchedulerForSpec(spec: {
-  earlyStopping?: EarlyStoppingSpec;
+  earlyStopping?: EarlyStoppingSpec | undefined;
   training: { epochs: number };
   search: Pick<SearchSpace, 'parameters'>;
 }): Scheduler {
