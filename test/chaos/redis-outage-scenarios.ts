@@ -8,9 +8,11 @@
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { redisKeys } from '@setrain/protocol';
+
+import { waitFor } from '../harness/index.js';
 import { killProcess, waitExit, type ChaosStack } from './chaos-stack.js';
 import {
-  busyWorkers,
   chaosSpec,
   SWEEP_END_TIMEOUT_MS,
   waitRunningTrial,
@@ -60,6 +62,29 @@ function logTimes(output: string, msg: string): number[] {
     }
   }
   return times;
+}
+
+/**
+ * The workers of the sweep's open attempts started after `since` (epoch ms): a worker writes its
+ * attempt when it takes the job, so each holds that job's lock.
+ */
+async function holdersSince(stack: ChaosStack, sweepId: string, since: number): Promise<string[]> {
+  const redis = stack.redisClient();
+  try {
+    const holders: string[] = [];
+    const key = redisKeys(stack.keyPrefix).sweepTrials(sweepId);
+    for (const raw of Object.values(await redis.hgetall(key))) {
+      const state = JSON.parse(raw) as {
+        attemptsLog?: { workerId?: string; startedAt?: string; endedAt?: string }[];
+      };
+      const last = state.attemptsLog?.at(-1);
+      const fresh = Date.parse(last?.startedAt ?? '') > since && last?.endedAt === undefined;
+      if (fresh && last?.workerId !== undefined) holders.push(last.workerId);
+    }
+    return holders;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Redis SIGKILLed, down for OUTAGE_MS, restarted on its AOF; returns [down, back] epoch ms. */
@@ -133,6 +158,7 @@ export const REDIS_OUTAGE_SCENARIOS: Scenario[] = [
         await createSweep(ctx.stack, chaosSpec(ctx, 'outage-past-lock', { epochs: 3 }))
       ).id;
       const problems: string[] = [];
+      let since = 0;
       for (let outage = 1; outage <= 2; outage++) {
         await waitSweep(
           ctx.stack,
@@ -141,9 +167,18 @@ export const REDIS_OUTAGE_SCENARIOS: Scenario[] = [
           (s) => s.trials.filter((t) => t.status === 'running').length === 2,
           SWEEP_END_TIMEOUT_MS,
         );
-        const holders = [...(await busyWorkers(ctx.stack)).keys()];
+        // After an outage the trial states still say running (and the heartbeats still name the
+        // trials) until the stall check moves the jobs: wait for two attempts started since.
+        const holders = await waitFor(
+          async () => {
+            const fresh = await holdersSince(ctx.stack, sweepId, since);
+            return fresh.length === 2 ? fresh : undefined;
+          },
+          { what: 'two workers holding a trial', timeoutMs: SWEEP_END_TIMEOUT_MS, intervalMs: 250 },
+        );
         ctx.log(`outage ${outage}: trials held by ${holders.join(', ')}`);
         const [down, back] = await redisOutage(ctx);
+        since = back;
         // Read now: the output keeps only its last 16 KiB.
         for (const id of holders) {
           const worker = ctx.stack.workers.find((w) => w.id === id);
