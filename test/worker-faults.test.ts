@@ -8,19 +8,25 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
-import { Job } from 'bullmq';
+import { Job, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import {
   redisKeys,
   runKeys,
   SWEEP_STOP_FIELD,
   trialPayloadSchema,
   trialRecordSchema,
+  type CheckpointRoot,
   type StopRequest,
   type TrialPayload,
 } from '@setrain/protocol';
-import { getJson, listKeys } from '@setrain/storage';
+import { getJson, listKeys, putObject } from '@setrain/storage';
 import {
+  deleteCheckpoint,
+  createLogger,
   forkTrialLauncher,
+  trialListeners,
+  TrialStateStore,
   startWorker,
   WorkerError,
   type TrialLauncher,
@@ -65,14 +71,14 @@ const faultyLauncher = (): TrialLauncher => {
           startedTrials.add(trialId);
           await listeners.onStarted?.(started);
         },
-        onEpoch: async (metrics, numTensors, checkpoints) => {
+        onEpoch: async (metrics, numTensors, checkpoints, superseded) => {
           if (listenerFailsFor.delete(trialId)) {
             // Once: Redis "comes back" for the attempt after the give-back.
             throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), {
               code: 'ECONNREFUSED',
             });
           }
-          await listeners.onEpoch?.(metrics, numTensors, checkpoints);
+          await listeners.onEpoch?.(metrics, numTensors, checkpoints, superseded);
         },
       },
     );
@@ -158,6 +164,91 @@ test('trial state updates are atomic: concurrent updates all land', async () => 
   );
   const state = await services.store.get(payload.sweepId, payload.trialId);
   assert.equal(state?.attemptsLog?.length, 20);
+});
+
+test('an attempt left open (its worker lost the job lock) is closed stalled when the next starts', async () => {
+  const payload = payloadFor(1);
+  const first = { attempt: 1, workerId: 'lost-lock-worker', startedAt: new Date().toISOString() };
+  await services.store.startAttempt(payload, first);
+  const state = await services.store.startAttempt(payload, {
+    attempt: 1,
+    workerId: 'next-worker',
+    startedAt: new Date().toISOString(),
+  });
+  assert.equal(state.attemptsLog?.length, 2);
+  assert.equal(state.attemptsLog?.[0]?.outcome, 'stalled');
+  assert.match(state.attemptsLog?.[0]?.reason ?? '', /lost the job lock/);
+  assert.notEqual(state.attemptsLog?.[0]?.endedAt, undefined);
+  assert.equal(state.attemptsLog?.[1]?.endedAt, undefined, 'the new attempt stays open');
+});
+
+/** A checkpoint directory in the bucket (its files' content does not matter here). */
+async function putCheckpoint(payload: TrialPayload, epoch: number): Promise<CheckpointRoot> {
+  const prefix = runKeys(payload.sweepId).trial(payload.trialId).checkpoint(epoch);
+  await putObject(services.s3.client, services.bucket, `${prefix}weights.bin`, 'w');
+  await putObject(services.s3.client, services.bucket, `${prefix}state.json`, '{}');
+  return { epoch, prefix, stateSha256: '0'.repeat(64) };
+}
+
+test('superseded checkpoints are deleted only once the new root is recorded', async () => {
+  const payload = payloadFor(3);
+  const keys = runKeys(payload.sweepId).trial(payload.trialId);
+  // Its own queue, which no worker takes from: the listener only reports progress on the job.
+  const queue = new Queue('checkpoint-order', {
+    connection: services.connection,
+    prefix: services.prefix,
+  });
+  const job = await queue.add('trial', payload, { jobId: payload.trialId });
+  const [old, next] = [await putCheckpoint(payload, 1), await putCheckpoint(payload, 2)];
+  const metrics = {
+    epoch: 2,
+    loss: 1,
+    accuracy: 0.5,
+    val_loss: 1,
+    val_accuracy: 0.5,
+    durationMs: 1,
+    imagesPerSec: 1,
+  };
+  const listenersWith = (store: TrialStateStore) =>
+    trialListeners(
+      {
+        job,
+        payload,
+        store,
+        redis: services.connection,
+        keyPrefix: services.prefix,
+        log: createLogger('silent'),
+        onTrainingStarted: () => undefined,
+        deleteCheckpoints: async (roots) => {
+          for (const root of roots) {
+            await deleteCheckpoint(services.s3.client, services.bucket, root.prefix);
+          }
+        },
+      },
+      { epochs: [], best: null },
+    );
+  const left = async () =>
+    (await listKeys(services.s3.client, services.bucket, keys.checkpointsPrefix)).length;
+  try {
+    // Redis unreachable for the state write: the epoch is not recorded, nothing is deleted.
+    const down = new Redis('redis://127.0.0.1:9', {
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    down.on('error', () => undefined); // ECONNREFUSED: what this part is about
+    const unrecorded = listenersWith(new TrialStateStore(down, services.prefix, { withinMs: 200 }));
+    await assert.rejects(async () => unrecorded.onEpoch?.(metrics, 1, [next], [old]));
+    down.disconnect();
+    assert.equal(await left(), 4, 'epoch 1 stays: the recorded state still trusts it');
+    await listenersWith(services.store).onEpoch?.(metrics, 1, [next], [old]);
+    const state = await services.store.get(payload.sweepId, payload.trialId);
+    assert.deepEqual(state?.checkpoints, [next]);
+    assert.equal(await left(), 2, 'epoch 1 deleted after epoch 2 was recorded');
+  } finally {
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
 });
 
 test('a trial whose sweep has a stop request ends cancelled at once, without training', async () => {

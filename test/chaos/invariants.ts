@@ -1,7 +1,8 @@
 /**
  * What must hold after every chaos scenario, whatever was killed: the sweep ends; it has exactly
  * the trials it should, numbered 1..n without duplicates; every trial ended; every completed
- * trial's artifacts verify against its trial.json (sha256 and size); after the end nothing keeps
+ * trial's artifacts verify against its trial.json (sha256 and size) and its earlier attempts
+ * all ended with an outcome; after the end nothing keeps
  * training for the sweep (no active or waiting job, no worker heartbeat naming one of its trials,
  * no epoch appended) and nothing is stuck.
  */
@@ -154,6 +155,12 @@ async function verifyArtifacts(
     problems.push(`trial ${trialId}: trial.json says ${record.status}, the sweep ${status}`);
   if (record.artifacts.length === 0)
     problems.push(`trial ${trialId}: trial.json lists no artifacts`);
+  const open = (record.attemptsLog ?? []).slice(0, -1).filter((a) => a.outcome === undefined);
+  if (open.length > 0) {
+    problems.push(
+      `trial ${trialId}: earlier attempts with no outcome (${open.map((a) => a.workerId).join(', ')})`,
+    );
+  }
   const epochs = record.epochs.map((e) => e.epoch);
   if (epochs.some((e, i) => e !== i + 1))
     problems.push(`trial ${trialId}: epoch history ${epochs.join(',')}`);

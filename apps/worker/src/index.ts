@@ -10,12 +10,14 @@ export * from './data-pipeline.js';
 export * from './objective.js';
 export * from './trial-record.js';
 export * from './failure-kind.js';
+export * from './checkpoint-delete.js';
 export type * from './trial-ipc.js';
 export { WORKER_PACKAGE_VERSION } from './package-version.js';
 // The job holder: the BullMQ side of a worker process.
 export * from './job-holder/trial-job-processor.js';
 export * from './job-holder/trainer-launcher.js';
 export * from './job-holder/trial-state-store.js';
+export * from './job-holder/trial-listeners.js';
 export * from './job-holder/control-subscriber.js';
 export * from './job-holder/worker-runtime.js';
 export * from './job-holder/heartbeat.js';

@@ -141,6 +141,8 @@ export type ChildMessage =
       readonly numTensors: number;
       /** The checkpoints kept after this epoch's (oldest first), with their trusted roots. */
       readonly checkpoints: readonly CheckpointRoot[];
+      /** The checkpoints this epoch's supersedes: deleted once `checkpoints` is recorded. */
+      readonly superseded: readonly CheckpointRoot[];
     }
   /** A measurement for the worker's /metrics (the trial process has no registry of its own). */
   | { readonly type: 'metric'; readonly event: WorkerMetricEvent }

@@ -9,6 +9,12 @@ export const ATTEMPT_OUTCOMES = [
   'cancelled',
   /** Given back to the queue without using an attempt (shutdown, outage, quarantine). */
   'given-back',
+  /**
+   * Ended with no outcome recorded: its worker lost the job's lock (an outage longer than the
+   * lock; see the worker's LockWatchdog) or died, and BullMQ's stall check put the job back.
+   * Written when the next attempt starts.
+   */
+  'stalled',
 ] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 

@@ -35,6 +35,8 @@ export interface TrialProcessListeners {
     numTensors: number,
     /** The checkpoints kept after this epoch's, for the trial's Redis state. */
     checkpoints: readonly CheckpointRoot[],
+    /** The checkpoints this epoch's supersedes: to delete only once `checkpoints` is recorded. */
+    superseded: readonly CheckpointRoot[],
   ): void | Promise<void>;
   /**
    * The early-stopping decision after `epoch` (runs after that epoch's onEpoch). Without it, or
@@ -188,7 +190,12 @@ export function forkTrialLauncher(options: TrialProcessOptions = {}): TrialLaunc
           case 'epoch':
             epochsCompleted = message.metrics.epoch;
             enqueue(() =>
-              listeners.onEpoch?.(message.metrics, message.numTensors, message.checkpoints),
+              listeners.onEpoch?.(
+                message.metrics,
+                message.numTensors,
+                message.checkpoints,
+                message.superseded,
+              ),
             );
             break;
           case 'metric':

@@ -6,6 +6,7 @@ import {
   trialPayloadSchema,
   trialResultSchema,
   type AttemptLogEntry,
+  type CheckpointRoot,
   type EpochMetrics,
   type TrialPayload,
   type TrialRecord,
@@ -15,6 +16,7 @@ import {
 import type { EngineName } from '@setrain/engine';
 import { createS3Client, type S3Config } from '@setrain/storage';
 
+import { deleteCheckpoint } from '../checkpoint-delete.js';
 import { isInfrastructureError } from '../failure-kind.js';
 import type { Logger } from '../logger.js';
 import type { GiveBackReason, WorkerMetrics } from '../metrics.js';
@@ -485,6 +487,12 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       onTrainingStarted: () => health.recordSuccess(),
       onEpochTensors: deps.onEpochTensors,
       onTrialStarted: deps.onTrialStarted,
+      deleteCheckpoints: async (roots: readonly CheckpointRoot[]) => {
+        s3Client ??= createS3Client(deps.s3);
+        for (const root of roots) {
+          await deleteCheckpoint(s3Client, payload.artifactsBucket, root.prefix);
+        }
+      },
     };
     const trial = launcher(requestFor(payload, state), trialListeners(listenerDeps, progress));
     const cancelReason = active?.cancelReason;

@@ -1,6 +1,11 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { isBetter, type EpochMetrics, type TrialPayload } from '@setrain/protocol';
+import {
+  isBetter,
+  type CheckpointRoot,
+  type EpochMetrics,
+  type TrialPayload,
+} from '@setrain/protocol';
 
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics.js';
@@ -33,6 +38,8 @@ export interface TrialListenerDeps {
   readonly onEpochTensors?:
     ((trialId: string, epoch: number, numTensors: number) => void) | undefined;
   readonly onTrialStarted?: ((trialId: string, started: TrialStarted) => void) | undefined;
+  /** Deletes checkpoints an epoch's superseded (called once their successor is recorded). */
+  readonly deleteCheckpoints: (roots: readonly CheckpointRoot[]) => Promise<void>;
 }
 
 function track(progress: TrialProgress, payload: TrialPayload, metrics: EpochMetrics): void {
@@ -83,7 +90,7 @@ export function trialListeners(
     onBatch: async (batch) => {
       await job.updateProgress({ ...batch, epochs: payload.training.epochs });
     },
-    onEpoch: async (metrics, numTensors, checkpoints) => {
+    onEpoch: async (metrics, numTensors, checkpoints, superseded) => {
       deps.onEpochTensors?.(payload.trialId, metrics.epoch, numTensors);
       progress.epochs.push(metrics);
       track(progress, payload, metrics);
@@ -93,6 +100,13 @@ export function trialListeners(
         latest: metrics,
         objectiveValue: progress.best,
         checkpoints: [...checkpoints],
+      });
+      // Only now that the new root is recorded: until then a resume trusts the superseded ones.
+      await deps.deleteCheckpoints(superseded).catch((error: unknown) => {
+        log.warn(
+          { error: errorMessage(error), checkpoints: superseded.map((root) => root.prefix) },
+          'could not delete superseded checkpoints; they stay in the bucket',
+        );
       });
       await job.updateProgress({ epoch: metrics.epoch, epochs: payload.training.epochs, metrics });
       log.info(

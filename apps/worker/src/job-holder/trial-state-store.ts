@@ -88,7 +88,11 @@ export class TrialStateStore {
     );
   }
 
-  /** Opens an attempt by this worker in the trial's attempts log and marks the trial running. */
+  /**
+   * Opens an attempt by this worker in the trial's attempts log and marks the trial running. An
+   * earlier attempt still open never recorded its end (its worker lost the job's lock or died):
+   * it is closed `stalled` here.
+   */
   startAttempt(
     payload: TrialPayload,
     attempt: { attempt: number; workerId: string; startedAt: string },
@@ -99,7 +103,7 @@ export class TrialStateStore {
       startedAt: attempt.startedAt,
       attempts: attempt.attempt,
       reason: undefined,
-      attemptsLog: [...(current.attemptsLog ?? []), { ...attempt }],
+      attemptsLog: [...closeStalled(current.attemptsLog ?? [], attempt.startedAt), { ...attempt }],
     }));
   }
 
@@ -161,6 +165,18 @@ function initialState(payload: TrialPayload): TrialState {
     objectiveValue: null,
     attempts: 0,
   };
+}
+
+const STALLED_REASON =
+  'no end was recorded: its worker lost the job lock (Redis unreachable past the lock) or stopped, and the stall check put the job back in the queue';
+
+/** The log with every open attempt closed `stalled` at `endedAt` (a new attempt starts). */
+function closeStalled(log: readonly AttemptLogEntry[], endedAt: string): AttemptLogEntry[] {
+  return log.map((entry) =>
+    entry.endedAt !== undefined
+      ? entry
+      : { ...entry, endedAt, outcome: 'stalled', reason: STALLED_REASON },
+  );
 }
 
 /** The log with `workerId`'s last open attempt ended (unchanged when it has none open). */

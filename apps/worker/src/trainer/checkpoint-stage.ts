@@ -16,7 +16,6 @@ import {
   applyModelWeights,
   applyOptimizerState,
   CheckpointCorruptError,
-  deleteCheckpoint,
   readVerifiedCheckpoint,
   writeCheckpoint,
   type VerifiedCheckpoint,
@@ -107,8 +106,10 @@ export async function restoreOrInitialise(ctx: TrialContext, setup: TrainingSetu
 /**
  * The checkpoint stage after an epoch: writes the epoch's checkpoint (state.json last, so only
  * complete checkpoints count), reports its size and time, records the epoch as done, and returns
- * the checkpoints it supersedes by the sweep's retention: the caller deletes them once the new
- * one's root is reported (deleteSuperseded).
+ * the checkpoints it supersedes by the sweep's retention. The trainer never deletes them: the job
+ * holder does, once it has recorded the new one's root in the trial's state (a crash in between
+ * leaves the recorded roots' checkpoints in place, so a resume always finds the newest complete
+ * one; at worst a superseded one stays behind).
  */
 export async function saveEpochCheckpoint(
   ctx: TrialContext,
@@ -154,12 +155,4 @@ export async function saveEpochCheckpoint(
   );
   ctx.checkpoints = plan.keep;
   return plan.drop;
-}
-
-/** Deletes superseded checkpoints (after the successor's root went to the trial's state). */
-export async function deleteSuperseded(
-  ctx: TrialContext,
-  superseded: readonly CheckpointRoot[],
-): Promise<void> {
-  for (const root of superseded) await deleteCheckpoint(ctx.client, ctx.bucket, root.prefix);
 }

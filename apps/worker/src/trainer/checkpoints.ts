@@ -11,7 +11,6 @@ import {
   type CheckpointRoot,
 } from '@setrain/protocol';
 import {
-  deletePrefix,
   getObjectBytes,
   joinKey,
   putObject,
@@ -259,14 +258,4 @@ export async function applyOptimizerState(
     // setWeights copies the values into new variables.
     tf.dispose(Object.values(weights));
   }
-}
-
-/** Deletes a checkpoint directory (state.json first, so a half-deleted one never looks complete). */
-export async function deleteCheckpoint(
-  client: S3Client,
-  bucket: string,
-  prefix: string,
-): Promise<void> {
-  await deletePrefix(client, bucket, joinKey(prefix, CHECKPOINT_FILES.state));
-  await deletePrefix(client, bucket, prefix);
 }

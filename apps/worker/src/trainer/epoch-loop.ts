@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { EpochMetrics } from '@setrain/protocol';
+import type { CheckpointRoot, EpochMetrics } from '@setrain/protocol';
 
 import { chunk, planEpoch, planValidation, type SamplePlan } from '../data-pipeline.js';
 import { objectiveOf } from '../objective.js';
 import type { Prng } from '@setrain/sweep';
 import type { TrainingSetup } from './build-model.js';
-import { deleteSuperseded, saveEpochCheckpoint } from './checkpoint-stage.js';
+import { saveEpochCheckpoint } from './checkpoint-stage.js';
 import { evaluateValidation } from './evaluate.js';
 import type { PreparedData } from './prepare-data.js';
 import {
@@ -104,12 +104,19 @@ async function runEpoch(loop: EpochLoop, epoch: number): Promise<void> {
     checkpoint: ctx.keys.checkpoint(epoch),
   };
   const superseded = await saveEpochCheckpoint(ctx, setup, metrics, loop.random);
-  reportEpoch(ctx, metrics, epochStart);
-  await deleteSuperseded(ctx, superseded);
+  reportEpoch(ctx, metrics, epochStart, superseded);
 }
 
-/** Sends the epoch's metrics (and tfjs memory, for leak checks) to the job holder. */
-function reportEpoch(ctx: TrialContext, metrics: EpochMetrics, epochStart: number): void {
+/**
+ * Sends the epoch's metrics (and tfjs memory, for leak checks) to the job holder, with the
+ * checkpoints this epoch's supersedes: it deletes them once it has recorded the new root.
+ */
+function reportEpoch(
+  ctx: TrialContext,
+  metrics: EpochMetrics,
+  epochStart: number,
+  superseded: readonly CheckpointRoot[],
+): void {
   const objective = objectiveOf(metrics, ctx.payload.objective);
   ctx.channel.send({
     type: 'metric',
@@ -130,5 +137,6 @@ function reportEpoch(ctx: TrialContext, metrics: EpochMetrics, epochStart: numbe
     metrics,
     numTensors: tf.memory().numTensors,
     checkpoints: [...ctx.checkpoints],
+    superseded: [...superseded],
   });
 }

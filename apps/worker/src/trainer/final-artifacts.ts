@@ -14,7 +14,8 @@ import { bestEpochOf } from '../objective.js';
 import type { TrialOutcome } from '../trial-ipc.js';
 import { buildTrialRecord, endLastAttempt, writeTrialRecord } from '../trial-record.js';
 import { WorkerError } from '../worker-error.js';
-import { applyModelWeights, deleteCheckpoint, readVerifiedCheckpoint } from './checkpoints.js';
+import { deleteCheckpoint } from '../checkpoint-delete.js';
+import { applyModelWeights, readVerifiedCheckpoint } from './checkpoints.js';
 import type { TrialContext } from './trial-context.js';
 
 /** One artifact set: where, which weights, which epoch. */
