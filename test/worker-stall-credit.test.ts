@@ -2,11 +2,15 @@
 // against a real redis-server and BullMQ: a job whose holder stopped renewing its lock is moved
 // back to the queue by BullMQ's stall check; with maxStalledCount 1 (SETRAIN_MAX_STALLED_COUNT) two
 // uncredited stalls fail the job when it is taken next, credited ones do not, whichever of the
-// credit and the stall check runs first.
+// credit and the stall check runs first. And the credit of a lost lock whose give-back move was
+// already queued (creditLostLock): no credit when the move lands before the lock expires (Redis
+// back at 80-100% of the lock, simulated with CLIENT PAUSE), a credit when it fails.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { creditStall } from '@setrain/worker';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { creditLostLock, creditStall } from '@setrain/worker';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -83,4 +87,102 @@ test('without the credit, two lost locks exceed maxStalledCount 1 and the job is
 test('credited lost locks do not count, whether the credit runs before or after the check', async () => {
   assert.equal(await twoLostLocks('credit-first'), undefined);
   assert.equal(await twoLostLocks('stall-first'), undefined);
+});
+
+/** A lock long enough that CLIENT PAUSE can end at ~85% of it on a loaded machine. */
+const PAUSE_LOCK_MS = 2000;
+const PAUSE_MS = 1700;
+
+/**
+ * A worker holds the job; Redis stops answering (CLIENT PAUSE ALL) and, meanwhile, the holder
+ * sends its give-back move (to delayed) and the lost lock's credit through `credit`; Redis answers
+ * again at 85% of the lock, so the move lands. Returns the job's state and its stall counter.
+ */
+async function moveLandsBeforeExpiry(
+  credit: (connection: Redis, jobKey: string, move: Promise<unknown>) => Promise<unknown>,
+): Promise<{ state: string; stalls: number }> {
+  const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  const admin = new Redis(redisServer.url);
+  const prefix = `{${uniqueName('stall-move')}}`;
+  const queue = new Queue(QUEUE, { connection, prefix });
+  const holder = new Worker(QUEUE, null, {
+    connection,
+    prefix,
+    lockDuration: PAUSE_LOCK_MS,
+    autorun: false,
+  });
+  try {
+    await queue.add('trial', { n: 1 }, { jobId: 'sw-y.1', attempts: 3 });
+    const job = await holder.getNextJob('holder-token');
+    assert.equal(job?.id, 'sw-y.1');
+    await admin.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');
+    const move = job.moveToDelayed(Date.now() + 60_000, 'holder-token');
+    const credited = credit(connection, queue.toKey('sw-y.1'), move);
+    await Promise.all([move, credited]);
+    return {
+      state: await queue.getJobState('sw-y.1'),
+      stalls: Number((await connection.hget(queue.toKey('sw-y.1'), 'stc')) ?? 0),
+    };
+  } finally {
+    await holder.close(true);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    admin.disconnect();
+    connection.disconnect();
+  }
+}
+
+test('a give-back move that lands before the lock expires gets no stall credit', async () => {
+  // What the worker did before: the credit sent as soon as the lock counted as lost.
+  const naive = await moveLandsBeforeExpiry((connection, jobKey) =>
+    creditStall(connection, jobKey),
+  );
+  assert.deepEqual(naive, { state: 'delayed', stalls: -1 }, 'an extra stall was granted');
+  const settled: unknown[] = [];
+  const fixed = await moveLandsBeforeExpiry(async (connection, jobKey, move) => {
+    settled.push(await creditLostLock(connection, jobKey, move));
+  });
+  assert.deepEqual(fixed, { state: 'delayed', stalls: 0 });
+  assert.deepEqual(settled, ['moved']);
+});
+
+test('a give-back move that fails because the lock expired is credited', async () => {
+  const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  const prefix = `{${uniqueName('stall-move')}}`;
+  const queue = new Queue(QUEUE, { connection, prefix });
+  const holder = new Worker(QUEUE, null, {
+    connection,
+    prefix,
+    lockDuration: LOCK_MS,
+    autorun: false,
+  });
+  const checker = new Worker(QUEUE, null, {
+    connection,
+    prefix,
+    stalledInterval: 100,
+    maxStalledCount: 1,
+    autorun: false,
+  });
+  try {
+    await queue.add('trial', { n: 1 }, { jobId: 'sw-z.1', attempts: 3 });
+    const job = await holder.getNextJob('holder-token');
+    assert.equal(job?.id, 'sw-z.1');
+    await sleep(LOCK_MS + 100); // the lock expires before the move is sent
+    const move = job.moveToDelayed(Date.now() + 60_000, 'holder-token');
+    await assert.rejects(move);
+    assert.equal(await creditLostLock(connection, queue.toKey('sw-z.1'), move), 'credited');
+    await checker.startStalledCheckTimer();
+    await waitFor(async () => (await queue.getJobState('sw-z.1')) === 'waiting', {
+      what: 'the stall check to move the job back',
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    assert.equal(Number(await connection.hget(queue.toKey('sw-z.1'), 'stc')), 0);
+  } finally {
+    await checker.close(true);
+    await holder.close(true);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    connection.disconnect();
+  }
 });

@@ -19,3 +19,35 @@ return 0`;
 export async function creditStall(connection: Redis, jobKey: string): Promise<boolean> {
   return (await connection.eval(CREDIT_STALL, 1, jobKey)) === 1;
 }
+
+/** How the stall of a lost lock was settled by {@link creditLostLock}. */
+export type LostLockCredit =
+  /** The stall was credited (it happened, or the stall check will find the job). */
+  | 'credited'
+  /** The job holder's own give-back move reached Redis while the lock still held: no stall. */
+  | 'moved'
+  /** The job had finished: nothing to credit. */
+  | 'finished';
+
+/**
+ * Credits the stall of a lost lock (see {@link creditStall}) unless the job holder's give-back
+ * move, sent before the lock counted as lost and queued with it while Redis was away, lands first:
+ * when Redis answers again at 80-100% of the lock duration the move still holds the lock, the job
+ * leaves the active list and never stalls, and a credit would grant the trial an extra stall.
+ * So the credit waits for that move (`pendingMove`) and is sent only when it failed (the lock had
+ * expired: the job stalls).
+ */
+export async function creditLostLock(
+  connection: Redis,
+  jobKey: string,
+  pendingMove?: Promise<unknown>,
+): Promise<LostLockCredit> {
+  if (pendingMove !== undefined) {
+    const landed = await pendingMove.then(
+      () => true,
+      () => false,
+    );
+    if (landed) return 'moved';
+  }
+  return (await creditStall(connection, jobKey)) ? 'credited' : 'finished';
+}

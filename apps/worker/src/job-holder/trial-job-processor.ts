@@ -91,12 +91,19 @@ export interface TrialProcessor {
   /**
    * The job's BullMQ lock is lost or about to expire (see LockWatchdog): kills the trainer at once,
    * so the trial never trains on two workers, and leaves the job to BullMQ's stall check (nothing
-   * is written for it here). True when the job was held here.
+   * is written for it here). Undefined when the job was not held here; else the give-back move
+   * already sent for it, if any (see creditLostLock: if it lands, the job does not stall).
    */
-  lockLost(jobId: string, reason: string): boolean;
+  lockLost(jobId: string, reason: string): LostJob | undefined;
   /** The trial held now, if any. */
   readonly activeTrialId: string | undefined;
   readonly health: WorkerHealth;
+}
+
+/** A job whose lock was lost while held here. */
+export interface LostJob {
+  /** The give-back move (to wait or delayed) sent before the lock was lost, if one was. */
+  readonly pendingMove: Promise<unknown> | undefined;
 }
 
 /** Default interval of the durable stop check while a trial trains. */
@@ -110,6 +117,8 @@ interface HeldTrial {
   cancelReason?: string;
   /** Set when the job's lock was lost: the job is no longer this worker's to move. */
   lostLock?: string;
+  /** The give-back move once sent (no move is sent after the lock is lost). */
+  move?: Promise<unknown>;
 }
 
 /** One job being processed. */
@@ -284,12 +293,14 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     held.log.info({ why, reason, delayMs }, 'trial given back');
     leaveIfLost(held);
     // Neither move counts an attempt: attemptsMade only grows when a job fails.
-    if (delayMs !== undefined) {
-      await held.job.moveToDelayed(Date.now() + delayMs, held.token);
-      throw new DelayedError();
-    }
-    await held.job.moveToWait(held.token);
-    throw new WaitingError();
+    const move =
+      delayMs !== undefined
+        ? held.job.moveToDelayed(Date.now() + delayMs, held.token)
+        : held.job.moveToWait(held.token);
+    // Remembered for a lock lost while the move waits for Redis (see creditLostLock).
+    if (active?.trialId === held.payload.trialId) active.move = move;
+    await move;
+    throw delayMs !== undefined ? new DelayedError() : new WaitingError();
   };
 
   /** An outage (Redis or S3 unreachable): waited out within the budget, else a normal failure. */
@@ -597,11 +608,11 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     },
     lockLost(jobId, reason) {
       if (active === undefined || active.trialId !== jobId || active.lostLock !== undefined) {
-        return false;
+        return undefined;
       }
       active.lostLock = reason;
       active.trial?.kill();
-      return true;
+      return { pendingMove: active.move };
     },
     get activeTrialId() {
       return active?.trialId;

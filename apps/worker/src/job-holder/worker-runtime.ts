@@ -10,7 +10,7 @@ import {
 } from '../config.js';
 import { errorMessage, WorkerError } from '../worker-error.js';
 import { LockWatchdog } from './lock-watchdog.js';
-import { creditStall } from './stall-credit.js';
+import { creditLostLock } from './stall-credit.js';
 import { forkPreflight, type PreflightRunner } from './trainer-launcher.js';
 import { WorkerHealth } from './worker-health.js';
 import { subscribeToControl, type ControlSubscription } from './control-subscriber.js';
@@ -137,12 +137,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   const watchdog = new LockWatchdog({
     lockDurationMs,
     onLost: (jobId, reason) => {
-      if (!processor.lockLost(jobId, reason)) return;
+      const lost = processor.lockLost(jobId, reason);
+      if (lost === undefined) return;
       logger.warn({ trialId: jobId, reason }, 'job lock lost; the trainer was stopped');
       const key = jobKey.of?.(jobId);
       if (key === undefined) return;
-      creditStall(bullConnection, key).then(
-        (credited) => logger.info({ trialId: jobId, credited }, 'stall of the lost lock credited'),
+      creditLostLock(bullConnection, key, lost.pendingMove).then(
+        (settled) => logger.info({ trialId: jobId, settled }, 'stall of the lost lock settled'),
         (error: unknown) =>
           logger.warn({ trialId: jobId, error: errorMessage(error) }, 'stall credit failed'),
       );
