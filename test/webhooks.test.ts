@@ -73,6 +73,8 @@ before(async () => {
       SETRAIN_WEBHOOK_URLS: `http://127.0.0.1:${port}/all`,
       SETRAIN_WEBHOOK_SECRET: SECRET,
       SETRAIN_WEBHOOK_BACKOFF_MS: '200',
+      // The spec's URL is on this machine: allowed explicitly (the operator's URL is trusted).
+      SETRAIN_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32',
     },
   });
 });

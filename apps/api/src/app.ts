@@ -198,20 +198,21 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
   queueEvents.on('error', (error) => app.log.warn({ err: error }, 'queue events error'));
   queue.on('error', (error) => app.log.warn({ err: error }, 'queue error'));
-  const archive = new SweepArchive({
-    store,
-    s3: deps.s3,
-    bucket: deps.artifactsBucket,
-    ...(deps.sweepRetentionSeconds !== undefined
-      ? { retentionSeconds: deps.sweepRetentionSeconds }
-      : {}),
-  });
   const webhooks = new Webhooks({
     redis: deps.redis,
     prefix: deps.keyPrefix,
     settings: deps.webhooks ?? {},
     logger: app.log,
     now: () => new Date(),
+  });
+  const archive = new SweepArchive({
+    store,
+    s3: deps.s3,
+    bucket: deps.artifactsBucket,
+    deliveries: webhooks.deliveries,
+    ...(deps.sweepRetentionSeconds !== undefined
+      ? { retentionSeconds: deps.sweepRetentionSeconds }
+      : {}),
   });
   const controller = new SweepController({
     ...(webhooks.notifier !== undefined ? { notifier: webhooks.notifier } : {}),

@@ -63,6 +63,7 @@ test('webhook settings: URLs need a secret; defaults for attempts and backoff', 
     secret: undefined,
     attempts: 5,
     backoffMs: 2000,
+    allowedNetworks: [],
   });
   assert.throws(
     () => loadConfig({ ...BASE, SETRAIN_WEBHOOK_URLS: 'https://hooks.example.com/a' }),
@@ -83,4 +84,13 @@ test('webhook settings: URLs need a secret; defaults for attempts and backoff', 
     SETRAIN_WEBHOOK_SECRET: 's'.repeat(16),
   });
   assert.deepEqual(config.webhooks.urls, ['https://a.example/h', 'http://b.example/h']);
+  assert.deepEqual(
+    loadConfig({ ...BASE, SETRAIN_WEBHOOK_ALLOWED_NETWORKS: ' 127.0.0.1/32, ::1 ,10.0.0.0/8' })
+      .webhooks.allowedNetworks,
+    ['127.0.0.1/32', '::1', '10.0.0.0/8'],
+  );
+  assert.throws(
+    () => loadConfig({ ...BASE, SETRAIN_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/8,intranet' }),
+    /SETRAIN_WEBHOOK_ALLOWED_NETWORKS.*"intranet" is not an IP address or CIDR network/,
+  );
 });

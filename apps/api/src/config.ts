@@ -112,6 +112,7 @@ export interface ApiConfig {
     readonly secret: string | undefined;
     readonly attempts: number;
     readonly backoffMs: number;
+    readonly allowedNetworks: readonly string[];
   };
 }
 
@@ -173,6 +174,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ApiConfig {
       secret: e.SETRAIN_WEBHOOK_SECRET,
       attempts: e.SETRAIN_WEBHOOK_ATTEMPTS,
       backoffMs: e.SETRAIN_WEBHOOK_BACKOFF_MS,
+      allowedNetworks: Object.freeze([...e.SETRAIN_WEBHOOK_ALLOWED_NETWORKS]),
     }),
   });
 }

@@ -21,6 +21,11 @@ export const ERROR_CATALOGUE = {
     message:
       '{field} {uri} is in bucket {bucket}, which this API does not read from; allowed buckets: {allowed} (SETRAIN_DATA_BUCKETS)',
   },
+  WEBHOOK_URL_NOT_ALLOWED: {
+    status: 400,
+    message:
+      '{field} points at {address}, a {range} address this API does not send webhooks to; use a public address, or ask its operator to allow that network (SETRAIN_WEBHOOK_ALLOWED_NETWORKS)',
+  },
   TRIAL_MEMORY_EXCEEDED: {
     status: 400,
     message:

@@ -5,6 +5,7 @@ import {
   isBetter,
   runKeys,
   trialStateSchema,
+  webhookDeliverySchema,
   type EpochMetrics,
   type TrialState,
 } from '@setrain/protocol';
@@ -14,6 +15,7 @@ import { z } from 'zod';
 
 import { sweepRecordSchema, type SweepRecord } from './sweep-record.js';
 import { type SweepStore } from './sweep-store.js';
+import { type WebhookDeliveries } from './webhooks/webhook-deliveries.js';
 
 /** A finished sweep's Redis keys expire this long after it is archived (30 days). */
 export const DEFAULT_SWEEP_RETENTION_SECONDS = 30 * 24 * 3600;
@@ -27,6 +29,8 @@ export const sweepArchiveSchema = z.object({
   trials: z.array(trialStateSchema),
   /** Per trial id, its metrics per finished epoch. */
   epochs: z.record(z.string(), z.array(epochMetricsSchema)),
+  /** The sweep's webhook delivery attempts when it was archived, newest first (absent: older archives). */
+  webhooks: z.array(webhookDeliverySchema).optional(),
 });
 export type SweepArchiveDocument = z.infer<typeof sweepArchiveSchema>;
 
@@ -35,6 +39,8 @@ export interface SweepArchiveOptions {
   readonly s3: S3Client;
   /** The API's artifacts bucket (every sweep it creates lives there). */
   readonly bucket: string;
+  /** The webhook delivery log, copied into the archive. */
+  readonly deliveries: WebhookDeliveries;
   /**
    * Seconds a finished sweep's Redis keys live after it is archived; 0 keeps them forever.
    * Default DEFAULT_SWEEP_RETENTION_SECONDS.
@@ -55,8 +61,8 @@ export class SweepArchive {
 
   /**
    * Applies the spec's `retention.trials` (best-k: the other trials lose their checkpoints, best/
-   * and final/, keeping trial.json), writes archive.json, then sets the expiry of the sweep's keys.
-   * Idempotent.
+   * and final/, keeping trial.json), writes archive.json (with the webhook deliveries so far),
+   * then sets the expiry of the sweep's keys. Idempotent.
    */
   async archive(record: SweepRecord, trials: readonly TrialState[]): Promise<void> {
     const { store } = this.options;
@@ -69,6 +75,7 @@ export class SweepArchive {
       sweep: record,
       trials: [...trials],
       epochs,
+      webhooks: await this.options.deliveries.list(record.id),
     };
     await putObject(
       this.options.s3,
@@ -113,7 +120,13 @@ export class SweepArchive {
   ): Promise<void> {
     const { keys } = this.options.store;
     const multi = redis.multi();
-    for (const key of [keys.sweep(sweepId), keys.sweepTrials(sweepId), keys.sweepStops(sweepId)]) {
+    for (const key of [
+      keys.sweep(sweepId),
+      keys.sweepTrials(sweepId),
+      keys.sweepStops(sweepId),
+      // Deliveries recorded later keep this expiry (WebhookDeliveries.record).
+      keys.sweepWebhooks(sweepId),
+    ]) {
       multi.expire(key, this.retentionSeconds);
     }
     for (const trial of trials)

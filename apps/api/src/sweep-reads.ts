@@ -12,7 +12,8 @@ export interface SweepView {
   readonly archived: boolean;
 }
 
-async function loadArchive(context: RouteContext, sweepId: string) {
+/** A sweep's S3 archive (undefined when it has none); S3 errors answer S3_UNAVAILABLE. */
+export async function loadArchive(context: RouteContext, sweepId: string) {
   try {
     return await context.archive.load(sweepId);
   } catch (error) {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DEFAULT_KEY_PREFIX } from './queues.js';
 import { redisSentinelEnvShape } from './redis-sentinel.js';
 import { DEFAULT_MAX_TRIAL_MEMORY_BYTES } from './trial-memory.js';
+import { parseWebhookNetwork } from './webhook-address.js';
 import { webhookUrlSchema } from './webhook-spec.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -28,6 +29,17 @@ export function withoutBlankValues(env: NodeJS.ProcessEnv): Record<string, strin
 export const booleanEnv = z
   .enum(['true', 'false', '1', '0'], { error: 'must be one of true, false, 1, 0' })
   .transform((v) => v === 'true' || v === '1');
+
+/** A comma-separated list: its trimmed, non-empty items (none when unset). */
+export const commaListEnv = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
 
 /** A trimmed string, undefined when missing or blank. */
 export const optionalEnvString = z
@@ -103,19 +115,10 @@ export const trialLimitsEnvShape = {
       .min(MIN_TRIAL_MEMORY_BYTES, { error: `must be at least ${MIN_TRIAL_MEMORY_BYTES} bytes` })
       .default(DEFAULT_MAX_TRIAL_MEMORY_BYTES),
   ),
-  SETRAIN_DATA_BUCKETS: z
-    .string()
-    .optional()
-    .transform((v) =>
-      (v ?? '')
-        .split(',')
-        .map((b) => b.trim())
-        .filter((b) => b.length > 0),
-    )
-    .refine(
-      (buckets) => buckets.every((b) => BUCKET_NAME_PATTERN.test(b)),
-      'must be a comma-separated list of S3 bucket names',
-    ),
+  SETRAIN_DATA_BUCKETS: commaListEnv.refine(
+    (buckets) => buckets.every((b) => BUCKET_NAME_PATTERN.test(b)),
+    'must be a comma-separated list of S3 bucket names',
+  ),
 };
 
 /** Smallest SETRAIN_METRICS_TOKEN (the same floor as API keys). */
@@ -170,16 +173,21 @@ export function envIssues(error: z.ZodError): EnvIssue[] {
 /** Webhook settings every API reads (SETRAIN_WEBHOOK_*). */
 export const webhookEnvShape = {
   /** Comma-separated URLs that get every sweep's events. */
-  SETRAIN_WEBHOOK_URLS: z
-    .string()
-    .optional()
-    .transform((v) =>
-      (v ?? '')
-        .split(',')
-        .map((u) => u.trim())
-        .filter((u) => u.length > 0),
-    )
-    .pipe(z.array(webhookUrlSchema)),
+  SETRAIN_WEBHOOK_URLS: commaListEnv.pipe(z.array(webhookUrlSchema)),
+  /**
+   * Networks (comma-separated CIDRs or addresses) that a spec's `notify.webhooks` may reach although
+   * they are loopback, private, link-local or otherwise not public (e.g. `127.0.0.1/32` for a test
+   * receiver, `0.0.0.0/0,::/0` for a trusted local stack). Default none.
+   */
+  SETRAIN_WEBHOOK_ALLOWED_NETWORKS: commaListEnv.superRefine((networks, ctx) => {
+    for (const network of networks) {
+      try {
+        parseWebhookNetwork(network);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }
+  }),
   /** The HMAC-SHA256 key deliveries are signed with; needed for any webhook. */
   SETRAIN_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters long').optional(),
   /** Attempts per delivery (default 5). */

@@ -10,6 +10,7 @@ export * from './pbt-spec.js';
 export * from './pbt-lineage.js';
 export * from './webhooks.js';
 export * from './webhook-spec.js';
+export * from './webhook-address.js';
 export * from './objective-value.js';
 export * from './spec-text-limits.js';
 export * from './training.js';

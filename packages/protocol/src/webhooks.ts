@@ -54,8 +54,14 @@ export const webhookDeliverySchema = z.object({
   ok: z.boolean(),
   /** The receiver's HTTP status, when it answered. */
   status: z.number().int().optional(),
-  /** Why the attempt failed (no answer, or a non-2xx status). */
+  /** Why the attempt failed (no answer, a non-2xx status, or the address was blocked). */
   error: z.string().optional(),
+  /**
+   * True when the URL's host is or resolved to an address the API does not send webhooks to
+   * (loopback, private, link-local, ...; see SETRAIN_WEBHOOK_ALLOWED_NETWORKS): nothing was sent
+   * and the delivery is not retried.
+   */
+  blocked: z.boolean().optional(),
   durationMs: z.number().min(0),
 });
 export type WebhookDelivery = z.infer<typeof webhookDeliverySchema>;
@@ -63,6 +69,12 @@ export type WebhookDelivery = z.infer<typeof webhookDeliverySchema>;
 /** `GET /v1/sweeps/:id/webhooks`: the sweep's delivery attempts, newest first. */
 export const webhookDeliveriesResponseSchema = z.object({
   deliveries: z.array(webhookDeliverySchema),
+  /**
+   * Set once the sweep's Redis keys have expired (SETRAIN_SWEEP_RETENTION_SECONDS after it was
+   * archived): the attempts are then those copied into its archive at this time, and attempts made
+   * after it (retries of the final events) are not listed.
+   */
+  archivedAt: z.string().optional(),
 });
 export type WebhookDeliveriesResponse = z.infer<typeof webhookDeliveriesResponseSchema>;
 

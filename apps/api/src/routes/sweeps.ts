@@ -83,6 +83,7 @@ async function submit(
 ) {
   checkSearchSpace(spec);
   checkDataLocations(spec, context.dataBuckets);
+  context.webhooks.policy.checkSpec(spec);
   checkTrialMemory(spec, context.maxTrialMemoryBytes);
   await checkWarmStartAccess(context.owners, context.principalOf(request), spec);
   const { numClasses } = await checkDataset(context.s3, spec.dataset);

@@ -15,13 +15,21 @@ export class WebhookDeliveries {
     this.keys = redisKeys(prefix);
   }
 
+  /**
+   * Adds an attempt. Once the sweep is archived its keys expire (SweepArchive): the list then
+   * takes the sweep record's remaining time to live, so attempts made after the archive (the
+   * final status event's, say) neither outlive the sweep nor keep an expired list alive forever.
+   */
   async record(sweepId: string, delivery: WebhookDelivery): Promise<void> {
     const key = this.keys.sweepWebhooks(sweepId);
-    await this.redis
+    const replies = await this.redis
       .multi()
       .lpush(key, JSON.stringify(delivery))
       .ltrim(key, 0, MAX_DELIVERIES_PER_SWEEP - 1)
+      .pttl(this.keys.sweep(sweepId))
       .exec();
+    const ttl = replies?.[2]?.[1];
+    if (typeof ttl === 'number' && ttl > 0) await this.redis.pexpire(key, ttl);
   }
 
   /** Newest first; entries that do not parse are skipped. */

@@ -1,9 +1,11 @@
 import { WEBHOOK_HEADERS, WEBHOOKS_QUEUE, type WebhookJob } from '@setrain/protocol';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { type Redis } from 'ioredis';
 
 import { type ControllerLogger } from '../controller/options.js';
 import { type WebhookDeliveries } from './webhook-deliveries.js';
+import { type WebhookAddressPolicy } from './webhook-address-policy.js';
+import { postWebhook, WebhookBlockedError } from './webhook-post.js';
 import { signWebhook } from './webhook-signature.js';
 
 /** A receiver must answer within this long. */
@@ -18,13 +20,18 @@ export interface WebhookSenderOptions {
   /** SETRAIN_WEBHOOK_SECRET, the HMAC key. */
   readonly secret: string;
   readonly deliveries: WebhookDeliveries;
+  /** Where spec webhooks may be delivered (checked on every address a URL's name resolves to). */
+  readonly policy: WebhookAddressPolicy;
+  /** SETRAIN_WEBHOOK_URLS: the operator's own URLs, delivered to without the address check. */
+  readonly trustedUrls: readonly string[];
   readonly logger: ControllerLogger;
 }
 
 /**
  * Drains the webhooks queue: POSTs each event's JSON, signed, and records the attempt; a failed
  * attempt (no answer in time, or a non-2xx status) throws, so BullMQ retries it with exponential
- * backoff until its attempts run out.
+ * backoff until its attempts run out. A spec URL whose host is or resolves to an address the
+ * policy refuses is not contacted: the attempt is recorded as blocked and not retried.
  */
 export class WebhookSender {
   private worker: Worker<WebhookJob> | undefined;
@@ -53,9 +60,9 @@ export class WebhookSender {
     const started = performance.now();
     let status: number | undefined;
     let error: string | undefined;
+    let blocked = false;
     try {
-      const response = await fetch(url, {
-        method: 'POST',
+      status = await postWebhook(new URL(url), {
         headers: {
           'content-type': 'application/json',
           'user-agent': 'setrain-webhooks',
@@ -65,14 +72,15 @@ export class WebhookSender {
           [WEBHOOK_HEADERS.signature]: signWebhook(this.options.secret, timestamp, body),
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        timeoutMs: WEBHOOK_TIMEOUT_MS,
+        ...(this.options.trustedUrls.includes(url)
+          ? {}
+          : { blockedRange: (address: string) => this.options.policy.blockedRange(address) }),
       });
-      status = response.status;
-      await response.body?.cancel();
-      if (!response.ok) error = `the receiver answered HTTP ${status}`;
+      if (status < 200 || status > 299) error = `the receiver answered HTTP ${status}`;
     } catch (cause) {
-      error = `no answer: ${(cause as Error).message}`;
+      blocked = cause instanceof WebhookBlockedError;
+      error = blocked ? (cause as Error).message : `no answer: ${(cause as Error).message}`;
     }
     await this.options.deliveries.record(sweepId, {
       id: payload.id,
@@ -83,8 +91,13 @@ export class WebhookSender {
       ok: error === undefined,
       ...(status !== undefined ? { status } : {}),
       ...(error !== undefined ? { error } : {}),
+      ...(blocked ? { blocked } : {}),
       durationMs: Math.round(performance.now() - started),
     });
+    if (blocked) {
+      this.options.logger.warn({ sweepId, url, error }, 'webhook delivery blocked');
+      throw new UnrecoverableError(error ?? 'blocked');
+    }
     if (error !== undefined) throw new Error(error);
   }
 }

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { type Redis } from 'ioredis';
 
 import { type ControllerLogger } from '../controller/options.js';
+import { WebhookAddressPolicy } from './webhook-address-policy.js';
 import { WebhookDeliveries } from './webhook-deliveries.js';
 import { WebhookNotifier } from './webhook-notifier.js';
 import { WebhookSender } from './webhook-sender.js';
@@ -17,6 +18,11 @@ export interface WebhookSettings {
   readonly attempts?: number;
   /** First retry delay, doubling; default 2000 ms. */
   readonly backoffMs?: number;
+  /**
+   * Networks (CIDRs or addresses) spec webhooks may reach although not public
+   * (SETRAIN_WEBHOOK_ALLOWED_NETWORKS); default none.
+   */
+  readonly allowedNetworks?: readonly string[];
 }
 
 export const DEFAULT_WEBHOOK_ATTEMPTS = 5;
@@ -25,6 +31,8 @@ export const DEFAULT_WEBHOOK_BACKOFF_MS = 2000;
 /** The webhook pieces of one API process: the controller's notifier, the sender, the delivery log. */
 export class Webhooks {
   readonly deliveries: WebhookDeliveries;
+  /** Which addresses spec webhooks may reach (checked at submit and at delivery). */
+  readonly policy: WebhookAddressPolicy;
   readonly notifier: WebhookNotifier | undefined;
   private readonly queue: Queue<WebhookJob> | undefined;
   private readonly sender: WebhookSender | undefined;
@@ -39,6 +47,7 @@ export class Webhooks {
   }) {
     const { redis, prefix, settings, logger } = options;
     this.deliveries = new WebhookDeliveries(redis, prefix);
+    this.policy = new WebhookAddressPolicy(settings.allowedNetworks);
     if (settings.secret === undefined) return;
     this.queue = new Queue<WebhookJob>(WEBHOOKS_QUEUE, { connection: redis, prefix });
     this.queue.on('error', (error) => logger.warn({ err: error }, 'webhooks queue error'));
@@ -57,6 +66,8 @@ export class Webhooks {
       prefix,
       secret: settings.secret,
       deliveries: this.deliveries,
+      policy: this.policy,
+      trustedUrls: settings.urls ?? [],
       logger,
     });
   }
