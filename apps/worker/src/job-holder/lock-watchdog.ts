@@ -24,15 +24,28 @@ interface Watched {
  * same trial. So the watchdog counts time since the last renewal that succeeded: past
  * `lostAfterFraction` of the lock duration, or when BullMQ reports the renewal failed, the job
  * counts as lost and `onLost` stops its trainer.
+ *
+ * The renewal times are BullMQ's own: its `locksRenewed` event, emitted when the renewal script
+ * succeeded (BullMQ 6's LockManager sends it from a setTimeout every lockDuration/4, on this same
+ * event loop). So an event-loop stall of the job holder also stops BullMQ's renewals: past the
+ * lock duration the lock has expired in Redis and killing the trainer is right. Between
+ * `lostAfterFraction` and the full duration it would be a false positive: when the loop resumes,
+ * this check and BullMQ's overdue renewal run in the same turn, this one first (its timer was due
+ * first). So a check that runs late (the loop stalled) gives that renewal one more check interval
+ * to land, as long as the lock can still be alive then; otherwise it decides as usual.
+ * (The trainer runs in its own process; a stall here is the job holder's own, e.g. a GC pause.)
  */
 export class LockWatchdog {
   private watched: Watched | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly lostAfterMs: number;
+  private readonly intervalMs: number;
+  private lastCheckAt = Date.now();
 
   constructor(private readonly options: LockWatchdogOptions) {
     this.lostAfterMs = options.lockDurationMs * (options.lostAfterFraction ?? 0.8);
-    this.timer = setInterval(() => this.check(), Math.max(50, options.lockDurationMs / 20));
+    this.intervalMs = Math.max(50, options.lockDurationMs / 20);
+    this.timer = setInterval(() => this.check(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -64,10 +77,16 @@ export class LockWatchdog {
   }
 
   private check(): void {
+    const now = Date.now();
+    const lateMs = now - this.lastCheckAt - this.intervalMs;
+    this.lastCheckAt = now;
     const watched = this.watched;
     if (watched === undefined || watched.lost) return;
-    const sinceMs = Date.now() - watched.renewedAt;
+    const sinceMs = now - watched.renewedAt;
     if (sinceMs < this.lostAfterMs) return;
+    // The event loop stalled: BullMQ's overdue renewal goes out right after this check.
+    const stalled = lateMs > this.intervalMs;
+    if (stalled && sinceMs + this.intervalMs < this.options.lockDurationMs) return;
     this.lose(
       watched,
       `its lock was not renewed for ${(sinceMs / 1000).toFixed(1)} s (Redis unreachable?); it expires ${this.options.lockDurationMs / 1000} s after the last renewal and another worker may then take the trial`,
