@@ -103,7 +103,14 @@ function runFile(file) {
       for (const match of output.matchAll(/^ℹ (tests|pass|fail|skipped|todo|cancelled) (\d+)$/gm)) {
         counts[match[1] ?? ''] = Number(match[2]);
       }
-      resolve({ file, code, signal, seconds: (performance.now() - started) / 1000, counts, output });
+      resolve({
+        file,
+        code,
+        signal,
+        seconds: (performance.now() - started) / 1000,
+        counts,
+        output,
+      });
     });
   });
 }
@@ -168,7 +175,8 @@ const results = [...(await runPool(shared, jobs)), ...(await runPool(alone, 1))]
 /** @type {Record<string, number>} */
 const totals = {};
 for (const result of results) {
-  for (const [name, count] of Object.entries(result.counts)) totals[name] = (totals[name] ?? 0) + count;
+  for (const [name, count] of Object.entries(result.counts))
+    totals[name] = (totals[name] ?? 0) + count;
 }
 const failed = results.filter((r) => r.code !== 0);
 const minutes = ((performance.now() - started) / 60000).toFixed(1);
