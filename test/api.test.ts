@@ -553,19 +553,33 @@ test('a job is a one-trial sweep; /docs/json lists the routes', async () => {
       JSON.stringify(document.paths['/v1/sweeps']?.post?.requestBody).includes('maxFailedTrials'),
       'the sweep body schema is documented',
     );
-    const paths = Object.keys(docs.json<{ paths: Record<string, unknown> }>().paths).sort();
-    for (const path of [
-      '/v1/sweeps',
-      '/v1/sweeps/{id}',
-      '/v1/sweeps/{id}/cancel',
-      '/v1/sweeps/{id}/best',
-      '/v1/sweeps/{id}/best/download',
-      '/v1/jobs',
-      '/v1/trials/{id}',
-      '/healthz',
-      '/readyz',
-    ]) {
-      assert.ok(paths.includes(path), `${path} missing from ${paths.join(', ')}`);
+    // Every route the API serves to clients, with its method: a route left out of the document is
+    // one users of generated clients cannot call.
+    const documented = docs.json<{ paths: Record<string, Record<string, unknown>> }>().paths;
+    for (const [method, path] of [
+      ['post', '/v1/sweeps'],
+      ['get', '/v1/sweeps'],
+      ['post', '/v1/sweeps/preview'],
+      ['get', '/v1/sweeps/{id}'],
+      ['patch', '/v1/sweeps/{id}'],
+      ['post', '/v1/sweeps/{id}/cancel'],
+      ['post', '/v1/sweeps/{id}/pause'],
+      ['post', '/v1/sweeps/{id}/resume'],
+      ['get', '/v1/sweeps/{id}/best'],
+      ['get', '/v1/sweeps/{id}/best/download'],
+      ['get', '/v1/sweeps/{id}/events'],
+      ['get', '/v1/sweeps/{id}/webhooks'],
+      ['post', '/v1/jobs'],
+      ['get', '/v1/trials/{id}'],
+      ['get', '/v1/trials/{id}/artifacts'],
+      ['get', '/v1/trials/{id}/artifacts/download'],
+      ['get', '/healthz'],
+      ['get', '/readyz'],
+    ] as const) {
+      assert.ok(
+        documented[path]?.[method] !== undefined,
+        `${method.toUpperCase()} ${path} missing from ${Object.keys(documented).sort().join(', ')}`,
+      );
     }
   } finally {
     await w.close();
