@@ -14,9 +14,11 @@ const roots = ['packages', 'apps', 'test'];
 const skipDirs = new Set(['node_modules', 'dist', '.cache']);
 
 /**
- * Files that assert on wall-clock latency (a render budget, /healthz answering within a second while
- * the API chews on hostile input): they run alone, after the others, so a neighbour's training
- * cannot fail them.
+ * Files that run alone, after the others (path substrings). Some assert on wall-clock latency (a
+ * render budget, /healthz answering within a second while the API chews on hostile input), so a
+ * neighbour's training could fail them. The others run multi-threaded kernels (the native engine's
+ * OpenMP, lavapipe's threads under webgpu) that slow down many times over when another process
+ * takes one of their cores (see the README's Performance section).
  */
 const RUN_ALONE = [
   'test/ui-perf.test.ts',
@@ -24,7 +26,11 @@ const RUN_ALONE = [
   'test/security-fuzz.test.ts',
   'test/security-memory.test.ts',
   'test/security-spec.test.ts',
+  'test/engine-native/',
+  'packages/engine-native/',
+  'packages/engine/src/conv-gradients.test.ts',
 ];
+const runsAlone = (/** @type {string} */ file) => RUN_ALONE.some((part) => file.includes(part));
 
 /**
  * The slowest files (minutes each in CI), started first so that no long file starts last and runs
@@ -168,8 +174,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 const started = performance.now();
-const shared = files.filter((f) => !RUN_ALONE.includes(f));
-const alone = files.filter((f) => RUN_ALONE.includes(f));
+const shared = files.filter((f) => !runsAlone(f));
+const alone = files.filter(runsAlone);
 const results = [...(await runPool(shared, jobs)), ...(await runPool(alone, 1))];
 
 /** @type {Record<string, number>} */
