@@ -16,6 +16,7 @@ import {
   trialPayloadSchema,
   trialRecordSchema,
   type TrialPayload,
+  type TrialRecord,
   type TrialResult,
 } from '@setrain/protocol';
 import { getJson, getObjectBytes, joinKey, listKeys, sha256Hex } from '@setrain/storage';
@@ -195,6 +196,34 @@ test('a corrupt image fails the trial, naming the object, and the worker keeps r
   assert.equal(await connection.hexists(redisKeys(prefix).workers, 'worker-test-1'), 1);
 });
 
+/**
+ * The per-trial metrics (objectives.ts) in trial.json, the job result and the live state: the
+ * parameter count is the number of weights final/model.json lists, the latency (batch 1 on this
+ * engine) is positive and below an epoch's time, seconds per epoch is the epochs' mean duration.
+ */
+async function assertTrialMetrics(
+  record: TrialRecord,
+  result: TrialResult,
+  finalPrefix: string,
+): Promise<void> {
+  const metrics = record.trialMetrics;
+  assert.ok(metrics, 'trial.json records trialMetrics');
+  const modelJson = JSON.parse(
+    new TextDecoder().decode(
+      (await getObjectBytes(s3.client, bucket, joinKey(finalPrefix, 'model.json'))).bytes,
+    ),
+  ) as { weightsManifest: { weights: { shape: number[] }[] }[] };
+  const weights = modelJson.weightsManifest
+    .flatMap((group) => group.weights)
+    .reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
+  assert.equal(metrics.param_count, weights);
+  const meanMs = record.epochs.reduce((sum, e) => sum + e.durationMs, 0) / record.epochs.length;
+  assert.ok(Math.abs(metrics.seconds_per_epoch - meanMs / 1000) < 1e-9, JSON.stringify(metrics));
+  assert.ok(metrics.latency_ms > 0 && metrics.latency_ms < meanMs, JSON.stringify(metrics));
+  assert.deepEqual(result.trialMetrics, metrics);
+  assert.deepEqual((await store.get(record.sweepId, record.trialId))?.trialMetrics, metrics);
+}
+
 test('a trial trains, checkpoints every epoch and writes final/ and trial.json with valid checksums', async () => {
   const payload = payloadFor(multiLabelData.manifestUri);
   const result = await runToEnd(payload);
@@ -225,6 +254,7 @@ test('a trial trains, checkpoints every epoch and writes final/ and trial.json w
   const best = Math.min(...record.epochs.map((e) => e.val_loss));
   assert.equal(record.objectiveValue, best);
   assert.equal(result.objectiveValue, best);
+  await assertTrialMetrics(record, result, keys.final);
 
   // final/ (last epoch) and best/ (best epoch) each hold the four files; every artifact's bytes
   // match the sha256 and size trial.json records, with its set and epoch.

@@ -44,6 +44,11 @@ export const ERROR_CATALOGUE = {
     status: 409,
     message: 'sweep {sweepId} has no finished trial with an objective value yet',
   },
+  NO_SINGLE_BEST: {
+    status: 409,
+    message:
+      'sweep {sweepId} has several objectives, so no single best trial: pick one trial of its Pareto front (trials {front}) with ?trial=N (CLI: fetch-best --trial N)',
+  },
   SWEEP_FINISHED: { status: 409, message: 'sweep {sweepId} already ended ({status})' },
   SWEEP_CONFLICT: {
     status: 409,

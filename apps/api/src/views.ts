@@ -1,4 +1,5 @@
 import {
+  isMultiObjective,
   type EpochMetrics,
   type SweepDetail,
   type SweepSummary,
@@ -7,6 +8,7 @@ import {
   type TrialSummary,
 } from '@setrain/protocol';
 
+import { paretoFrontOf } from './pareto-front.js';
 import { countTrials, type SweepRecord } from './sweep-record.js';
 
 /** API views of stored sweeps and trials (what the response schemas describe). */
@@ -20,6 +22,7 @@ export function toTrialSummary(state: TrialState): TrialSummary {
     epochsCompleted: state.epochsCompleted,
     ...(state.latest !== undefined ? { latest: state.latest } : {}),
     objectiveValue: state.objectiveValue,
+    ...(state.trialMetrics !== undefined ? { trialMetrics: state.trialMetrics } : {}),
     ...(state.pbt !== undefined ? { pbt: state.pbt } : {}),
     ...(state.queuedAt !== undefined ? { queuedAt: state.queuedAt } : {}),
     ...(state.startedAt !== undefined ? { startedAt: state.startedAt } : {}),
@@ -40,6 +43,7 @@ export function toSweepSummary(record: SweepRecord, trials: readonly TrialState[
     startedTrials: record.startedTrials,
     counts: countTrials(trials),
     objective: record.spec.objective,
+    ...(isMultiObjective(record.spec) ? { objectives: record.spec.objectives } : {}),
     best: record.best,
   };
 }
@@ -49,6 +53,9 @@ export function toSweepDetail(record: SweepRecord, trials: readonly TrialState[]
     ...toSweepSummary(record, trials),
     spec: record.spec,
     trials: trials.map(toTrialSummary),
+    ...(isMultiObjective(record.spec)
+      ? { front: paretoFrontOf(record.spec, trials).map((t) => t.trialNumber) }
+      : {}),
   };
 }
 

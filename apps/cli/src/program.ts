@@ -133,12 +133,23 @@ export function buildProgram(getContext: (flags: GlobalFlags) => Promise<Command
         .choices([...ARTIFACT_EPOCHS])
         .default(DEFAULT_ARTIFACT_EPOCH),
     )
+    .option(
+      '--trial <n>',
+      "fetch trial n's weights instead of the best trial's (any finished trial; how a multi-objective sweep's Pareto front trials are fetched)",
+      positiveInt,
+    )
     .option('--force', 'write into a non-empty folder, replacing only the files fetch-best writes')
     .option('--json', 'print the model card as JSON')
     .action(
       async (
         id: string,
-        opts: { output: string; epoch: ArtifactEpoch; force?: boolean; json?: boolean },
+        opts: {
+          output: string;
+          epoch: ArtifactEpoch;
+          trial?: number;
+          force?: boolean;
+          json?: boolean;
+        },
       ) => fetchBest(await ctx(), id, opts),
     );
 

@@ -19,6 +19,7 @@ export interface TrialRecordFields {
   readonly artifacts?: TrialRecord['artifacts'];
   readonly startedAt?: string | undefined;
   readonly attemptsLog?: readonly AttemptLogEntry[] | undefined;
+  readonly trialMetrics?: TrialRecord['trialMetrics'];
 }
 
 /** Builds (and validates) a trial.json record; the best epoch is derived from `epochs`. */
@@ -36,6 +37,7 @@ export function buildTrialRecord(payload: TrialPayload, fields: TrialRecordField
     objective: payload.objective,
     objectiveValue: best.value,
     bestEpoch: best.epoch,
+    ...(fields.trialMetrics !== undefined ? { trialMetrics: fields.trialMetrics } : {}),
     epochs: [...fields.epochs],
     provenance: fields.provenance,
     artifacts: fields.artifacts ?? [],

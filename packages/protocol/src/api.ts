@@ -12,6 +12,7 @@ import { MAX_TRIALS_LIMIT, STRATEGIES, type SweepSpec } from './sweep-spec.js';
 import { trialPbtSchema } from './pbt-lineage.js';
 import { epochMetricsSchema, paramSetSchema, TRIAL_STATUSES } from './trial.js';
 import { GOALS, METRIC_NAMES } from './training.js';
+import { OBJECTIVE_METRIC_NAMES, trialMetricsSchema } from './objectives.js';
 
 /** Where a sweep is in its life. `running` until every planned trial ended or it was stopped;
  * `paused` enqueues nothing new (running trials finish) until resumed. */
@@ -44,6 +45,7 @@ export const API_ERROR_CODES = [
   'TRIAL_NOT_FOUND',
   'ARTIFACT_NOT_FOUND',
   'NO_BEST_TRIAL',
+  'NO_SINGLE_BEST',
   'SWEEP_FINISHED',
   'SWEEP_CONFLICT',
   'BODY_TOO_LARGE',
@@ -96,6 +98,12 @@ export const bestTrialSummarySchema = z.object({
 export type BestTrialSummary = z.infer<typeof bestTrialSummarySchema>;
 
 /** A sweep as listed by `GET /v1/sweeps`. */
+/** One objective of a sweep as the API shows it (objectives.ts). */
+export const objectiveViewSchema = z.object({
+  metric: z.enum(OBJECTIVE_METRIC_NAMES),
+  goal: z.enum(GOALS),
+});
+
 export const sweepSummarySchema = z.object({
   id: sweepIdSchema,
   kind: z.enum(SWEEP_KINDS),
@@ -111,6 +119,9 @@ export const sweepSummarySchema = z.object({
   startedTrials: z.number().int().min(0),
   counts: trialCountsSchema,
   objective: z.object({ metric: z.enum(METRIC_NAMES), goal: z.enum(GOALS) }),
+  /** Multi-objective sweeps: every objective, in spec order (`objective` is its epoch metric). */
+  objectives: z.array(objectiveViewSchema).optional(),
+  /** The best trial; null until one finished, and always null with several objectives (see /best). */
   best: bestTrialSummarySchema.nullable(),
   /**
    * The name of the API key that submitted it (never the key itself); absent on sweeps from before
@@ -132,6 +143,8 @@ export const trialSummarySchema = z.object({
   latest: epochMetricsSchema.optional(),
   /** The objective's best value over the trial's epochs (set when the trial ended). */
   objectiveValue: z.number().nullable(),
+  /** Parameter count, latency per image (ms, batch 1) and seconds per epoch, once it finished. */
+  trialMetrics: trialMetricsSchema.optional(),
   /** PBT trials after their first interval: exploits (donor, epoch, parameters) and effective schedule. */
   pbt: trialPbtSchema.optional(),
   queuedAt: z.string().optional(),
@@ -148,6 +161,8 @@ export const sweepDetailSchema = sweepSummarySchema.extend({
     'must be a sweep spec object',
   ),
   trials: z.array(trialSummarySchema),
+  /** Multi-objective sweeps: the trial numbers on the Pareto front so far (GET /best has values). */
+  front: z.array(z.number().int().min(1)).optional(),
 });
 export type SweepDetail = z.infer<typeof sweepDetailSchema>;
 
@@ -279,9 +294,14 @@ export const bestArtifactSchema = z.object({
 });
 export type BestArtifact = z.infer<typeof bestArtifactSchema>;
 
-/** Query of `GET /v1/sweeps/:id/best` and `/best/download`: which epoch's weights. */
+/**
+ * Query of `GET /v1/sweeps/:id/best` and `/best/download`: which epoch's weights, and which trial
+ * (`trial`: any trial by number, in place of the best; how a multi-objective sweep's front trial
+ * is fetched).
+ */
 export const bestQuerySchema = z.strictObject({
   epoch: z.enum(ARTIFACT_EPOCHS).default(DEFAULT_ARTIFACT_EPOCH),
+  trial: z.coerce.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
 });
 
 /** `GET /v1/sweeps/:id/best`. */
@@ -306,6 +326,28 @@ export const bestTrialResponseSchema = z.object({
   urlExpiresInSeconds: z.number().int().min(1),
 });
 export type BestTrialResponse = z.infer<typeof bestTrialResponseSchema>;
+
+/** One trial of a multi-objective sweep's Pareto front. */
+export const paretoFrontTrialSchema = z.object({
+  trialId: trialIdSchema,
+  trialNumber: z.number().int().min(1),
+  params: paramSetSchema,
+  /** Its value per objective, in the order of `objectives` (like Optuna's trial.values). */
+  values: z.array(z.number()),
+});
+export type ParetoFrontTrial = z.infer<typeof paretoFrontTrialSchema>;
+
+/**
+ * `GET /v1/sweeps/:id/best` of a multi-objective sweep without `?trial=`: the Pareto front (like
+ * Optuna's study.best_trials), by trial number. There is no single best/ alias: each front trial
+ * keeps its own best/ and final/ weights; fetch one with `?trial=N`.
+ */
+export const paretoFrontResponseSchema = z.object({
+  sweepId: sweepIdSchema,
+  objectives: z.array(objectiveViewSchema),
+  front: z.array(paretoFrontTrialSchema),
+});
+export type ParetoFrontResponse = z.infer<typeof paretoFrontResponseSchema>;
 
 /** `GET /readyz`. */
 export const readinessSchema = z.object({

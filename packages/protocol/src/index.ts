@@ -12,6 +12,7 @@ export * from './webhooks.js';
 export * from './webhook-spec.js';
 export * from './webhook-address.js';
 export * from './objective-value.js';
+export * from './objectives.js';
 export * from './spec-text-limits.js';
 export * from './training.js';
 export * from './trial.js';

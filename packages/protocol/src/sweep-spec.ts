@@ -6,6 +6,7 @@ import {
   checkBohbSpec,
   hyperbandEarlyStoppingSchema,
 } from './hyperband-spec.js';
+import { checkMultiObjectiveSpec, epochObjectiveOf, objectivesSchema } from './objectives.js';
 import { checkPbtSpec, pbtOptionsSchema } from './pbt-spec.js';
 import { notifySchema } from './webhook-spec.js';
 import { sweepIdSchema } from './ids.js';
@@ -202,7 +203,13 @@ export const sweepSpecSchema = z
     model: modelSpecSchema,
     training: trainingSpecSchema,
     search: searchSchema,
+    /**
+     * One metric to optimise. With `objectives` it is not given by the user: parseSweepSpec sets it
+     * to the list's epoch metric (what picks each trial's best epoch and best/ checkpoint).
+     */
     objective: objectiveSchema,
+    /** Several metrics to optimise at once (objectives.ts); the best is then a Pareto front. */
+    objectives: objectivesSchema.optional(),
     /** Trials to run in all. grid: at most the grid's size (default: all of it); others: default 10. */
     maxTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
     /** Trials running at once. */
@@ -228,6 +235,9 @@ export const sweepSpecSchema = z
   .superRefine((spec, ctx) => {
     for (const problem of checkPbtSpec(spec)) ctx.addIssue({ code: 'custom', ...problem });
     for (const problem of checkBohbSpec(spec)) ctx.addIssue({ code: 'custom', ...problem });
+    for (const problem of checkMultiObjectiveSpec(spec)) {
+      ctx.addIssue({ code: 'custom', ...problem });
+    }
   });
 export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
 export type SweepSpec = z.output<typeof sweepSpecSchema>;
@@ -317,9 +327,30 @@ function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   return result.data;
 }
 
-/** Validates a sweep spec (already-parsed YAML/JSON); throws SpecError naming every bad field. */
+/**
+ * Validates a sweep spec (already-parsed YAML/JSON); throws SpecError naming every bad field. A
+ * spec gives `objective` (one metric) or `objectives` (a list), not both; with `objectives` the
+ * parsed spec's `objective` is the list's epoch metric.
+ */
 export function parseSweepSpec(input: unknown): SweepSpec {
-  return validate(sweepSpecSchema, input);
+  if (
+    input !== null &&
+    typeof input === 'object' &&
+    'objective' in input &&
+    'objectives' in input
+  ) {
+    throw new SpecError([
+      {
+        path: 'objectives',
+        message:
+          'give either objective (one metric) or objectives (a list of metric/goal pairs), not both',
+      },
+    ]);
+  }
+  const spec = validate(sweepSpecSchema, input);
+  return spec.objectives === undefined
+    ? spec
+    : { ...spec, objective: epochObjectiveOf(spec.objectives) };
 }
 
 /** Validates a single-job spec; throws SpecError naming every bad field. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ARTIFACT_EPOCHS, checkpointRootSchema, retentionSchema } from './artifacts.js';
 import { attemptLogEntrySchema } from './attempts.js';
 import { modelSpecSchema } from './model-args-schema.js';
+import { trialMetricsSchema } from './objectives.js';
 import { trialPbtSchema } from './pbt-lineage.js';
 import { trialIdSchema, sweepIdSchema } from './ids.js';
 import { earlyStoppingSchema } from './sweep-spec.js';
@@ -125,6 +126,8 @@ export const trialRecordSchema = z.object({
   /** The objective's best value over the epochs, and the epoch it came from. */
   objectiveValue: z.number().nullable(),
   bestEpoch: z.number().int().nullable(),
+  /** Parameter count, latency per image and seconds per epoch, measured after training (objectives.ts). */
+  trialMetrics: trialMetricsSchema.optional(),
   epochs: z.array(epochMetricsSchema),
   provenance: provenanceSchema,
   /** Every artifact of the trial's final/ and best/ directories, with sha256, set and epoch. */
@@ -146,6 +149,8 @@ export const trialResultSchema = z.object({
   objectiveValue: z.number().nullable(),
   bestEpoch: z.number().int().nullable(),
   epochsCompleted: z.number().int().min(0),
+  /** Parameter count, latency per image and seconds per epoch, measured after training (objectives.ts). */
+  trialMetrics: trialMetricsSchema.optional(),
   /** S3 key of trial.json. */
   trialJson: z.string(),
 });
@@ -161,6 +166,8 @@ export const trialStateSchema = z.object({
   epochsCompleted: z.number().int().min(0).default(0),
   latest: epochMetricsSchema.optional(),
   objectiveValue: z.number().nullable().default(null),
+  /** Parameter count, latency per image and seconds per epoch, measured after training (objectives.ts). */
+  trialMetrics: trialMetricsSchema.optional(),
   workerId: z.string().optional(),
   attempts: z.number().int().min(0).default(0),
   /**

@@ -127,3 +127,23 @@ test('MOTPE ranks finished trials by Pareto front; unfinished ones keep no value
     /2 or more objectives/,
   );
 });
+
+test('createSampler: strategy tpe with two or more goals is MOTPE; one goal stays TPE', () => {
+  const search: SearchSpace = { strategy: 'tpe', parameters: SPACE };
+  const goals = ['minimize', 'maximize'] as const;
+  assert.ok(createSampler(search, { seed: 1, goal: 'minimize', goals }) instanceof MotpeSampler);
+  assert.ok(
+    !(
+      createSampler(search, { seed: 1, goal: 'minimize', goals: ['minimize'] }) instanceof
+      MotpeSampler
+    ),
+  );
+  // Random ignores objectives: the same points with or without goals.
+  const random = { ...search, strategy: 'random' } as const;
+  const a = createSampler(random, { seed: 3, goal: 'minimize', goals });
+  const b = createSampler(random, { seed: 3, goal: 'minimize' });
+  assert.deepEqual(
+    a.suggest({ trialNumber: 2, history: [] }),
+    b.suggest({ trialNumber: 2, history: [] }),
+  );
+});

@@ -3,6 +3,7 @@ import { DEFAULT_RANDOM_MAX_TRIALS } from '@setrain/protocol';
 import { BohbSampler } from './bohb-sampler.js';
 import { SweepError } from './errors.js';
 import { GridSampler, gridSize } from './grid-sampler.js';
+import { MotpeSampler } from './motpe-sampler.js';
 import { RandomSampler } from './random-sampler.js';
 import { SobolSampler } from './sobol-sampler.js';
 import { TpeSampler } from './tpe-sampler.js';
@@ -15,7 +16,8 @@ import {
 
 /**
  * The sampler of a spec's `search` section. The controller only talks to the `Sampler` interface,
- * so a new strategy is a new class plus one case here.
+ * so a new strategy is a new class plus one case here. Strategy tpe with two or more
+ * `options.goals` is multi-objective TPE (motpe-sampler.ts).
  */
 export function createSampler(search: SearchSpace, options: SamplerOptions): Sampler {
   if (!Number.isSafeInteger(options.seed)) {
@@ -30,6 +32,9 @@ export function createSampler(search: SearchSpace, options: SamplerOptions): Sam
     case 'sobol':
       return new SobolSampler(search, options.seed);
     case 'tpe':
+      if (options.goals !== undefined && options.goals.length >= 2) {
+        return new MotpeSampler(search, options.seed, options.goals, search.tpe);
+      }
       return new TpeSampler(search, options.seed, options.goal, search.tpe);
     case 'pbt':
       // PBT's initial population is random; PbtScheduler changes parameters as trials train.

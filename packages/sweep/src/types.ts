@@ -81,4 +81,10 @@ export interface SamplerOptions {
   seed: number;
   /** Whether a lower (minimize) or higher (maximize) objective is better. */
   goal: Goal;
+  /**
+   * Multi-objective sweeps: the goal of each objective, in spec order. With two or more, strategy
+   * tpe runs MotpeSampler (as Optuna's TPESampler does for several directions) on each
+   * observation's `values`; grid, random and sobol ignore objectives.
+   */
+  goals?: readonly Goal[] | undefined;
 }

@@ -24,6 +24,7 @@ export function applyResult(state: TrialState, job: Job): TrialState {
     status: result.status,
     ...(result.reason !== undefined ? { reason: result.reason } : {}),
     objectiveValue: result.objectiveValue,
+    ...(result.trialMetrics !== undefined ? { trialMetrics: result.trialMetrics } : {}),
     epochsCompleted: Math.max(state.epochsCompleted, result.epochsCompleted),
     trialJson: result.trialJson,
     attempts: job.attemptsMade,

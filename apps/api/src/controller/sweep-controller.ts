@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import {
   isFinishedSweepStatus,
+  isMultiObjective,
   isTerminalTrialStatus,
   newSweepId,
   parseTrialId,
@@ -382,8 +383,9 @@ export class SweepController {
     // 1b. PBT: trials that finished an interval exploit/explore and are requeued.
     const stepped = await this.pbt.step(record, synced.trials);
     const trials = stepped.trials.map((t) => t.state);
-    // 2. The best trial so far.
-    const best = bestOf(record.spec.objective.goal, trials);
+    // 2. The best trial so far (none with several objectives: their best is the Pareto front,
+    // computed where it is read, pareto-front.ts).
+    const best = isMultiObjective(record.spec) ? null : bestOf(record.spec.objective.goal, trials);
     if (JSON.stringify(best) !== JSON.stringify(record.best)) record = { ...record, best };
     // 3. Budget: fail, stop, enqueue more, or complete; a finished sweep stops its trials again.
     // (A sweep that ended in this pass has just stopped its trials: no second message.)

@@ -1,6 +1,9 @@
 // What the controller derives from a sweep's spec for its trials (pure): the sampler, the history
 // it suggests from, and each trial's job payload.
 import {
+  goalsOf,
+  objectiveValuesOf,
+  objectivesOf,
   resolveTrialConfig,
   trialPayloadSchema,
   type SweepSpec,
@@ -32,11 +35,19 @@ export function samplerOf(record: SweepRecord): Sampler {
       tpe: { ...search.tpe, startupTrials: Math.max(0, startup - record.warmStart.length) },
     };
   }
-  return createSampler(search, { seed: spec.training.seed, goal: spec.objective.goal });
+  return createSampler(search, {
+    seed: spec.training.seed,
+    goal: spec.objective.goal,
+    goals: goalsOf(spec),
+  });
 }
 
-/** The sampler's history: warm-start results first, numbered 0, -1, ... so they count as earlier. */
+/**
+ * The sampler's history: warm-start results first, numbered 0, -1, ... so they count as earlier.
+ * Each trial also carries its value per objective (`values`; multi-objective TPE reads them).
+ */
 export function historyOf(record: SweepRecord, trials: readonly TrialState[]): Observation[] {
+  const objectives = objectivesOf(record.spec);
   return [
     ...record.warmStart.map((w, index): Observation => ({
       trialNumber: -index,
@@ -50,6 +61,7 @@ export function historyOf(record: SweepRecord, trials: readonly TrialState[]): O
       value: t.objectiveValue,
       status: t.status,
       epochs: t.epochsCompleted,
+      values: objectiveValuesOf(objectives, t),
     })),
   ];
 }

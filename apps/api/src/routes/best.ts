@@ -8,10 +8,15 @@ import {
   bestQuerySchema,
   bestTrialResponseSchema,
   formatS3Uri,
+  isMultiObjective,
+  objectivesOf,
+  paretoFrontResponseSchema,
+  trialIdOf,
   runKeys,
   trialRecordSchema,
   type ArtifactEpoch,
   type BestArtifact,
+  type BestTrialSummary,
   type TrialRecord,
 } from '@setrain/protocol';
 import {
@@ -32,15 +37,18 @@ import {
   type ArtifactSelection,
 } from '../best-artifacts.js';
 import { ApiError } from '../errors.js';
-import { loadSweepView } from '../sweep-reads.js';
+import { paretoFrontOf } from '../pareto-front.js';
+import { loadSweepView, type SweepView } from '../sweep-reads.js';
 import { type SweepRecord } from '../sweep-record.js';
 import { COMMON_ERROR_RESPONSES } from './error-responses.js';
 
 const sweepIdParams = z.object({ id: z.string().max(100) });
 
-/** The best trial's record and the objects of the chosen weights, checked against trial.json. */
+/** The chosen trial's record and the objects of the chosen weights, checked against trial.json. */
 interface BestObjects {
-  readonly record: SweepRecord & { best: NonNullable<SweepRecord['best']> };
+  readonly record: SweepRecord;
+  /** The trial /best answers for: the best, or `?trial=N`. */
+  readonly chosen: BestTrialSummary;
   /** `runs/<sweepId>/trials/<trialId>/` */
   readonly trialPrefix: string;
   readonly trialJson: { key: string; bytes: number; sha256: string };
@@ -88,14 +96,42 @@ async function checkObjectsPresent(
   }
 }
 
+/**
+ * The trial /best answers for: trial `trialNumber` when given (any trial with an objective value),
+ * else the sweep's best. A multi-objective sweep has no single best: NO_SINGLE_BEST names its front.
+ */
+function chooseTrial(view: SweepView, trialNumber: number | undefined): BestTrialSummary {
+  const { record } = view;
+  if (trialNumber !== undefined) {
+    const trialId = trialIdOf(record.id, trialNumber);
+    const state = view.trials.find((t) => t.trialNumber === trialNumber);
+    if (state === undefined) throw new ApiError('TRIAL_NOT_FOUND', { trialId });
+    if (state.objectiveValue === null) {
+      throw new ApiError('ARTIFACT_NOT_FOUND', {
+        detail: `trial ${trialId} is ${state.status} and has no objective value; only completed or early-stopped trials have weights to fetch`,
+      });
+    }
+    return { trialId, params: state.params, objectiveValue: state.objectiveValue };
+  }
+  if (isMultiObjective(record.spec)) {
+    const front = paretoFrontOf(record.spec, view.trials).map((t) => t.trialNumber);
+    throw new ApiError('NO_SINGLE_BEST', {
+      sweepId: record.id,
+      front: front.length > 0 ? front.join(', ') : 'none yet',
+    });
+  }
+  if (record.best === null) throw new ApiError('NO_BEST_TRIAL', { sweepId: record.id });
+  return record.best;
+}
+
 async function findBestObjects(
   context: RouteContext,
-  sweepId: string,
-  weights: ArtifactEpoch,
+  view: SweepView,
+  query: { epoch: ArtifactEpoch; trial?: number | undefined },
 ): Promise<BestObjects> {
-  const { record } = await loadSweepView(context, sweepId);
-  const best = record.best;
-  if (best === null) throw new ApiError('NO_BEST_TRIAL', { sweepId });
+  const weights = query.epoch;
+  const { record } = view;
+  const best = chooseTrial(view, query.trial);
   const keys = runKeys(record.id).trial(best.trialId);
   const bucket = record.artifactsBucket;
   try {
@@ -108,7 +144,8 @@ async function findBestObjects(
       selection,
     );
     return {
-      record: { ...record, best },
+      record,
+      chosen: best,
       trialPrefix: keys.prefix,
       trialJson: { key: trialJson.key, bytes: trialJson.bytes, sha256: trialJson.sha256 },
       trialRecord: trialJson.record,
@@ -153,19 +190,25 @@ export function registerBestRoutes(app: ApiApp, context: RouteContext): void {
       schema: {
         tags: ['sweeps'],
         summary:
-          'The best trial: params, objective value, and the URIs, sha256 and presigned GET URLs of trial.json and of the best (default) or last epoch weights',
+          'The best trial (or trial N with ?trial=N): params, objective value, and the URIs, sha256 and presigned GET URLs of trial.json and of the best (default) or last epoch weights. A multi-objective sweep without ?trial= answers its Pareto front instead (objectives and, per front trial, its values)',
         params: sweepIdParams,
         querystring: bestQuerySchema,
         response: {
-          200: bestTrialResponseSchema,
+          200: z.union([bestTrialResponseSchema, paretoFrontResponseSchema]),
           409: apiErrorBodySchema,
           ...COMMON_ERROR_RESPONSES,
         },
       },
     },
     async (request) => {
-      const found = await findBestObjects(context, request.params.id, request.query.epoch);
-      const { record, selection } = found;
+      const view = await loadSweepView(context, request.params.id);
+      if (isMultiObjective(view.record.spec) && request.query.trial === undefined) {
+        const front = paretoFrontOf(view.record.spec, view.trials);
+        if (front.length === 0) throw new ApiError('NO_BEST_TRIAL', { sweepId: view.record.id });
+        return { sweepId: view.record.id, objectives: [...objectivesOf(view.record.spec)], front };
+      }
+      const found = await findBestObjects(context, view, request.query);
+      const { record, selection, chosen } = found;
       const bucket = record.artifactsBucket;
       const expiresInSeconds = context.presignExpiresSeconds;
       const artifact = async (a: {
@@ -181,10 +224,10 @@ export function registerBestRoutes(app: ApiApp, context: RouteContext): void {
       });
       return {
         sweepId: record.id,
-        trialId: record.best.trialId,
-        params: record.best.params,
+        trialId: chosen.trialId,
+        params: chosen.params,
         objective: record.spec.objective,
-        objectiveValue: record.best.objectiveValue,
+        objectiveValue: chosen.objectiveValue,
         bestEpoch: found.trialRecord.bestEpoch,
         weights: selection.weights,
         epoch: selection.epoch,
@@ -201,7 +244,7 @@ export function registerBestRoutes(app: ApiApp, context: RouteContext): void {
       schema: {
         tags: ['sweeps'],
         summary:
-          "The best trial's trial.json and the files of its best (default) or last epoch weights as a tar stream (<trialId>/trial.json, <trialId>/best/... or <trialId>/final/...), exactly the files /best lists",
+          "The best trial's (or with ?trial=N, trial N's; a multi-objective sweep needs ?trial=N) trial.json and the files of its best (default) or last epoch weights as a tar stream (<trialId>/trial.json, <trialId>/best/... or <trialId>/final/...), exactly the files /best lists",
         params: sweepIdParams,
         querystring: bestQuerySchema,
         response: {
@@ -212,10 +255,11 @@ export function registerBestRoutes(app: ApiApp, context: RouteContext): void {
       },
     },
     async (request, reply) => {
-      const found = await findBestObjects(context, request.params.id, request.query.epoch);
+      const view = await loadSweepView(context, request.params.id);
+      const found = await findBestObjects(context, view, request.query);
       const { record } = found;
       const bucket = record.artifactsBucket;
-      const trialId = record.best.trialId;
+      const trialId = found.chosen.trialId;
       const entries = [found.trialJson, ...found.selection.artifacts];
       const pack = tar.pack();
       // Objects go into the archive one at a time, straight from S3: nothing is buffered whole. Each

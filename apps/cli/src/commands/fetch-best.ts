@@ -42,6 +42,8 @@ export interface FetchBestOptions {
   force?: boolean;
   /** `best` (default) or `last` epoch's weights. */
   epoch?: ArtifactEpoch;
+  /** Fetch this trial (by number) instead of the best one (`?trial=N`). */
+  trial?: number;
   json?: boolean;
 }
 
@@ -106,7 +108,7 @@ function modelCardOf(
   };
 }
 
-/** `setrain fetch-best <sweepId> -o <dir> [--epoch best|last] [--force]` */
+/** `setrain fetch-best <sweepId> -o <dir> [--epoch best|last] [--trial N] [--force]` */
 export async function fetchBest(
   ctx: CommandContext,
   sweepId: string,
@@ -115,7 +117,9 @@ export async function fetchBest(
   const output = resolve(options.output);
   await checkOutput(output, options.force === true);
   const api = ctx.api();
-  const query = `?epoch=${options.epoch ?? DEFAULT_ARTIFACT_EPOCH}`;
+  const query =
+    `?epoch=${options.epoch ?? DEFAULT_ARTIFACT_EPOCH}` +
+    (options.trial !== undefined ? `&trial=${options.trial}` : '');
   const base = `/v1/sweeps/${encodeURIComponent(sweepId)}/best`;
   const best = await api.getJson<BestTrialResponse>(`${base}${query}`);
   const plan = planDownload(best);
@@ -141,7 +145,7 @@ export async function fetchBest(
         .map(([k, v]) => `${k}=${v}`)
         .join(', ') || 'no params';
     ctx.out.write(
-      `best trial ${best.trialId}: ${best.objective.metric} ${formatNumber(best.objectiveValue)} (${params})\n` +
+      `${options.trial !== undefined ? 'trial' : 'best trial'} ${best.trialId}: ${best.objective.metric} ${formatNumber(best.objectiveValue)} (${params})\n` +
         `${best.weights} weights (epoch ${best.epoch ?? '?'}): wrote ${files.length} files to ${options.output}, ` +
         `each verified by sha256, and ${MODEL_CARD_FILE}\n` +
         `try it: setrain predict ${options.output} <image...>\n`,

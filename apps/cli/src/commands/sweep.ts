@@ -162,13 +162,52 @@ function statusText(trial: TrialSummary): string {
   return trial.reason ? `${trial.status}: ${trial.reason}` : trial.status;
 }
 
-/** Renders a sweep as a header line and a table of its trials, the best marked with `*`. */
+/** Columns of the per-trial metrics a multi-objective sweep lists among its objectives. */
+function trialMetricColumns(sweep: SweepDetail): Column<TrialSummary>[] {
+  return (sweep.objectives ?? []).flatMap((o): Column<TrialSummary>[] => {
+    const metric = o.metric;
+    if (metric !== 'param_count' && metric !== 'latency_ms' && metric !== 'seconds_per_epoch') {
+      return [];
+    }
+    return [
+      {
+        header: metric.toUpperCase(),
+        value: (t) => formatNumber(t.trialMetrics?.[metric]),
+        alignRight: true,
+      },
+    ];
+  });
+}
+
+/** The header's objective part: the best so far, or the objectives and the front's size. */
+function objectiveText(sweep: SweepDetail): string {
+  if (sweep.objectives !== undefined) {
+    return (
+      `objectives ${sweep.objectives.map((o) => `${o.goal} ${o.metric}`).join(', ')}; ` +
+      `Pareto front ${sweep.front?.length ?? 0} trial(s), marked *`
+    );
+  }
+  return (
+    `objective ${sweep.objective.goal} ${sweep.objective.metric}` +
+    (sweep.best
+      ? `, best ${formatNumber(sweep.best.objectiveValue)} (trial #${sweep.best.trialId.split('.').pop()})`
+      : '')
+  );
+}
+
+/**
+ * Renders a sweep as a header line and a table of its trials, the best marked with `*` (with
+ * several objectives, every trial of the Pareto front).
+ */
 export function renderSweep(sweep: SweepDetail): string {
   const paramNames = [...new Set(sweep.trials.flatMap((t) => Object.keys(t.params)))].sort();
   // The API returns the spec as a plain object (defaults filled in); only epochs is needed here.
   const epochs = (sweep.spec as Partial<SweepSpec>).training?.epochs ?? '?';
+  const front = new Set(sweep.front ?? []);
+  const marked = (t: TrialSummary): boolean =>
+    sweep.best?.trialId === t.trialId || front.has(t.trialNumber);
   const columns: Column<TrialSummary>[] = [
-    { header: '', value: (t) => (sweep.best?.trialId === t.trialId ? '*' : '') },
+    { header: '', value: (t) => (marked(t) ? '*' : '') },
     { header: 'TRIAL', value: (t) => `#${t.trialNumber}`, alignRight: true },
     ...paramNames.map<Column<TrialSummary>>((name) => ({
       header: name,
@@ -183,6 +222,7 @@ export function renderSweep(sweep: SweepDetail): string {
     { header: 'VAL_LOSS', value: (t) => formatNumber(t.latest?.val_loss), alignRight: true },
     { header: 'VAL_ACC', value: (t) => formatNumber(t.latest?.val_accuracy), alignRight: true },
     { header: 'OBJECTIVE', value: (t) => formatNumber(t.objectiveValue), alignRight: true },
+    ...trialMetricColumns(sweep),
     { header: 'STATUS', value: statusText },
   ];
   const c = sweep.counts;
@@ -192,10 +232,7 @@ export function renderSweep(sweep: SweepDetail): string {
     (c.stalled + c.requeued > 0 ? `${c.stalled + c.requeued} stalled/requeued, ` : '') +
     `${c.queued} queued, ` +
     `${c.failed + c.diverged} failed, ${c.cancelled} cancelled of ${sweep.plannedTrials} planned; ` +
-    `objective ${sweep.objective.goal} ${sweep.objective.metric}` +
-    (sweep.best
-      ? `, best ${formatNumber(sweep.best.objectiveValue)} (trial #${sweep.best.trialId.split('.').pop()})`
-      : '');
+    objectiveText(sweep);
   const trials = [...sweep.trials].sort((a, b) => a.trialNumber - b.trialNumber);
   const schedules = renderPbtSchedules(trials);
   return `${header}\n${renderTable(columns, trials)}${schedules ? `\n${schedules}` : ''}`;

@@ -384,6 +384,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
         status: record.status,
         reason: record.reason,
         objectiveValue: record.objectiveValue,
+        ...(record.trialMetrics !== undefined ? { trialMetrics: record.trialMetrics } : {}),
         epochsCompleted: record.epochs.length,
         finishedAt: record.finishedAt,
         trialJson: outcome.trialJsonKey,
@@ -398,6 +399,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       ...(record.reason !== undefined ? { reason: record.reason } : {}),
       objectiveValue: record.objectiveValue,
       bestEpoch: record.bestEpoch,
+      ...(record.trialMetrics !== undefined ? { trialMetrics: record.trialMetrics } : {}),
       epochsCompleted: record.epochs.length,
       trialJson: outcome.trialJsonKey,
     });

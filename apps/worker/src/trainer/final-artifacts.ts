@@ -1,7 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { exportKerasWeights, portableSaveHandler } from '@setrain/model';
-import { FINAL_FILES, type ArtifactEpoch, type TrialRecord } from '@setrain/protocol';
+import {
+  FINAL_FILES,
+  type ArtifactEpoch,
+  type TrialMetrics,
+  type TrialRecord,
+} from '@setrain/protocol';
 import {
   joinKey,
   putObject,
@@ -125,6 +130,14 @@ async function dropSupersededCheckpoints(ctx: TrialContext): Promise<void> {
   ctx.checkpoints = ctx.checkpoints.filter((root) => root.epoch === latest);
 }
 
+/** How the trial ended besides its weights: what trial.json records. */
+export interface FinalOutcome {
+  /** Why early stopping ended the trial; undefined when it ran its full budget. */
+  readonly earlyStopped: string | undefined;
+  /** Parameter count, latency and seconds per epoch, measured after training. */
+  readonly trialMetrics?: TrialMetrics | undefined;
+}
+
 /**
  * The final stage: writes final/ and best/ and then trial.json (completed, or early-stopped with
  * its reason), and returns the completed outcome.
@@ -133,8 +146,9 @@ export async function writeFinalArtifacts(
   ctx: TrialContext,
   model: LayersModel,
   classes: readonly string[],
-  earlyStopped: string | undefined,
+  outcome: FinalOutcome,
 ): Promise<TrialOutcome> {
+  const { earlyStopped } = outcome;
   ctx.channel.send({ type: 'phase', phase: 'final' });
   const started = performance.now();
   const artifacts = await writeWeightSets(ctx, model, classes);
@@ -156,6 +170,7 @@ export async function writeFinalArtifacts(
     provenance: ctx.provenance,
     artifacts,
     startedAt: ctx.startedAt,
+    trialMetrics: outcome.trialMetrics,
   });
   await writeTrialRecord(ctx.client, ctx.bucket, ctx.keys.trialJson, record);
   await dropSupersededCheckpoints(ctx);

@@ -5,6 +5,7 @@ import { buildTrialModel, type TrainingSetup } from './build-model.js';
 import { restoreOrInitialise } from './checkpoint-stage.js';
 import { trainEpochs } from './epoch-loop.js';
 import { writeFinalArtifacts } from './final-artifacts.js';
+import { measureTrialMetrics } from './trial-metrics.js';
 import { loadTrialData, type PreparedData } from './prepare-data.js';
 import { createTrialContext, type TrialChannel, type TrialContext } from './trial-context.js';
 import { outcomeOfError } from './trial-failure.js';
@@ -71,7 +72,11 @@ export async function runTrial(
     channel.send({ type: 'started', started: startedReport(ctx, engine, data) });
     const earlyStopped = await trainEpochs(ctx, setup, data, random);
     ctx.checkStop();
-    return await writeFinalArtifacts(ctx, setup.model, data.dataset.classes, earlyStopped);
+    const trialMetrics = await measureTrialMetrics(setup.model, setup.inputSize, ctx.history);
+    return await writeFinalArtifacts(ctx, setup.model, data.dataset.classes, {
+      earlyStopped,
+      trialMetrics,
+    });
   } catch (error) {
     return await outcomeOfError(ctx, error);
   } finally {
