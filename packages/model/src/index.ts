@@ -30,6 +30,7 @@ export {
   SE_INCEPTION_V3_MODEL_NAME,
   seBottleneckUnits,
 } from './se-inception-v3.js';
+export { seedDropoutForStep } from './dropout-seeds.js';
 export { countParams, type ParamCount, type SeInceptionV3ParamCounts } from './count-params.js';
 export {
   EXPORTED_KERAS_VERSION,

@@ -107,6 +107,8 @@ test('the top placement has one SE block on the 4-D feature map, then the head',
   assert.deepEqual(model.getLayer('se_top_excite').outputShape, [null, 8, 8, 2048]);
   assert.equal(model.getLayer('se_top_reduce').getConfig()['units'], 128);
   assert.equal(model.getLayer('head_dropout').getConfig()['rate'], 0.6);
+  // Seeded: no dropout mask comes from Math.random.
+  assert.equal(typeof model.getLayer('head_dropout').getConfig()['seed'], 'number');
   assert.equal(model.getLayer('predictions').getConfig()['activation'], 'sigmoid');
 });
 

@@ -118,7 +118,12 @@ export function buildSeInceptionV3(args: SeInceptionV3Args): LayersModel {
   }
 
   const pooled = applyLayer(layers.globalAveragePooling2d({ name: 'head_pool' }), features);
-  const dropped = applyLayer(layers.dropout({ name: 'head_dropout', rate: dropout }), pooled);
+  // Seeded, so no mask is drawn from Math.random; a training loop re-seeds it at each step
+  // (seedDropoutForStep), or every step would drop the same units.
+  const dropped = applyLayer(
+    layers.dropout({ name: 'head_dropout', rate: dropout, seed: layerSeed(seed, 'head_dropout') }),
+    pooled,
+  );
   const predictions = applyLayer(
     layers.dense({
       name: PREDICTIONS_LAYER_NAME,

@@ -1,7 +1,11 @@
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_RECALIBRATION_BATCHES, recalibrateBatchNorm } from '@setrain/model';
+import {
+  DEFAULT_RECALIBRATION_BATCHES,
+  recalibrateBatchNorm,
+  seedDropoutForStep,
+} from '@setrain/model';
 
 import { loadBatch, type BatchArrays, type SamplePlan } from '../data-pipeline.js';
 import { WorkerError } from '../worker-error.js';
@@ -46,6 +50,8 @@ async function trainStep(
   const y = tf.tensor2d(arrays.targets, [arrays.count, setup.numClasses]);
   let result: number | number[];
   const started = performance.now();
+  // Dropout masks from the trial's seed and the global step: reproducible, and after a resume too.
+  seedDropoutForStep(setup.model, ctx.payload.training.seed, counter.step + 1);
   try {
     result = await setup.model.trainOnBatch(x, y);
   } finally {
