@@ -134,6 +134,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   const lockDurationMs = config.lockDurationMs;
   // Set once the BullMQ worker exists: the key of a job's hash, for the stall credit.
   const jobKey: { of?: (jobId: string) => string } = {};
+  // Stall credits not yet answered: a graceful stop waits for them before it drops the connection.
+  const credits = new Set<Promise<void>>();
   const watchdog = new LockWatchdog({
     lockDurationMs,
     onLost: (jobId, reason) => {
@@ -142,11 +144,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
       logger.warn({ trialId: jobId, reason }, 'job lock lost; the trainer was stopped');
       const key = jobKey.of?.(jobId);
       if (key === undefined) return;
-      creditLostLock(bullConnection, key, lost.pendingMove).then(
+      const credit = creditLostLock(bullConnection, key, lost.pendingMove).then(
         (settled) => logger.info({ trialId: jobId, settled }, 'stall of the lost lock settled'),
         (error: unknown) =>
           logger.warn({ trialId: jobId, error: errorMessage(error) }, 'stall credit failed'),
       );
+      credits.add(credit);
+      void credit.finally(() => credits.delete(credit));
     },
   });
   const processor = createTrialProcessor({
@@ -244,11 +248,22 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     await stateConnection.quit().catch(() => undefined);
     await metricsServer?.close();
     watchdog.stop();
+    // A SIGTERM during an outage longer than 80% of the lock: the credit of the lost lock goes out
+    // once Redis answers, which must be before the shutdown timeout (see forceStop).
+    await Promise.all(credits);
     bullConnection.disconnect();
     logger.info('worker stopped');
   };
   const timeoutMs = (config.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_TIMEOUT_SECONDS) * 1000;
-  /** Past the shutdown timeout: nothing left running, nothing left connected. */
+  /**
+   * Past the shutdown timeout: nothing left running, nothing left connected. When Redis has been
+   * unreachable all along, the job was neither given back nor its lost lock's stall credited (both
+   * wait in bullConnection's queue, dropped here): BullMQ's stall check counts one stall once the
+   * lock expires. That stall cannot be avoided: the process must exit before Redis answers, and
+   * Redis is the only place the credit could go. It is the only way an outage costs a trial
+   * anything, one of its SETRAIN_MAX_STALLED_COUNT stalls (default 2, over the job's whole life,
+   * shared with worker deaths); the attempt is not used.
+   */
   const forceStop = (): WorkerError => {
     processor.kill();
     watchdog.stop();
