@@ -1,7 +1,7 @@
 import { type TrialState } from '@setrain/protocol';
 
 import { type SweepRecord } from './sweep-record.js';
-import { toSweepSummary, toTrialSummary } from './views.js';
+import { frontOf, toSweepSummary, toTrialSummary } from './views.js';
 
 /**
  * Each trial state's summary as JSON, by state object: the store hands out the same (frozen)
@@ -30,6 +30,11 @@ export function sweepDetailJson(
   trials: readonly TrialState[],
   extra: { readonly submitter?: string } = {},
 ): string {
-  const head = JSON.stringify({ ...toSweepSummary(record, trials), spec: record.spec, ...extra });
+  const head = JSON.stringify({
+    ...toSweepSummary(record, trials),
+    spec: record.spec,
+    ...frontOf(record, trials),
+    ...extra,
+  });
   return `${head.slice(0, -1)},"trials":[${trials.map(trialSummaryJson).join(',')}]}`;
 }

@@ -48,14 +48,21 @@ export function toSweepSummary(record: SweepRecord, trials: readonly TrialState[
   };
 }
 
+/** A multi-objective sweep's detail field `front`: its Pareto front's trial numbers. */
+export function frontOf(
+  record: SweepRecord,
+  trials: readonly TrialState[],
+): Pick<SweepDetail, 'front'> {
+  if (!isMultiObjective(record.spec)) return {};
+  return { front: paretoFrontOf(record.spec, trials).map((t) => t.trialNumber) };
+}
+
 export function toSweepDetail(record: SweepRecord, trials: readonly TrialState[]): SweepDetail {
   return {
     ...toSweepSummary(record, trials),
     spec: record.spec,
     trials: trials.map(toTrialSummary),
-    ...(isMultiObjective(record.spec)
-      ? { front: paretoFrontOf(record.spec, trials).map((t) => t.trialNumber) }
-      : {}),
+    ...frontOf(record, trials),
   };
 }
 
