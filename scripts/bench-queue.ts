@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 import { startRedis, startS3, type RedisServer, type S3Server } from '../test/harness/index.js';
 import { startNoopStack } from './bench/noop-stack.js';
 import { intOption } from './bench/options.js';
+import { commandCounts, commandsPerTrial } from './bench/redis-command-stats.js';
 import { percentile, round } from './bench/stats.js';
 
 interface Options {
@@ -52,6 +53,12 @@ interface QueueStats {
   latencyMsP99: number;
   gapMsP50: number;
   gapMsP99: number;
+  /** CPU ms per trial of this process (the API, the workers, the producer) during the run. */
+  nodeCpuMsPerTrial?: number;
+  /** CPU ms per trial of redis-server during the run. */
+  redisCpuMsPerTrial?: number;
+  /** Redis commands per trial during the run, by command (INFO commandstats; Lua's count too). */
+  redisCommandsPerTrial?: Record<string, number>;
 }
 
 /** `workerOf` names the worker that ran a job (gaps are measured per worker). */
@@ -157,12 +164,31 @@ async function runSetrain(redis: RedisServer, s3: S3Server, o: Options): Promise
   }
 }
 
+/** `run`'s stats with its CPU time and Redis commands per trial (setup and teardown included). */
+async function withCosts(
+  redis: RedisServer,
+  o: Options,
+  run: () => Promise<QueueStats>,
+): Promise<QueueStats> {
+  const before = await commandCounts(redis.url);
+  const cpu = process.cpuUsage();
+  const stats = await run();
+  const used = process.cpuUsage(cpu);
+  const after = await commandCounts(redis.url);
+  return {
+    ...stats,
+    nodeCpuMsPerTrial: round((used.user + used.system) / 1000 / o.trials, 2),
+    redisCpuMsPerTrial: round(((after.cpuS - before.cpuS) * 1000) / o.trials, 2),
+    redisCommandsPerTrial: commandsPerTrial(before.counts, after.counts, o.trials),
+  };
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const [redis, s3] = await Promise.all([startRedis(), startS3()]);
   try {
-    const baseline = await runBaseline(redis, o);
-    const setrain = await runSetrain(redis, s3, o);
+    const baseline = await withCosts(redis, o, () => runBaseline(redis, o));
+    const setrain = await withCosts(redis, o, () => runSetrain(redis, s3, o));
     console.log(
       JSON.stringify(
         {

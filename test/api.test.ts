@@ -685,6 +685,27 @@ test('the sweep lock is renewed while held, and a stale writer is fenced off', a
     assert.equal(newer.version, stale.version + 1);
     await assert.rejects(store.putSweep({ ...stale, status: 'running' }), StaleSweepWriteError);
     assert.equal((await store.getSweep(sweep.id))?.status, 'paused');
+
+    // A new trial is stored with its record or not at all: fenced like putSweep, never overwritten.
+    const [first] = await store.getTrials(sweep.id);
+    assert.ok(first !== undefined);
+    const extra = { ...first, trialId: trialIdOf(sweep.id, 99), trialNumber: 99 };
+    await assert.rejects(store.createTrial(stale, extra), StaleSweepWriteError);
+    assert.equal(
+      await store.getTrial(sweep.id, extra.trialId),
+      undefined,
+      'no trial without its record',
+    );
+    assert.equal(await store.createTrial(newer, first), 'exists');
+    assert.equal(
+      (await store.getSweep(sweep.id))?.version,
+      newer.version,
+      'no record without its trial',
+    );
+    const counted = await store.createTrial(newer, extra);
+    assert.ok(counted !== 'exists');
+    assert.equal(counted.version, newer.version + 1);
+    assert.deepEqual(await store.getTrial(sweep.id, extra.trialId), extra);
   } finally {
     await w.close();
   }

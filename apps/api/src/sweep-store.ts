@@ -50,6 +50,19 @@ if version == tonumber(ARGV[1]) then
 end
 return 0`;
 
+// Creates a trial (ARGV[1] the field, ARGV[2] its JSON) only if absent, together with the sweep
+// record's next version (ARGV[4]) only if the stored version is still ARGV[3]: both or neither.
+// Returns 1 written, 0 the trial exists, -1 the record's version moved on.
+const CREATE_TRIAL = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+local current = redis.call('GET', KEYS[2])
+local version = 0
+if current then version = cjson.decode(current)['version'] or 0 end
+if version ~= tonumber(ARGV[3]) then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[4])
+return 1`;
+
 const RENEW_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
@@ -106,6 +119,29 @@ export class SweepStore {
       String(record.version),
       JSON.stringify(next),
     );
+    if (written !== 1) throw new StaleSweepWriteError(record.id, record.version);
+    return next;
+  }
+
+  /**
+   * Stores a new trial and the record that counts it (`record`, written as its next version as
+   * putSweep does) in one atomic step: a trial never exists without the record write, and one
+   * round trip instead of two. Returns the record as stored, or 'exists' (the trial was there
+   * already; nothing written); throws StaleSweepWriteError when someone wrote the sweep in between.
+   */
+  async createTrial(record: SweepRecord, state: TrialState): Promise<SweepRecord | 'exists'> {
+    const next: SweepRecord = { ...record, version: record.version + 1 };
+    const written = await this.redis.eval(
+      CREATE_TRIAL,
+      2,
+      this.keys.sweepTrials(record.id),
+      this.keys.sweep(record.id),
+      state.trialId,
+      JSON.stringify(state),
+      String(record.version),
+      JSON.stringify(next),
+    );
+    if (written === 0) return 'exists';
     if (written !== 1) throw new StaleSweepWriteError(record.id, record.version);
     return next;
   }

@@ -47,6 +47,13 @@ import { runUserAction } from './user-action.js';
 const MAX_CONTENDED_PASSES = 3;
 /** How long a user action (cancel, pause, resume, PATCH) waits for the sweep lock. */
 const USER_LOCK_WAIT_MS = DEFAULT_LOCK_WAIT_MS * 5;
+/**
+ * How long a job's `active` event waits to be folded in. The worker marks its trial running itself,
+ * so this advance only records what it may have missed (a stall count, a worker that died before
+ * writing): it rides along with the next trial end's advance, or runs alone after this delay,
+ * instead of costing a whole advance under the lock per trial start.
+ */
+const ACTIVE_EVENT_DELAY_MS = 250;
 
 /**
  * Which unfinished trials an advance compares with their jobs: all of them, or only those a queue
@@ -79,6 +86,10 @@ export class SweepController {
     string,
     { again: boolean; scope: SyncScope; done: Promise<void> }
   >();
+  /** Trials whose `active` event waits for the next advance of their sweep (ACTIVE_EVENT_DELAY_MS). */
+  private readonly deferred = new Map<string, { trialIds: Set<string>; timer: NodeJS.Timeout }>();
+  /** Per sweep, the record as this process last stored it in the advance under way. */
+  private readonly lastStored = new Map<string, SweepRecord>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private reconciling: Promise<void> | undefined;
@@ -94,7 +105,7 @@ export class SweepController {
       queue,
       logger,
       now: this.now,
-      saveRecord: (record) => this.saveRecord(record),
+      recordStored: (stored) => this.lastStored.set(stored.id, stored),
       ...(options.jobAttempts !== undefined ? { jobAttempts: options.jobAttempts } : {}),
       ...(options.jobBackoffMs !== undefined ? { jobBackoffMs: options.jobBackoffMs } : {}),
     });
@@ -121,7 +132,10 @@ export class SweepController {
       };
       events.on('completed', onEnd);
       events.on('failed', onEnd);
-      events.on('active', onEnd);
+      events.on('active', ({ jobId }: { jobId: string }) => {
+        const parsed = parseTrialId(jobId);
+        if (parsed !== undefined) this.deferActive(parsed.sweepId, jobId);
+      });
     }
     const interval = this.options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS;
     this.timer = setInterval(() => void this.reconcileAll(), interval);
@@ -133,6 +147,8 @@ export class SweepController {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    for (const { timer } of this.deferred.values()) clearTimeout(timer);
+    this.deferred.clear();
     await this.reconciling;
     await Promise.allSettled([...this.inFlight.values()].map((e) => e.done));
   }
@@ -311,7 +327,8 @@ export class SweepController {
    * (when this process wrote the sweep last) re-reads only the unfinished trials; 'all' reads
    * and compares everything.
    */
-  private advanceScoped(sweepId: string, scope: SyncScope): Promise<void> {
+  private advanceScoped(sweepId: string, requested: SyncScope): Promise<void> {
+    const scope = mergeScopes(requested, this.takeDeferred(sweepId));
     const existing = this.inFlight.get(sweepId);
     if (existing !== undefined) {
       existing.again = true;
@@ -342,9 +359,38 @@ export class SweepController {
     return entry.done;
   }
 
-  private advanceInBackground(sweepId: string, trialId: string): void {
+  /** Queues an `active` event's trial for its sweep's next advance (ACTIVE_EVENT_DELAY_MS at most). */
+  private deferActive(sweepId: string, trialId: string): void {
     if (this.closed) return;
-    this.advanceScoped(sweepId, new Set([trialId])).catch((error: unknown) =>
+    const pending = this.deferred.get(sweepId);
+    if (pending !== undefined) {
+      pending.trialIds.add(trialId);
+      return;
+    }
+    const timer = setTimeout(() => {
+      const trialIds = this.takeDeferred(sweepId);
+      if (trialIds.size > 0) this.advanceInBackgroundScoped(sweepId, trialIds);
+    }, ACTIVE_EVENT_DELAY_MS);
+    timer.unref();
+    this.deferred.set(sweepId, { trialIds: new Set([trialId]), timer });
+  }
+
+  /** The trials whose `active` events wait for the sweep's next advance, now taken (none left). */
+  private takeDeferred(sweepId: string): Set<string> {
+    const pending = this.deferred.get(sweepId);
+    if (pending === undefined) return new Set();
+    clearTimeout(pending.timer);
+    this.deferred.delete(sweepId);
+    return pending.trialIds;
+  }
+
+  private advanceInBackground(sweepId: string, trialId: string): void {
+    this.advanceInBackgroundScoped(sweepId, new Set([trialId]));
+  }
+
+  private advanceInBackgroundScoped(sweepId: string, scope: Set<string>): void {
+    if (this.closed) return;
+    this.advanceScoped(sweepId, scope).catch((error: unknown) =>
       this.options.logger.error({ err: error, sweepId }, 'advancing sweep failed'),
     );
   }
@@ -363,7 +409,21 @@ export class SweepController {
 
   /** One advance under the lock. Returns true when a trial state changed under our feet. */
   private async advanceLocked(sweepId: string, scope: SyncScope): Promise<boolean> {
-    // Both in one round trip (the stop is read even when the sweep has ended; it is small).
+    this.lastStored.delete(sweepId);
+    try {
+      return await this.advanceStored(sweepId, scope);
+    } finally {
+      this.lastStored.delete(sweepId);
+    }
+  }
+
+  /** advanceLocked's pass; `lastStored` follows the record's writes in it. */
+  private async advanceStored(sweepId: string, scope: SyncScope): Promise<boolean> {
+    // In one round trip: the record, the stop (read even when the sweep has ended; it is small)
+    // and, for an event's pass, the unfinished trials the cache holds (used if the record is still
+    // at the cache's version).
+    const prefetched = scope === 'all' ? undefined : this.trialCache.prefetch(sweepId);
+    prefetched?.fresh.catch(() => undefined); // awaited by read(); not when the pass ends first
     const [loaded, stop] = await Promise.all([
       this.store.getSweep(sweepId),
       this.store.getSweepStop(sweepId),
@@ -378,7 +438,7 @@ export class SweepController {
     // 1. Fold the queue's view of the unfinished trials in scope into their states. A sweep that
     // has ended is read whole (it is about to stop its trials or settle).
     const full = scope === 'all' || isFinishedSweepStatus(record.status);
-    const read = await this.trialCache.read(loaded, full);
+    const read = await this.trialCache.read(loaded, full, prefetched);
     const synced = await this.syncTrials(record, read.trials, read.full ? 'all' : scope);
     // 1b. PBT: trials that finished an interval exploit/explore and are requeued.
     const stepped = await this.pbt.step(record, synced.trials);
@@ -391,8 +451,13 @@ export class SweepController {
     // (A sweep that ended in this pass has just stopped its trials: no second message.)
     const decided = await this.applyBudget(record, trials, isFinishedSweepStatus(loaded.status));
     record = decided.record;
-    if (JSON.stringify(record) !== JSON.stringify(loaded)) {
+    // Written already when the pass enqueued trials and changed nothing after (each new trial's
+    // record write stamps updatedAt): one record write per pass, not two.
+    const stored = this.lastStored.get(sweepId) ?? loaded;
+    if (JSON.stringify(record) !== JSON.stringify(stored)) {
       record = await this.saveRecord({ ...record, updatedAt: this.stamp() });
+    }
+    if (record !== loaded && JSON.stringify(record) !== JSON.stringify(loaded)) {
       await this.options.notifier?.sweepChanged(loaded, record);
     }
     // 4. Ended and settled: write the final sweep.json once, then stop watching the sweep.
@@ -428,21 +493,20 @@ export class SweepController {
     stored: readonly StoredTrial[],
     scope: SyncScope,
   ): Promise<{ trials: StoredTrial[]; contended: boolean }> {
-    const trials: StoredTrial[] = [];
+    // The trials in scope are independent: their reads and writes go out together (one round
+    // trip each for all of them, not per trial).
     let contended = false;
-    for (const trial of stored) {
-      if (scope !== 'all' && !scope.has(trial.state.trialId)) {
-        trials.push(trial);
-        continue;
-      }
-      const { current, synced } = await this.syncTrial(record, trial);
-      contended ||= synced === 'contended';
-      trials.push(
-        synced === 'contended' || synced === current.state
+    const trials = await Promise.all(
+      stored.map(async (trial): Promise<StoredTrial> => {
+        if (scope !== 'all' && !scope.has(trial.state.trialId)) return trial;
+        if (isTerminalTrialStatus(trial.state.status)) return trial;
+        const { current, synced } = await this.syncTrial(record, trial);
+        contended ||= synced === 'contended';
+        return synced === 'contended' || synced === current.state
           ? current
-          : { state: synced, raw: JSON.stringify(synced) },
-      );
-    }
+          : { state: synced, raw: JSON.stringify(synced) };
+      }),
+    );
     return { trials, contended };
   }
 
@@ -581,7 +645,9 @@ export class SweepController {
   }
 
   /** Writes the record as its next version (fenced); returns what was stored. */
-  private saveRecord(record: SweepRecord): Promise<SweepRecord> {
-    return this.store.putSweep(record);
+  private async saveRecord(record: SweepRecord): Promise<SweepRecord> {
+    const stored = await this.store.putSweep(record);
+    this.lastStored.set(record.id, stored);
+    return stored;
   }
 }

@@ -9,6 +9,12 @@ interface CachedSweep {
   readonly trials: readonly StoredTrial[];
 }
 
+/** The unfinished trials an incremental read re-reads, as read ahead of the record (same trip). */
+export interface TrialPrefetch {
+  readonly trialIds: readonly string[];
+  readonly fresh: Promise<{ total: number; trials: (StoredTrial | undefined)[] }>;
+}
+
 /** What a read found: the trials by trial number, and whether they were all read from Redis. */
 export interface TrialRead {
   readonly trials: StoredTrial[];
@@ -31,17 +37,40 @@ export class TrialCache {
 
   constructor(private readonly store: SweepStore) {}
 
-  /** The sweep's trials: from the cache plus fresh unfinished ones, or (`full`, or no valid cache) all of them. */
-  async read(record: Pick<SweepRecord, 'id' | 'version'>, full: boolean): Promise<TrialRead> {
+  /**
+   * Starts re-reading the unfinished trials the cache holds, so that the read goes out with the
+   * record's (one round trip); undefined when nothing is cached. read() checks it against the
+   * record's version.
+   */
+  prefetch(sweepId: string): TrialPrefetch | undefined {
+    const cached = this.bySweep.get(sweepId);
+    if (cached === undefined) return undefined;
+    const trialIds = cached.trials
+      .filter((t) => !isTerminalTrialStatus(t.state.status))
+      .map((t) => t.state.trialId);
+    return { trialIds, fresh: this.store.getStoredTrialsById(sweepId, trialIds) };
+  }
+
+  /**
+   * The sweep's trials: from the cache plus fresh unfinished ones (`prefetched` when given), or
+   * (`full`, or no valid cache) all of them.
+   */
+  async read(
+    record: Pick<SweepRecord, 'id' | 'version'>,
+    full: boolean,
+    prefetched?: TrialPrefetch,
+  ): Promise<TrialRead> {
     const cached = this.bySweep.get(record.id);
     if (full || cached === undefined || cached.version !== record.version) {
       return this.readAll(record.id);
     }
-    const open = cached.trials.filter((t) => !isTerminalTrialStatus(t.state.status));
-    const fresh = await this.store.getStoredTrialsById(
-      record.id,
-      open.map((t) => t.state.trialId),
-    );
+    const openIds = cached.trials
+      .filter((t) => !isTerminalTrialStatus(t.state.status))
+      .map((t) => t.state.trialId);
+    const fresh =
+      prefetched !== undefined && sameIds(prefetched.trialIds, openIds)
+        ? await prefetched.fresh
+        : await this.store.getStoredTrialsById(record.id, openIds);
     if (fresh.total !== cached.trials.length || fresh.trials.includes(undefined)) {
       return this.readAll(record.id);
     }
@@ -64,4 +93,8 @@ export class TrialCache {
     this.bySweep.delete(sweepId);
     return { trials: await this.store.getStoredTrials(sweepId), full: true };
   }
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }

@@ -23,8 +23,8 @@ export interface TrialEnqueuerOptions {
   readonly queue: Queue<TrialPayload, TrialResult>;
   readonly logger: ControllerLogger;
   readonly now: () => Date;
-  /** Stores the sweep record (under the sweep lock, fenced); returns what was stored. */
-  readonly saveRecord: (record: SweepRecord) => Promise<SweepRecord>;
+  /** Told each record this enqueuer stored (with a new trial, under the sweep lock, fenced). */
+  readonly recordStored: (stored: SweepRecord) => void;
   /** BullMQ attempts per trial. Default DEFAULT_JOB_ATTEMPTS. */
   readonly jobAttempts?: number;
   /** First exponential backoff delay between attempts. Default DEFAULT_JOB_BACKOFF_MS. */
@@ -70,14 +70,15 @@ export class TrialEnqueuer {
   }
 
   /**
-   * Saves trial number `record.startedTrials` as queued, then the record that counts it, then
-   * its job. Returns the trial and the record as stored.
+   * Saves trial number `record.startedTrials` as queued together with the record that counts it
+   * (one atomic write), then its job. Returns the trial and the record as stored.
    */
   private async createTrial(
     record: SweepRecord,
     params: TrialState['params'],
   ): Promise<{ state: TrialState; record: SweepRecord }> {
     const trialNumber = record.startedTrials;
+    const at = this.options.now().toISOString();
     const state: TrialState = {
       trialId: trialIdOf(record.id, trialNumber),
       trialNumber,
@@ -86,15 +87,16 @@ export class TrialEnqueuer {
       epochsCompleted: 0,
       objectiveValue: null,
       attempts: 0,
-      queuedAt: this.options.now().toISOString(),
+      queuedAt: at,
     };
     // Build the payload before saving anything: a spec/params mismatch must not leave a trial.
     const payload = payloadOf(record, state);
     // State before job: a worker may pick the job up at once and must find the trial.
-    if (!(await this.options.store.compareAndSetTrial(record.id, state, undefined))) {
+    const saved = await this.options.store.createTrial({ ...record, updatedAt: at }, state);
+    if (saved === 'exists') {
       throw new Error(`trial ${state.trialId} already exists; refusing to overwrite it`);
     }
-    const saved = await this.options.saveRecord(record);
+    this.options.recordStored(saved);
     await this.addPayload(payload);
     this.options.logger.info(
       { sweepId: record.id, trialId: state.trialId, params },
