@@ -202,7 +202,7 @@ export const updateSweepBodySchema = z
     maxTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
   })
   .refine((b) => b.parallelism !== undefined || b.maxTrials !== undefined, {
-    message: 'give parallelism, maxTrials or both',
+    error: 'give parallelism, maxTrials or both',
   });
 export type UpdateSweepBody = z.infer<typeof updateSweepBodySchema>;
 

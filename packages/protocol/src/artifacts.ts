@@ -40,14 +40,14 @@ export const retentionSchema = z
   .superRefine((value, ctx) => {
     if (value.trials === 'best-k' && value.k === undefined) {
       ctx.addIssue({
-        code: z.ZodIssueCode.custom,
+        code: 'custom',
         path: ['k'],
         message: 'trials: best-k needs k, the number of trials to keep (e.g. k: 3)',
       });
     }
     if (value.trials === 'all' && value.k !== undefined) {
       ctx.addIssue({
-        code: z.ZodIssueCode.custom,
+        code: 'custom',
         path: ['k'],
         message: 'k applies only to trials: best-k',
       });

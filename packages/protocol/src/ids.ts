@@ -34,6 +34,6 @@ export function newSweepId(
 ): string {
   const bytes = randomBytes(10);
   let suffix = '';
-  for (const b of bytes) suffix += ID_ALPHABET[b % ID_ALPHABET.length];
+  for (const b of bytes) suffix += ID_ALPHABET.charAt(b % ID_ALPHABET.length);
   return `${kind === 'job' ? 'job' : 'sw'}-${suffix}`;
 }

@@ -49,11 +49,11 @@ export const distributionSchema = z.preprocess(
         probabilities: z.array(z.number().min(0)).optional(),
       })
       .refine((d) => !d.probabilities || d.probabilities.length === d.values.length, {
-        message: 'probabilities must have one entry per value',
+        error: 'probabilities must have one entry per value',
         path: ['probabilities'],
       })
       .refine((d) => !d.probabilities || d.probabilities.some((p) => p > 0), {
-        message: 'probabilities must not all be zero',
+        error: 'probabilities must not all be zero',
         path: ['probabilities'],
       }),
     z
@@ -64,7 +64,7 @@ export const distributionSchema = z.preprocess(
         max: finite,
         q: finite.positive().optional(),
       })
-      .refine((d) => d.min < d.max, { message: 'min must be below max', path: ['max'] }),
+      .refine((d) => d.min < d.max, { error: 'min must be below max', path: ['max'] }),
     z
       .strictObject({
         type: z.literal('log_uniform'),
@@ -73,7 +73,7 @@ export const distributionSchema = z.preprocess(
         max: finite.positive(),
         q: finite.positive().optional(),
       })
-      .refine((d) => d.min < d.max, { message: 'min must be below max', path: ['max'] }),
+      .refine((d) => d.min < d.max, { error: 'min must be below max', path: ['max'] }),
     z
       .strictObject({
         type: z.literal('int_uniform'),
@@ -82,7 +82,7 @@ export const distributionSchema = z.preprocess(
         max: z.number().int(),
         step: z.number().int().positive().default(1),
       })
-      .refine((d) => d.min <= d.max, { message: 'min must not exceed max', path: ['max'] }),
+      .refine((d) => d.min <= d.max, { error: 'min must not exceed max', path: ['max'] }),
     z.strictObject({
       type: z.literal('normal'),
       ...when,

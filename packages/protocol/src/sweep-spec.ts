@@ -159,7 +159,7 @@ export const earlyStoppingSchema = z.discriminatedUnion('type', [
       maxEpochs: z.number().int().min(2).max(10_000).optional(),
     })
     .refine((d) => d.maxEpochs === undefined || d.maxEpochs > (d.minEpochs ?? 1), {
-      message: 'maxEpochs must exceed minEpochs',
+      error: 'maxEpochs must exceed minEpochs',
       path: ['maxEpochs'],
     }),
   hyperbandEarlyStoppingSchema,
@@ -179,7 +179,7 @@ export const budgetSchema = z.strictObject({
   /** Seconds since the sweep was created (paused time included) after which it stops. */
   maxWallClockSeconds: z.number().int().min(1).max(MAX_WALL_CLOCK_SECONDS).optional(),
   /** Stop once a finished trial's objective is at least this good (<= when minimising). */
-  targetObjective: z.number().finite().optional(),
+  targetObjective: z.number().optional(),
   /** Stop once this many finished trials numbered after the best one did not beat it. */
   noImprovementTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
 });

@@ -68,11 +68,9 @@ export class TrialStateStore {
       const raw = await this.redis.hget(key, payload.trialId);
       const current = parseState(raw) ?? initialState(payload);
       const changes = typeof patch === 'function' ? patch(current) : patch;
-      const next = trialStateSchema.parse({ ...current, ...changes });
       // Fields set to undefined in the patch are removed (e.g. a stale reason).
-      for (const [field, value] of Object.entries(changes)) {
-        if (value === undefined) delete (next as Record<string, unknown>)[field];
-      }
+      const merged = Object.entries({ ...current, ...changes }).filter(([, v]) => v !== undefined);
+      const next = trialStateSchema.parse(Object.fromEntries(merged));
       const written = await this.redis.eval(
         HASH_CAS,
         1,

@@ -30,7 +30,7 @@ export const CHECKPOINT_STATE_VERSION = 2;
 
 const weightSpecSchema = z
   .object({ name: z.string(), shape: z.array(z.number().int()), dtype: z.string() })
-  .passthrough();
+  .loose();
 
 /**
  * state.json: everything besides weights a resumed trial needs, and the sha256 of the checkpoint's

@@ -128,7 +128,7 @@ export function unaryKernels(addon: NativeAddon): KernelConfig[] {
     nativeKernel(name, ({ inputs, backend, attrs }) => {
       const { x } = inputs;
       if (x === undefined) return null;
-      const alpha = name === 'Step' ? Number((attrs as { alpha?: number }).alpha ?? 0) : 0;
+      const alpha = name === 'Step' ? ((attrs as { alpha?: number }).alpha ?? 0) : 0;
       return runUnary(addon, backend as MathBackendCPU, UNARY_OPS[name], x, alpha);
     }),
   );
