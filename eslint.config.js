@@ -9,7 +9,7 @@ export default tseslint.config(
     ignores: ['**/dist/**', '**/node_modules/**', 'eslint.config.js', '**/*.cjs', 'infra/**'],
   },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
+  ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
       globals: { ...globals.node },
@@ -30,6 +30,22 @@ export default tseslint.config(
         },
       ],
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      // strictTypeChecked forbids every non-string in a template; our messages, keys and ports
+      // interpolate numbers, booleans and optional values on purpose (their text is what we want).
+      // Objects, any and RegExp stay errors.
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
+      // engine-native narrows the KernelBackend tfjs hands every kernel to the backend class it
+      // registered itself (always that class at runtime); the rule cannot see the registration.
+      '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
+      // Not yet on: at the switch to strictTypeChecked (issue 19) these had 124, 83 and 70
+      // findings across the tree, too many to fix in the same change while others edit those
+      // files. Each is worth turning on, one package at a time.
+      '@typescript-eslint/no-unnecessary-condition': 'off',
+      '@typescript-eslint/no-confusing-void-expression': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': [
         'error',
