@@ -1,12 +1,20 @@
 /**
  * One API test's world against real services: its own Redis key prefix, bucket and a two-class
  * dataset manifest, the API built with buildApp (no listener), the trials queue, and hand-driven
- * BullMQ workers standing in for real ones. Shared by the API and smarter-sweep tests.
+ * BullMQ workers standing in for real ones; useApiTestFile gives a test file its servers, worlds
+ * and authorised request helpers. Shared by the API and smarter-sweep tests.
  */
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+
 import { buildApp, type ApiApp, type AppDeps } from '@setrain/api';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
+  apiErrorBodySchema,
   runKeys,
+  sweepDetailSchema,
+  type ApiErrorBody,
+  type SweepDetail,
   TRIALS_QUEUE,
   type TrialPayload,
   type TrialRecord,
@@ -16,7 +24,14 @@ import { putObject, writeDataset } from '@setrain/storage';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 
-import { uniqueName, type RedisServer, type S3Server } from './harness/index.js';
+import {
+  startRedis,
+  startS3,
+  uniqueName,
+  waitFor,
+  type RedisServer,
+  type S3Server,
+} from './harness/index.js';
 
 export interface ApiWorld {
   readonly prefix: string;
@@ -105,6 +120,127 @@ export async function createApiWorld(options: ApiWorldOptions): Promise<ApiWorld
       redis.disconnect();
     },
   };
+}
+
+/** What `app.inject` answers. */
+type InjectResponse = Awaited<ReturnType<ApiApp['inject']>>;
+
+/** What an API test file declares once: its key, and how its worlds are made. */
+export interface ApiTestFileOptions {
+  /** Names the worlds' key prefixes, for debugging. */
+  label: string;
+  /** The key tests send in `auth`. */
+  apiKey: string;
+  /** Further keys the API accepts (listed before `apiKey`). */
+  otherApiKeys?: readonly string[];
+  /** Extra buildApp dependencies of every world (e.g. `metrics: false`). */
+  appDeps?: Partial<AppDeps>;
+  /** Make one world in `before` (closed in `after`), read through `sharedWorld`. */
+  sharedWorld?: boolean;
+}
+
+/** One API test file's servers and worlds; the servers exist only while its tests run. */
+export interface ApiTestFile {
+  readonly apiKey: string;
+  /** `Authorization: Bearer <apiKey>`. */
+  readonly auth: { readonly authorization: string };
+  readonly redisServer: RedisServer;
+  readonly s3: S3Server;
+  /** The world made in `before` (only with `sharedWorld: true`). */
+  readonly sharedWorld: ApiWorld;
+  /** A new world on this file's servers; `overrides` change its label or add dependencies. */
+  world(overrides?: { label?: string; appDeps?: Partial<AppDeps> }): Promise<ApiWorld>;
+  /** An authorised request (`auth`) through `app.inject`. */
+  request(
+    app: ApiApp,
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    url: string,
+    payload?: object,
+  ): Promise<InjectResponse>;
+  /** POST /v1/sweeps, which must answer 201. */
+  createSweep(app: ApiApp, spec: unknown): Promise<SweepDetail>;
+  /** GET /v1/sweeps/:id, which must answer 200. */
+  getSweep(app: ApiApp, id: string): Promise<SweepDetail>;
+  /** Polls the sweep until `done` says so (20 s by default). */
+  untilSweep(
+    app: ApiApp,
+    id: string,
+    done: (sweep: SweepDetail) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<SweepDetail>;
+  /** The `error` of an API error body. */
+  errorOf(body: string): ApiErrorBody['error'];
+}
+
+/**
+ * Registers the file's `before` (start redis-server and s3rver, make the shared world) and
+ * `after` (close that world, stop the servers); call it once at the top level of a test file.
+ */
+export function useApiTestFile(options: ApiTestFileOptions): ApiTestFile {
+  let servers: { redisServer: RedisServer; s3: S3Server } | undefined;
+  let shared: ApiWorld | undefined;
+  const running = () => {
+    if (servers === undefined) throw new Error('the API test servers start in before()');
+    return servers;
+  };
+  const file: ApiTestFile = {
+    apiKey: options.apiKey,
+    auth: { authorization: `Bearer ${options.apiKey}` },
+    get redisServer() {
+      return running().redisServer;
+    },
+    get s3() {
+      return running().s3;
+    },
+    get sharedWorld() {
+      if (shared === undefined) throw new Error('useApiTestFile was not given sharedWorld: true');
+      return shared;
+    },
+    world(overrides = {}) {
+      return createApiWorld({
+        ...running(),
+        label: overrides.label ?? options.label,
+        apiKeys: [...(options.otherApiKeys ?? []), options.apiKey],
+        appDeps: { ...options.appDeps, ...overrides.appDeps },
+      });
+    },
+    request(app, method, url, payload) {
+      return app.inject({ method, url, headers: file.auth, ...(payload ? { payload } : {}) });
+    },
+    async createSweep(app, spec) {
+      const response = await file.request(app, 'POST', '/v1/sweeps', spec as object);
+      assert.equal(response.statusCode, 201, response.body);
+      return sweepDetailSchema.parse(response.json());
+    },
+    async getSweep(app, id) {
+      const response = await file.request(app, 'GET', `/v1/sweeps/${id}`);
+      assert.equal(response.statusCode, 200, response.body);
+      return sweepDetailSchema.parse(response.json());
+    },
+    untilSweep(app, id, done, what, timeoutMs = 20_000) {
+      return waitFor(
+        async () => {
+          const sweep = await file.getSweep(app, id);
+          return done(sweep) ? sweep : undefined;
+        },
+        { what, timeoutMs },
+      );
+    },
+    errorOf(body) {
+      return apiErrorBodySchema.parse(JSON.parse(body)).error;
+    },
+  };
+  before(async () => {
+    const [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+    servers = { redisServer, s3 };
+    if (options.sharedWorld === true) shared = await file.world();
+  });
+  after(async () => {
+    await shared?.close();
+    if (servers !== undefined) await Promise.all([servers.redisServer.stop(), servers.s3.stop()]);
+  });
+  return file;
 }
 
 /**

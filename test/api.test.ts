@@ -4,7 +4,7 @@
 // re-sent by the reconcile loop), the renewed and fenced sweep lock, a sweep whose trials all
 // failed, stalled and requeued trials, best-trial download, and the OpenAPI document.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 
@@ -33,33 +33,19 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import tar from 'tar-stream';
 
-import { createApiWorld, writeFinishedTrial, type ApiWorld } from './api-world.js';
-import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
+import { useApiTestFile, writeFinishedTrial, type ApiWorld } from './api-world.js';
+import { waitFor } from './harness/index.js';
 
-const API_KEY = 'test-key-0123456789abcdef';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
 const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
 
-let redisServer: RedisServer;
-let s3: S3Server;
-
-before(async () => {
-  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+const api = useApiTestFile({
+  label: 'api',
+  apiKey: 'test-key-0123456789abcdef',
+  otherApiKeys: ['another-key-0123456789'],
 });
-after(async () => {
-  await Promise.all([redisServer.stop(), s3.stop()]);
-});
+const { auth: AUTH, createSweep, getSweep, errorOf } = api;
 
 type World = ApiWorld;
-
-function world(): Promise<World> {
-  return createApiWorld({
-    redisServer,
-    s3,
-    label: 'api',
-    apiKeys: ['another-key-0123456789', API_KEY],
-  });
-}
 
 function gridSpec(w: World, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -78,38 +64,17 @@ function gridSpec(w: World, extra: Record<string, unknown> = {}): Record<string,
   };
 }
 
-async function createSweep(app: ApiApp, spec: unknown): Promise<SweepDetail> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/v1/sweeps',
-    headers: AUTH,
-    payload: spec as object,
-  });
-  assert.equal(response.statusCode, 201, response.body);
-  return sweepDetailSchema.parse(response.json());
-}
-
-async function getSweep(app: ApiApp, id: string): Promise<SweepDetail> {
-  const response = await app.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: AUTH });
-  assert.equal(response.statusCode, 200, response.body);
-  return sweepDetailSchema.parse(response.json());
-}
-
-function errorOf(body: string) {
-  return apiErrorBodySchema.parse(JSON.parse(body)).error;
-}
-
 /** A worker's end of a trial (see writeFinishedTrial). */
 function finishTrial(
   bucket: string,
   payload: TrialPayload,
   objectiveValue: number,
 ): Promise<TrialResult> {
-  return writeFinishedTrial(s3.client, bucket, payload, objectiveValue);
+  return writeFinishedTrial(api.s3.client, bucket, payload, objectiveValue);
 }
 
 test('bad specs answer 400 naming the field; unknown keys answer 401', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const post = (payload: string | object, contentType = 'application/json', headers = AUTH) =>
@@ -212,7 +177,7 @@ test('bad specs answer 400 naming the field; unknown keys answer 401', async () 
 });
 
 test('a sweep enqueues grid trials up to parallelism and a worker drives it to completion', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     // YAML text body.
@@ -250,7 +215,7 @@ test('a sweep enqueues grid trials up to parallelism and a worker drives it to c
     assert.equal(job1?.data.model.seRatio, 8);
     assert.equal(job1?.data.artifactsBucket, w.bucket);
     const sweepJson = await getJson<{ status: string }>(
-      s3.client,
+      api.s3.client,
       w.bucket,
       runKeys(sweep.id).sweepJson,
     );
@@ -285,7 +250,7 @@ test('a sweep enqueues grid trials up to parallelism and a worker drives it to c
     const finalJson = await waitFor(
       async () => {
         const r = await getJson<{ status: string }>(
-          s3.client,
+          api.s3.client,
           w.bucket,
           runKeys(sweep.id).sweepJson,
         );
@@ -405,7 +370,7 @@ test('a sweep enqueues grid trials up to parallelism and a worker drives it to c
 });
 
 test('too many failed trials fail the sweep; /best answers 409 without a finished trial', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const sweep = await createSweep(app, gridSpec(w, { maxFailedTrials: 0, parallelism: 1 }));
@@ -433,7 +398,7 @@ test('too many failed trials fail the sweep; /best answers 409 without a finishe
 });
 
 test('a restarted controller finishes a sweep in flight with exactly maxTrials trials, re-adding a lost job', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const first = await w.app();
     const sweep = await createSweep(first, gridSpec(w));
@@ -474,8 +439,8 @@ test('a restarted controller finishes a sweep in flight with exactly maxTrials t
 });
 
 test('cancel removes queued trials and tells workers to stop running ones', async () => {
-  const w = await world();
-  const subscriber = new Redis(redisServer.url);
+  const w = await api.world();
+  const subscriber = new Redis(api.redisServer.url);
   try {
     const app = await w.app();
     const channel = redisKeys(w.prefix).controlChannel;
@@ -526,7 +491,7 @@ test('cancel removes queued trials and tells workers to stop running ones', asyn
 });
 
 test('a job is a one-trial sweep; /docs/json lists the routes', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const response = await app.inject({
@@ -587,8 +552,8 @@ test('a job is a one-trial sweep; /docs/json lists the routes', async () => {
 });
 
 test('a cancel is recorded and answered while another replica holds the lock; reconcile keeps stopping the trial', async () => {
-  const w = await world();
-  const subscriber = new Redis(redisServer.url);
+  const w = await api.world();
+  const subscriber = new Redis(api.redisServer.url);
   try {
     const app = await w.app();
     let release: () => void = () => {};
@@ -662,7 +627,7 @@ test('a cancel is recorded and answered while another replica holds the lock; re
 });
 
 test('the sweep lock is renewed while held, and a stale writer is fenced off', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const sweep = await createSweep(app, gridSpec(w, { parallelism: 1 }));
@@ -712,7 +677,7 @@ test('the sweep lock is renewed while held, and a stale writer is fenced off', a
 });
 
 test('a sweep in which every trial failed ends failed with the reason, not completed', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     w.worker(() => Promise.reject(new Error('sha256 mismatch in images/1.png')));
@@ -733,8 +698,8 @@ test('a sweep in which every trial failed ends failed with the reason, not compl
 });
 
 test('a trial whose worker died shows stalled, one given back shows requeued, then running again', async () => {
-  const w = await world();
-  const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  const w = await api.world();
+  const connection = new Redis(api.redisServer.url, { maxRetriesPerRequest: null });
   // Workers fetching jobs by hand: one that dies holding its job, one that checks for stalls.
   const manual = (lockDuration: number) =>
     new Worker(TRIALS_QUEUE, null, { connection, prefix: w.prefix, lockDuration, autorun: false });

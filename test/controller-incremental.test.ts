@@ -3,41 +3,20 @@
 // everything otherwise; two API replicas driving one sweep from queue events alone (no reconcile
 // pass after the first) run every trial exactly once and find the best.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import { SweepStore, TrialCache } from '@setrain/api';
-import {
-  sweepDetailSchema,
-  type SweepDetail,
-  type TrialPayload,
-  type TrialState,
-} from '@setrain/protocol';
+import { type TrialPayload, type TrialState } from '@setrain/protocol';
 import { type Job } from 'bullmq';
 
-import { createApiWorld, type ApiWorld } from './api-world.js';
-import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
+import { useApiTestFile } from './api-world.js';
 
-const API_KEY = 'test-key-0123456789abcdef';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
-
-let redisServer: RedisServer;
-let s3: S3Server;
-let world: ApiWorld;
-
-before(async () => {
-  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
-  world = await createApiWorld({
-    redisServer,
-    s3,
-    label: 'incremental',
-    apiKeys: [API_KEY],
-    // Only the first reconcile pass runs: every later advance comes from a queue event.
-    appDeps: { metrics: false, reconcileIntervalMs: 600_000 },
-  });
-});
-after(async () => {
-  await world?.close();
-  await Promise.all([redisServer?.stop(), s3?.stop()]);
+const api = useApiTestFile({
+  label: 'incremental',
+  apiKey: 'test-key-0123456789abcdef',
+  // Only the first reconcile pass runs: every later advance comes from a queue event.
+  appDeps: { metrics: false, reconcileIntervalMs: 600_000 },
+  sharedWorld: true,
 });
 
 function trial(n: number, status: TrialState['status']): TrialState {
@@ -53,7 +32,7 @@ function trial(n: number, status: TrialState['status']): TrialState {
 }
 
 test('the trial cache re-reads unfinished trials only while the record is at the version it saw', async () => {
-  const store = new SweepStore(world.redis, `${world.prefix}:cache`);
+  const store = new SweepStore(api.sharedWorld.redis, `${api.sharedWorld.prefix}:cache`);
   const record = { id: 'swp-cache', version: 7 };
   for (const t of [trial(1, 'completed'), trial(2, 'running'), trial(3, 'queued')]) {
     assert.equal(await store.compareAndSetTrial(record.id, t, undefined), true);
@@ -98,13 +77,13 @@ test('the trial cache re-reads unfinished trials only while the record is at the
 });
 
 test('two replicas drive a 40-trial sweep from queue events: each trial runs once, the best wins', async () => {
-  await world.app();
-  const app = await world.app();
+  await api.sharedWorld.app();
+  const app = await api.sharedWorld.app();
   const runs = new Map<string, number>();
   const objective = (job: Job<TrialPayload>): number =>
     Math.abs(Math.log10(Number(job.data.params['learningRate'])) + 3);
   for (let i = 0; i < 4; i++) {
-    world.worker((job) => {
+    api.sharedWorld.worker((job) => {
       runs.set(job.data.trialId, (runs.get(job.data.trialId) ?? 0) + 1);
       return Promise.resolve({
         trialId: job.data.trialId,
@@ -116,34 +95,24 @@ test('two replicas drive a 40-trial sweep from queue events: each trial runs onc
       });
     });
   }
-  const created = await app.inject({
-    method: 'POST',
-    url: '/v1/sweeps',
-    headers: AUTH,
-    payload: {
-      dataset: world.dataset,
-      training: { epochs: 1, seed: 3 },
-      search: {
-        strategy: 'random',
-        parameters: { learningRate: { type: 'log_uniform', min: 1e-5, max: 1e-1 } },
-      },
-      objective: { metric: 'val_loss', goal: 'minimize' },
-      maxTrials: 40,
-      parallelism: 4,
+  const { id } = await api.createSweep(app, {
+    dataset: api.sharedWorld.dataset,
+    training: { epochs: 1, seed: 3 },
+    search: {
+      strategy: 'random',
+      parameters: { learningRate: { type: 'log_uniform', min: 1e-5, max: 1e-1 } },
     },
+    objective: { metric: 'val_loss', goal: 'minimize' },
+    maxTrials: 40,
+    parallelism: 4,
   });
-  assert.equal(created.statusCode, 201, created.body);
-  const { id } = sweepDetailSchema.parse(created.json());
-  let sweep: SweepDetail | undefined;
-  await waitFor(
-    async () => {
-      const response = await app.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: AUTH });
-      sweep = sweepDetailSchema.parse(response.json());
-      return sweep.status === 'completed';
-    },
-    { timeoutMs: 60_000, what: 'the 40-trial sweep to complete' },
+  const sweep = await api.untilSweep(
+    app,
+    id,
+    (s) => s.status === 'completed',
+    'the 40-trial sweep to complete',
+    60_000,
   );
-  assert.ok(sweep !== undefined);
   assert.equal(sweep.startedTrials, 40);
   assert.equal(sweep.trials.length, 40);
   assert.equal(sweep.counts.completed, 40);

@@ -3,7 +3,7 @@
  * the read routes then answer from the archive. Real redis-server and s3rver, a hand-driven worker.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   bestTrialResponseSchema,
@@ -15,36 +15,21 @@ import {
 } from '@setrain/protocol';
 import { getJson, listKeys } from '@setrain/storage';
 
-import { createApiWorld, writeFinishedTrial, type ApiWorld } from './api-world.js';
-import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
+import { useApiTestFile, writeFinishedTrial } from './api-world.js';
+import { waitFor } from './harness/index.js';
 
-const API_KEY = 'archive-key-0123456789abcdef';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
-
-let redisServer: RedisServer;
-let s3: S3Server;
-let world: ApiWorld;
-
-before(async () => {
-  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
-  world = await createApiWorld({
-    redisServer,
-    s3,
-    label: 'archive',
-    apiKeys: [API_KEY],
-    appDeps: { sweepRetentionSeconds: 1 },
-  });
-});
-after(async () => {
-  await world?.close();
-  await Promise.all([redisServer?.stop(), s3?.stop()]);
+const api = useApiTestFile({
+  label: 'archive',
+  apiKey: 'archive-key-0123456789abcdef',
+  appDeps: { sweepRetentionSeconds: 1 },
+  sharedWorld: true,
 });
 
 test('an archived sweep still answers GET after its Redis keys expired', async () => {
-  const app = await world.app();
-  world.worker(async (job) => {
-    await world.redis.rpush(
-      redisKeys(world.prefix).trialEpochs(job.data.trialId),
+  const app = await api.sharedWorld.app();
+  api.sharedWorld.worker(async (job) => {
+    await api.sharedWorld.redis.rpush(
+      redisKeys(api.sharedWorld.prefix).trialEpochs(job.data.trialId),
       JSON.stringify({
         epoch: 1,
         loss: 1,
@@ -55,25 +40,23 @@ test('an archived sweep still answers GET after its Redis keys expired', async (
         imagesPerSec: 2,
       }),
     );
-    return writeFinishedTrial(s3.client, world.bucket, job.data, 0.7 + job.data.trialNumber / 10);
+    return writeFinishedTrial(
+      api.s3.client,
+      api.sharedWorld.bucket,
+      job.data,
+      0.7 + job.data.trialNumber / 10,
+    );
   });
-  const created = await app.inject({
-    method: 'POST',
-    url: '/v1/sweeps',
-    headers: AUTH,
-    payload: {
-      dataset: world.dataset,
-      training: { epochs: 1 },
-      search: { strategy: 'grid', parameters: { dropout: [0.1, 0.2] } },
-      objective: { metric: 'val_loss', goal: 'minimize' },
-      parallelism: 2,
-      retention: { trials: 'best-k', k: 1 },
-    },
+  const { id: sweepId } = await api.createSweep(app, {
+    dataset: api.sharedWorld.dataset,
+    training: { epochs: 1 },
+    search: { strategy: 'grid', parameters: { dropout: [0.1, 0.2] } },
+    objective: { metric: 'val_loss', goal: 'minimize' },
+    parallelism: 2,
+    retention: { trials: 'best-k', k: 1 },
   });
-  assert.equal(created.statusCode, 201, created.body);
-  const sweepId = sweepDetailSchema.parse(created.json()).id;
-  const keys = redisKeys(world.prefix);
-  const get = async (url: string) => app.inject({ method: 'GET', url, headers: AUTH });
+  const keys = redisKeys(api.sharedWorld.prefix);
+  const get = (url: string) => api.request(app, 'GET', url);
   const live = await waitFor(
     async () => {
       const detail = sweepDetailSchema.parse((await get(`/v1/sweeps/${sweepId}`)).json());
@@ -83,7 +66,11 @@ test('an archived sweep still answers GET after its Redis keys expired', async (
   );
   const archive = await waitFor(
     async () =>
-      getJson<{ sweep: { id: string } }>(s3.client, world.bucket, runKeys(sweepId).archiveJson)
+      getJson<{ sweep: { id: string } }>(
+        api.s3.client,
+        api.sharedWorld.bucket,
+        runKeys(sweepId).archiveJson,
+      )
         .then((o) => o.value)
         .catch(() => undefined),
     { what: 'archive.json', timeoutMs: 30_000, intervalMs: 100 },
@@ -92,16 +79,16 @@ test('an archived sweep still answers GET after its Redis keys expired', async (
   // retention best-k (k 1): trial 2 (worse val_loss) lost its weights, kept its trial.json.
   const trial2 = runKeys(sweepId).trial(`${sweepId}.2`);
   assert.deepEqual(
-    (await listKeys(s3.client, world.bucket, trial2.prefix)).map((k) =>
+    (await listKeys(api.s3.client, api.sharedWorld.bucket, trial2.prefix)).map((k) =>
       k.slice(trial2.prefix.length),
     ),
     ['trial.json'],
   );
   const trial1 = runKeys(sweepId).trial(`${sweepId}.1`);
-  assert.equal((await listKeys(s3.client, world.bucket, trial1.best)).length, 3); // + the stray
+  assert.equal((await listKeys(api.s3.client, api.sharedWorld.bucket, trial1.best)).length, 3); // + the stray
   await waitFor(
     async () =>
-      (await world.redis.exists(
+      (await api.sharedWorld.redis.exists(
         keys.sweep(sweepId),
         keys.sweepTrials(sweepId),
         keys.trialEpochs(`${sweepId}.1`),

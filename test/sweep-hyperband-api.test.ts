@@ -3,37 +3,18 @@
 // resolved (the worker decides with it, as with ASHA), bad combinations are 400s at their field,
 // and BOHB's model takes over once finished trials report how many epochs they trained.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import { type ApiApp } from '@setrain/api';
-import { apiErrorBodySchema, sweepDetailSchema, type SweepDetail } from '@setrain/protocol';
 import { createSampler } from '@setrain/sweep';
 
-import { createApiWorld, type ApiWorld } from './api-world.js';
-import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
+import { useApiTestFile, type ApiWorld } from './api-world.js';
 
-const API_KEY = 'test-key-hyperband-0123456789';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
-
-let redisServer: RedisServer;
-let s3: S3Server;
-
-before(async () => {
-  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+const api = useApiTestFile({
+  label: 'hyperband',
+  apiKey: 'test-key-hyperband-0123456789',
+  appDeps: { metrics: false },
 });
-after(async () => {
-  await Promise.all([redisServer.stop(), s3.stop()]);
-});
-
-function world(): Promise<ApiWorld> {
-  return createApiWorld({
-    redisServer,
-    s3,
-    label: 'hyperband',
-    apiKeys: [API_KEY],
-    appDeps: { metrics: false },
-  });
-}
 
 const DROPOUT = { dropout: { type: 'uniform', min: 0.05, max: 0.6 } };
 
@@ -54,16 +35,16 @@ function bohbSpec(w: ApiWorld, extra: Record<string, unknown> = {}): Record<stri
   };
 }
 
-async function post(app: ApiApp, url: string, payload: object) {
-  return app.inject({ method: 'POST', url, headers: AUTH, payload });
+function post(app: ApiApp, url: string, payload: object) {
+  return api.request(app, 'POST', url, payload);
 }
 
 function firstIssue(body: string): { path: string; message: string } | undefined {
-  return apiErrorBodySchema.parse(JSON.parse(body)).error.issues?.[0];
+  return api.errorOf(body).issues?.[0];
 }
 
 test('bohb needs earlyStopping hyperband; too many brackets is a 400 at earlyStopping', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const noHyperband = await post(app, '/v1/sweeps', bohbSpec(w, { earlyStopping: undefined }));
@@ -92,12 +73,10 @@ test('bohb needs earlyStopping hyperband; too many brackets is a 400 at earlySto
 });
 
 test('a bohb sweep: hyperband in the payload, and the model takes over from the finished trials', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
-    const created = await post(app, '/v1/sweeps', bohbSpec(w));
-    assert.equal(created.statusCode, 201, created.body);
-    const sweep = sweepDetailSchema.parse(created.json());
+    const sweep = await api.createSweep(app, bohbSpec(w));
     const [job] = await w.queue.getWaiting();
     assert.deepEqual(job?.data.earlyStopping, {
       type: 'hyperband',
@@ -117,17 +96,11 @@ test('a bohb sweep: hyperband in the payload, and the model takes over from the 
         trialJson: `runs/${j.data.sweepId}/trials/${j.data.trialId}/trial.json`,
       });
     });
-    const done = await waitFor(
-      async () => {
-        const got = await app.inject({
-          method: 'GET',
-          url: `/v1/sweeps/${sweep.id}`,
-          headers: AUTH,
-        });
-        const s: SweepDetail = sweepDetailSchema.parse(got.json());
-        return s.status === 'completed' ? s : undefined;
-      },
-      { what: 'the bohb sweep to complete', timeoutMs: 20_000 },
+    const done = await api.untilSweep(
+      app,
+      sweep.id,
+      (s) => s.status === 'completed',
+      'the bohb sweep to complete',
     );
     assert.equal(done.trials.length, 8);
     // Until 3 trials have finished BOHB samples what random search would; after, its model does.

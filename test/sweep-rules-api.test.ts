@@ -2,41 +2,18 @@
 // and s3rver with an in-test BullMQ worker: bad expressions are 400s at their field, a space no
 // point satisfies is refused at submit, and a conditional grid runs only its feasible points.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import { type ApiApp } from '@setrain/api';
-import {
-  apiErrorBodySchema,
-  sweepDetailSchema,
-  type ParamSet,
-  type SweepDetail,
-} from '@setrain/protocol';
+import { type ParamSet } from '@setrain/protocol';
 
-import { createApiWorld, type ApiWorld } from './api-world.js';
-import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
+import { useApiTestFile, type ApiWorld } from './api-world.js';
 
-const API_KEY = 'test-key-rules-0123456789';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
-
-let redisServer: RedisServer;
-let s3: S3Server;
-
-before(async () => {
-  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+const api = useApiTestFile({
+  label: 'rules',
+  apiKey: 'test-key-rules-0123456789',
+  appDeps: { metrics: false },
 });
-after(async () => {
-  await Promise.all([redisServer.stop(), s3.stop()]);
-});
-
-function world(): Promise<ApiWorld> {
-  return createApiWorld({
-    redisServer,
-    s3,
-    label: 'rules',
-    apiKeys: [API_KEY],
-    appDeps: { metrics: false },
-  });
-}
 
 /** momentum only for sgd; batchSize * inputSize capped: 2 optimizer variants x 3 sizes. */
 function conditionalSpec(w: ApiWorld, search: Record<string, unknown> = {}): object {
@@ -58,16 +35,16 @@ function conditionalSpec(w: ApiWorld, search: Record<string, unknown> = {}): obj
   };
 }
 
-async function post(app: ApiApp, url: string, payload: object) {
-  return app.inject({ method: 'POST', url, headers: AUTH, payload });
+function post(app: ApiApp, url: string, payload: object) {
+  return api.request(app, 'POST', url, payload);
 }
 
 function issuesOf(body: string): { path: string; message: string }[] {
-  return apiErrorBodySchema.parse(JSON.parse(body)).error.issues ?? [];
+  return api.errorOf(body).issues ?? [];
 }
 
 test('bad conditions and constraints are 400 SPEC_INVALID at their field', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const bad = await post(
@@ -112,12 +89,10 @@ test('bad conditions and constraints are 400 SPEC_INVALID at their field', async
 });
 
 test('a conditional grid with a constraint runs exactly its distinct feasible points', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
-    const created = await post(app, '/v1/sweeps', conditionalSpec(w));
-    assert.equal(created.statusCode, 201, created.body);
-    const sweep = sweepDetailSchema.parse(created.json());
+    const sweep = await api.createSweep(app, conditionalSpec(w));
     // (8, 75), (8, 96), (16, 75) fit under 1200; x {adam, sgd + momentum 0.9}.
     assert.equal(sweep.plannedTrials, 6);
     const ran: ParamSet[] = [];
@@ -133,17 +108,11 @@ test('a conditional grid with a constraint runs exactly its distinct feasible po
         trialJson: `runs/${job.data.sweepId}/trials/${job.data.trialId}/trial.json`,
       });
     });
-    const done = await waitFor(
-      async () => {
-        const got = await app.inject({
-          method: 'GET',
-          url: `/v1/sweeps/${sweep.id}`,
-          headers: AUTH,
-        });
-        const s: SweepDetail = sweepDetailSchema.parse(got.json());
-        return s.status === 'completed' ? s : undefined;
-      },
-      { what: 'the conditional sweep to complete', timeoutMs: 20_000 },
+    const done = await api.untilSweep(
+      app,
+      sweep.id,
+      (s) => s.status === 'completed',
+      'the conditional sweep to complete',
     );
     assert.equal(done.trials.length, 6);
     const keys = new Set(ran.map((p) => JSON.stringify(p)));

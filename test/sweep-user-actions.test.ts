@@ -4,7 +4,7 @@
 // same fenced putSweep a controller uses; in the controller tests it writes right after the
 // action read the record (for the first k reads), so the interleaving is deterministic.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   ApiError,
@@ -22,22 +22,12 @@ import {
 } from '@setrain/protocol';
 import { Redis } from 'ioredis';
 
-import { createApiWorld, type ApiWorld } from './api-world.js';
-import { startRedis, startS3, type RedisServer, type S3Server } from './harness/index.js';
+import { useApiTestFile, type ApiWorld } from './api-world.js';
 
-const API_KEY = 'user-actions-key-0123456789';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
 const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
 
-let redisServer: RedisServer;
-let s3: S3Server;
-
-before(async () => {
-  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
-});
-after(async () => {
-  await Promise.all([redisServer.stop(), s3.stop()]);
-});
+const api = useApiTestFile({ label: 'user-actions', apiKey: 'user-actions-key-0123456789' });
+const AUTH = api.auth;
 
 /** Another writer of sweep records, on its own connection: re-reads and writes until it lands. */
 class ConcurrentWriter {
@@ -106,15 +96,15 @@ function spec(w: ApiWorld): SweepSpec {
 }
 
 async function setup(label: string, userLockWaitMs?: number): Promise<Setup> {
-  const w = await createApiWorld({ redisServer, s3, label, apiKeys: [API_KEY] });
+  const w = await api.world({ label });
   const store = new InterleavedStore(w.redis, w.prefix);
-  const writerRedis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  const writerRedis = new Redis(api.redisServer.url, { maxRetriesPerRequest: 1 });
   const writer = new ConcurrentWriter(writerRedis, w.prefix);
   store.writer = writer;
   const controller = new SweepController({
     store,
     queue: w.queue,
-    s3: s3.client,
+    s3: api.s3.client,
     artifactsBucket: w.bucket,
     logger: SILENT,
     ...(userLockWaitMs !== undefined ? { userLockWaitMs } : {}),
@@ -206,13 +196,8 @@ test('an action whose sweep stays locked by another replica answers 503 SWEEP_BU
 });
 
 test('over HTTP, PATCH, pause and resume never answer 500 while a replica keeps writing', async () => {
-  const w = await createApiWorld({
-    redisServer,
-    s3,
-    label: 'user-actions-http',
-    apiKeys: [API_KEY],
-  });
-  const writerRedis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  const w = await api.world({ label: 'user-actions-http' });
+  const writerRedis = new Redis(api.redisServer.url, { maxRetriesPerRequest: 1 });
   const writer = new ConcurrentWriter(writerRedis, w.prefix);
   let writing = true;
   let loops: Promise<void>[] = [];

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { sweepRecordSchema, type ApiApp } from '@setrain/api';
@@ -28,33 +28,17 @@ import { decideAfterEpoch, readSweepProgress } from '@setrain/worker';
 import { type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 
-import { createApiWorld, type ApiWorld } from './api-world.js';
-import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
+import { useApiTestFile, type ApiWorld } from './api-world.js';
+import { waitFor } from './harness/index.js';
 
-const API_KEY = 'test-key-0123456789abcdef';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
-
-let redisServer: RedisServer;
-let s3: S3Server;
-
-before(async () => {
-  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+const api = useApiTestFile({
+  label: 'sweeps',
+  apiKey: 'test-key-0123456789abcdef',
+  appDeps: { metrics: false },
 });
-after(async () => {
-  await Promise.all([redisServer.stop(), s3.stop()]);
-});
+const { auth: AUTH, request, createSweep, getSweep, untilSweep, errorOf } = api;
 
 type World = ApiWorld;
-
-function world(): Promise<World> {
-  return createApiWorld({
-    redisServer,
-    s3,
-    label: 'sweeps',
-    apiKeys: [API_KEY],
-    appDeps: { metrics: false },
-  });
-}
 
 /** A grid over dropout (6 points) and the objective the fake workers report for it. */
 function gridSpec(w: World, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -84,48 +68,17 @@ function result(job: Job<TrialPayload>, value = Number(job.data.params['dropout'
   };
 }
 
-async function request(
-  app: ApiApp,
-  method: 'GET' | 'POST' | 'PATCH',
-  url: string,
-  payload?: object,
-) {
-  return app.inject({
-    method,
-    url,
-    headers: AUTH,
-    ...(payload !== undefined ? { payload } : {}),
-  });
-}
-
-async function createSweep(app: ApiApp, spec: object): Promise<SweepDetail> {
-  const response = await request(app, 'POST', '/v1/sweeps', spec);
-  assert.equal(response.statusCode, 201, response.body);
-  return sweepDetailSchema.parse(response.json());
-}
-
-async function getSweep(app: ApiApp, id: string): Promise<SweepDetail> {
-  const response = await request(app, 'GET', `/v1/sweeps/${id}`);
-  assert.equal(response.statusCode, 200, response.body);
-  return sweepDetailSchema.parse(response.json());
-}
-
-async function untilEnded(app: ApiApp, id: string): Promise<SweepDetail> {
-  return waitFor(
-    async () => {
-      const s = await getSweep(app, id);
-      return s.status !== 'running' && s.status !== 'paused' ? s : undefined;
-    },
-    { what: `sweep ${id} to end`, timeoutMs: 20_000 },
+function untilEnded(app: ApiApp, id: string): Promise<SweepDetail> {
+  return untilSweep(
+    app,
+    id,
+    (s) => s.status !== 'running' && s.status !== 'paused',
+    `sweep ${id} to end`,
   );
 }
 
-function errorOf(body: string) {
-  return apiErrorBodySchema.parse(JSON.parse(body)).error;
-}
-
 test('PATCH changes parallelism and maxTrials of a running sweep; 400 below started, 409 when ended', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const sweep = await createSweep(app, gridSpec(w, { maxTrials: 2 }));
@@ -185,7 +138,7 @@ test('PATCH changes parallelism and maxTrials of a running sweep; 400 below star
 });
 
 test('a paused sweep enqueues nothing new, lets its running trial finish, and resumes', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const sweep = await createSweep(app, gridSpec(w, { parallelism: 2 }));
@@ -243,7 +196,7 @@ test('a paused sweep enqueues nothing new, lets its running trial finish, and re
 });
 
 test('a paused sweep can be cancelled; its queued trials end cancelled', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const sweep = await createSweep(app, gridSpec(w, { parallelism: 2 }));
@@ -264,7 +217,7 @@ test('a paused sweep can be cancelled; its queued trials end cancelled', async (
 });
 
 test('budget.targetObjective stops the sweep once a trial reaches it', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     // Objective per trial: 0.9, 0.5, 0.2, 0.1, ... (minimised); the target 0.25 is met by trial 3.
@@ -285,7 +238,7 @@ test('budget.targetObjective stops the sweep once a trial reaches it', async () 
 });
 
 test('budget.noImprovementTrials stops the sweep after N trials without a new best', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const values = [0.5, 0.3, 0.4, 0.6, 0.7, 0.1];
@@ -306,8 +259,8 @@ test('budget.noImprovementTrials stops the sweep after N trials without a new be
 });
 
 test('budget.maxWallClockSeconds stops the sweep and cancels its running trial', async () => {
-  const w = await world();
-  const subscriber = new Redis(redisServer.url);
+  const w = await api.world();
+  const subscriber = new Redis(api.redisServer.url);
   try {
     const app = await w.app();
     await subscriber.subscribe(redisKeys(w.prefix).controlChannel);
@@ -344,7 +297,7 @@ test('budget.maxWallClockSeconds stops the sweep and cancels its running trial',
 });
 
 test('warm start seeds TPE with the in-space results of earlier sweeps', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const source = await createSweep(app, gridSpec(w, { maxTrials: 4, parallelism: 2 }));
@@ -409,7 +362,7 @@ test('warm start seeds TPE with the in-space results of earlier sweeps', async (
 });
 
 test('POST /v1/sweeps/preview lists the first n configurations and stores nothing', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const grid = await request(app, 'POST', '/v1/sweeps/preview?n=3', gridSpec(w));
@@ -469,7 +422,7 @@ test('POST /v1/sweeps/preview lists the first n configurations and stores nothin
 });
 
 test('trial payloads carry the early-stopping rule with ASHA maxEpochs resolved; a TPE sweep survives a restart', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const first = await w.app();
     const spec = {
@@ -526,7 +479,7 @@ test('trial payloads carry the early-stopping rule with ASHA maxEpochs resolved;
 });
 
 test('setrain sweep preview prints the first N configurations as a table or JSON', async () => {
-  const w = await world();
+  const w = await api.world();
   const dir = await mkdtemp(join(tmpdir(), 'setrain-preview-'));
   try {
     const app = await w.app();
@@ -545,7 +498,7 @@ test('setrain sweep preview prints the first N configurations as a table or JSON
       const out = new PassThrough();
       let text = '';
       out.on('data', (c: Buffer) => (text += c.toString()));
-      const code = await runCli([...argv, '--api-key', API_KEY, '--api-url', url], {
+      const code = await runCli([...argv, '--api-key', api.apiKey, '--api-url', url], {
         env: { XDG_CONFIG_HOME: join(dir, 'xdg'), HOME: dir },
         in: Readable.from([]),
         out,
@@ -571,7 +524,7 @@ test('setrain sweep preview prints the first N configurations as a table or JSON
 });
 
 test('the worker decides early stopping from the trial states and epoch lists in Redis', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const keys = redisKeys(w.prefix);
     const sweepId = 'sw-earlystop1';
@@ -638,7 +591,7 @@ test('the worker decides early stopping from the trial states and epoch lists in
 });
 
 test('a spec with notify is refused by an API without a webhook secret, naming the field', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const notify = { webhooks: [{ url: 'https://hooks.example.com/setrain' }] };

@@ -7,141 +7,71 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { Job, Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
-import {
-  datasetKeys,
-  TRIALS_QUEUE,
-  trialPayloadSchema,
-  type TrialPayload,
-  type TrialResult,
-} from '@setrain/protocol';
+import { datasetKeys } from '@setrain/protocol';
 import { putObject } from '@setrain/storage';
-import {
-  ImageCache,
-  loadWorkerConfig,
-  prepareData,
-  startWorker,
-  TrialStateStore,
-  type WorkerConfig,
-  type WorkerRuntime,
-} from '@setrain/worker';
+import { ImageCache, prepareData } from '@setrain/worker';
 
-import { startRedis, startS3, tempDir, uniqueName } from './harness/index.js';
-import type { RedisServer, S3Server, TempDir } from './harness/index.js';
 import { pngBomb } from './fixtures/image-bombs.js';
 import { uploadShapesDataset } from './fixtures/shapes-dataset.js';
+import { useWorkerTestFile } from './fixtures/worker-services.js';
 
 /** The worker under test refuses objects over 64 KiB (the shapes images are ~2-4 KB). */
 const MAX_BYTES = 64 * 1024;
-const FAIL_TIMEOUT_MS = 120_000;
 
-let redis: RedisServer;
-let s3: S3Server;
-let cache: TempDir;
-let bucket: string;
-let connection: Redis;
-let eventsConnection: Redis;
-let queue: Queue<TrialPayload, TrialResult>;
-let queueEvents: QueueEvents;
-let runtime: WorkerRuntime;
-const prefix = `{${uniqueName('wd')}}`;
-
-before(async () => {
-  [redis, s3, cache] = await Promise.all([startRedis(), startS3(), tempDir('worker-data')]);
-  bucket = await s3.createBucket();
-  // Through the worker's own env parsing, so the variable names are tested too.
-  const config: WorkerConfig = {
-    ...loadWorkerConfig({
-      REDIS_URL: redis.url,
-      SETRAIN_KEY_PREFIX: prefix,
-      SETRAIN_ENGINE: 'wasm',
-      SETRAIN_WORKER_ID: 'worker-data-1',
-      SETRAIN_CACHE_DIR: join(cache.path, 'worker'),
-      SETRAIN_IMAGE_MAX_BYTES: String(MAX_BYTES),
-      METRICS_PORT: '0',
-      LOG_LEVEL: 'warn',
-    }),
-    s3: s3.config,
-  };
-  connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-  eventsConnection = connection.duplicate();
-  queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection, prefix });
-  queueEvents = new QueueEvents(TRIALS_QUEUE, { connection: eventsConnection, prefix });
-  await queueEvents.waitUntilReady();
-  runtime = await startWorker({ config });
-});
-
-after(async () => {
-  await runtime?.close();
-  await Promise.all([queueEvents?.close(), queue?.close()]);
-  for (const redisConnection of [connection, eventsConnection]) redisConnection?.disconnect();
-  await Promise.all([redis?.stop(), s3?.stop(), cache?.cleanup()]);
+const worker = useWorkerTestFile({
+  label: 'worker-data',
+  env: { SETRAIN_IMAGE_MAX_BYTES: String(MAX_BYTES) },
 });
 
 /** Uploads a 4-image shapes dataset whose image `key` is replaced by `body`; returns its manifest. */
 async function datasetWith(name: string, key: string, body: Buffer): Promise<string> {
-  const data = await uploadShapesDataset(s3.client, bucket, `datasets/${name}`, { count: 4 });
-  await putObject(s3.client, bucket, datasetKeys(`datasets/${name}`).image(key), body);
-  return data.manifestUri;
-}
-
-/** Runs a trial on `dataset` that must fail; returns the failure message and the failed job. */
-async function failingTrial(dataset: string): Promise<{ message: string; job: Job }> {
-  const sweepId = uniqueName('sw-wd');
-  const payload = trialPayloadSchema.parse({
-    sweepId,
-    trialId: `${sweepId}.1`,
-    trialNumber: 1,
-    dataset,
-    model: { inputSize: 75 },
-    training: { epochs: 1, batchSize: 2, validationSplit: 0.25, seed: 1 },
-    objective: { metric: 'val_loss', goal: 'minimize' },
-    params: {},
-    artifactsBucket: bucket,
-  });
-  const job = await queue.add('trial', payload, { jobId: payload.trialId, attempts: 3 });
-  const error = await job.waitUntilFinished(queueEvents, FAIL_TIMEOUT_MS).then(
-    () => assert.fail(`${payload.trialId} should have failed`),
-    (e: unknown) => e as Error,
+  const data = await uploadShapesDataset(
+    worker.services.s3.client,
+    worker.services.bucket,
+    `datasets/${name}`,
+    {
+      count: 4,
+    },
   );
-  const failed = await Job.fromId(queue, payload.trialId);
-  assert.ok(failed);
-  const state = await new TrialStateStore(connection, prefix).get(sweepId, payload.trialId);
-  assert.equal(state?.status, 'failed');
-  return { message: error.message, job: failed };
+  await putObject(
+    worker.services.s3.client,
+    worker.services.bucket,
+    datasetKeys(`datasets/${name}`).image(key),
+    body,
+  );
+  return data.manifestUri;
 }
 
 test('a PNG bomb fails its trial at once with a dataset error naming it; the worker stays up', async () => {
   const bomb = pngBomb(20_000, 20_000);
   assert.ok(bomb.length < 100_000, `the bomb is a small file (${bomb.length} bytes)`);
   const dataset = await datasetWith('bomb', 'images/0002.jpg', bomb);
-  const { message, job } = await failingTrial(dataset);
+  const { message, job } = await worker.failingTrial({ dataset });
   assert.match(
     message,
     new RegExp(
-      `IMAGE_TOO_LARGE: image s3://${bucket}/datasets/bomb/images/0002\\.jpg is 20000x20000`,
+      `IMAGE_TOO_LARGE: image s3://${worker.services.bucket}/datasets/bomb/images/0002\\.jpg is 20000x20000`,
     ),
   );
   assert.match(message, /SETRAIN_IMAGE_MAX_PIXELS/);
   assert.equal(job.attemptsMade, 1, 'a dataset error is not retried');
-  assert.equal(runtime.worker.isRunning(), true);
+  assert.equal(worker.runtime.worker.isRunning(), true);
 });
 
 test('an object over the byte limit fails its trial, naming it, and is never cached', async () => {
   const dataset = await datasetWith('oversize', 'images/0003.jpg', randomBytes(MAX_BYTES + 1));
-  const { message, job } = await failingTrial(dataset);
+  const { message, job } = await worker.failingTrial({ dataset });
   assert.match(
     message,
     new RegExp(
-      `IMAGE_TOO_LARGE: image s3://${bucket}/datasets/oversize/images/0003\\.jpg is ${MAX_BYTES + 1} bytes`,
+      `IMAGE_TOO_LARGE: image s3://${worker.services.bucket}/datasets/oversize/images/0003\\.jpg is ${MAX_BYTES + 1} bytes`,
     ),
   );
   assert.equal(job.attemptsMade, 1);
-  assert.equal(runtime.worker.isRunning(), true);
-  const cached = await filesUnder(join(cache.path, 'worker', 'objects'));
+  assert.equal(worker.runtime.worker.isRunning(), true);
+  const cached = await filesUnder(join(worker.services.cache.path, 'worker', 'objects'));
   assert.ok(cached.every((file) => file.size <= MAX_BYTES));
 });
 
@@ -158,15 +88,22 @@ async function filesUnder(dir: string): Promise<{ path: string; size: number }[]
 }
 
 test('the image cache is content-addressed and evicts the least recently used at its budget', async () => {
-  const data = await uploadShapesDataset(s3.client, bucket, 'datasets/evict', { count: 8 });
+  const data = await uploadShapesDataset(
+    worker.services.s3.client,
+    worker.services.bucket,
+    'datasets/evict',
+    {
+      count: 8,
+    },
+  );
   const keys = datasetKeys('datasets/evict');
   const sizes = data.images.map((image) => image.bytes.length);
   // Room for about three images.
   const budget = Math.max(...sizes) * 3;
-  const dir = join(cache.path, 'evict');
-  const imageCache = new ImageCache(s3.client, { dir, maxBytes: budget });
+  const dir = join(worker.services.cache.path, 'evict');
+  const imageCache = new ImageCache(worker.services.s3.client, { dir, maxBytes: budget });
   const requests = data.images.map((image) => ({
-    bucket,
+    bucket: worker.services.bucket,
     key: keys.image(image.key),
     etag: 'listed-etag-' + image.key,
     size: image.bytes.length,
@@ -191,29 +128,41 @@ test('the image cache is content-addressed and evicts the least recently used at
   assert.equal((await imageCache.get(requests[0] ?? assert.fail())).downloaded, true);
   // Named by the sha256 of the bytes: the same bytes under another key are one file.
   const copyKey = keys.image('copy-of-last.jpg');
-  await putObject(s3.client, bucket, copyKey, data.images.at(-1)?.bytes ?? assert.fail());
+  await putObject(
+    worker.services.s3.client,
+    worker.services.bucket,
+    copyKey,
+    data.images.at(-1)?.bytes ?? assert.fail(),
+  );
   const copy = await imageCache.get({ ...(requests.at(-1) ?? assert.fail()), key: copyKey });
   assert.equal(copy.path, last.path);
 });
 
 test('decoded images are shared: a second trial on the machine downloads and decodes nothing', async () => {
-  const data = await uploadShapesDataset(s3.client, bucket, 'datasets/decoded', { count: 6 });
+  const data = await uploadShapesDataset(
+    worker.services.s3.client,
+    worker.services.bucket,
+    'datasets/decoded',
+    {
+      count: 6,
+    },
+  );
   const request = {
     datasetUri: data.manifestUri,
     baseSize: 86,
     validationSplit: 0.25,
     seed: 1,
-    cacheDir: join(cache.path, 'shared'),
+    cacheDir: join(worker.services.cache.path, 'shared'),
     downloadConcurrency: 4,
   };
-  const first = await prepareData(s3.client, request);
-  const second = await prepareData(s3.client, request);
+  const first = await prepareData(worker.services.s3.client, request);
+  const second = await prepareData(worker.services.s3.client, request);
   try {
     assert.deepEqual([first.downloaded, first.images.built], [6, true]);
     assert.deepEqual([second.downloaded, second.cached, second.images.built], [0, 6, false]);
     assert.deepEqual(await second.images.read(5), await first.images.read(5));
     // Another input size decodes again, from the image cache (no download).
-    const other = await prepareData(s3.client, { ...request, baseSize: 75 });
+    const other = await prepareData(worker.services.s3.client, { ...request, baseSize: 75 });
     assert.deepEqual([other.downloaded, other.images.built], [0, true]);
     await other.images.close();
   } finally {
