@@ -6,7 +6,7 @@
  * naming the field and the variable, while the worker stays up and ready.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 
 import { trialPayloadSchema, type TrialPayload } from '@setrain/protocol';
 
@@ -24,11 +24,13 @@ const worker = useWorkerTestFile({
   },
 });
 /** A bucket the worker's SETRAIN_DATA_BUCKETS does not list. */
-let otherBucket: string;
+let otherBucket: Promise<string> | undefined;
 
-before(async () => {
-  otherBucket = await worker.services.s3.createBucket();
-});
+/** Made on first use: top-level before hooks do not wait for one another (Node 20). */
+function otherBucketName(): Promise<string> {
+  otherBucket ??= worker.services.s3.createBucket();
+  return otherBucket;
+}
 
 /** Enqueues a payload straight into the queue (no API) that must fail; returns the message. */
 async function failingTrial(fields: Partial<TrialPayload>): Promise<string> {
@@ -46,7 +48,7 @@ test('a dataset in a bucket outside SETRAIN_DATA_BUCKETS fails its trial, never 
   // A real dataset: without the check the worker would read it with its own credentials.
   const data = await uploadShapesDataset(
     worker.services.s3.client,
-    otherBucket,
+    await otherBucketName(),
     'datasets/secret',
     {
       count: 4,
@@ -62,7 +64,7 @@ test('a dataset in a bucket outside SETRAIN_DATA_BUCKETS fails its trial, never 
 });
 
 test('backbone weights outside the allowed buckets and `..` keys fail the same way', async () => {
-  const weights = `s3://${otherBucket}/weights/notop.h5`;
+  const weights = `s3://${await otherBucketName()}/weights/notop.h5`;
   assert.match(
     await failingTrial({ model: { inputSize: 75, backboneWeights: weights } }),
     new RegExp(`DATA_BUCKET_NOT_ALLOWED: model.backboneWeights ${weights} is not in a bucket`),
