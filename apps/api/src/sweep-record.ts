@@ -1,25 +1,23 @@
 import {
   bestTrialSummarySchema,
-  paramSetSchema,
-  trialIdSchema,
   SWEEP_KINDS,
   sweepIdSchema,
   sweepSpecSchema,
   sweepStatusSchema,
   TRIAL_STATUSES,
+  type BestTrialSummary,
   type TrialCounts,
   type TrialState,
 } from '@setrain/protocol';
 import { z } from 'zod';
 
-/** A finished trial of an earlier sweep that seeds this sweep's sampler (spec.warmStart). */
-export const warmStartTrialSchema = z.object({
-  trialId: trialIdSchema,
-  /** Its values of this sweep's searched parameters. */
-  params: paramSetSchema,
-  objectiveValue: z.number(),
-});
-export type WarmStartTrial = z.infer<typeof warmStartTrialSchema>;
+/**
+ * A finished trial of an earlier sweep that seeds this sweep's sampler (spec.warmStart): its id,
+ * its values of this sweep's searched parameters and its objective, the fields of a best-trial
+ * summary.
+ */
+export const warmStartTrialSchema = bestTrialSummarySchema;
+export type WarmStartTrial = BestTrialSummary;
 
 /** What the controller keeps about a sweep in Redis (`redisKeys().sweep(id)`), as JSON. */
 export const sweepRecordSchema = z.object({

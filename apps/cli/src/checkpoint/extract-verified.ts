@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
+import { hashingTransform } from '@setrain/storage';
 import tar from 'tar-stream';
 
 import { CliError, EXIT_CODES } from '../errors.js';
@@ -13,22 +12,6 @@ import type { PlannedFile } from './download-plan.js';
 /** What was extracted and checked. */
 export interface ExtractedFile extends PlannedFile {
   readonly verified: true;
-}
-
-function hashingStream(onDone: (bytes: number, sha256: string) => void): Transform {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      callback(null, chunk);
-    },
-    flush(callback) {
-      onDone(bytes, hash.digest('hex'));
-      callback();
-    },
-  });
 }
 
 /**
@@ -61,16 +44,14 @@ export async function extractVerified(
       return;
     }
     const target = join(dir, file.path);
+    const hashing = hashingTransform();
     mkdir(dirname(target), { recursive: true })
-      .then(() =>
-        pipeline(
-          stream,
-          hashingStream((bytes, sha256) => seen.set(header.name, { bytes, sha256 })),
-          createWriteStream(target),
-        ),
-      )
+      .then(() => pipeline(stream, hashing.stream, createWriteStream(target)))
       .then(
-        () => next(),
+        () => {
+          seen.set(header.name, { bytes: hashing.size(), sha256: hashing.digest() });
+          next();
+        },
         (error: unknown) => next(error as Error),
       );
   });
