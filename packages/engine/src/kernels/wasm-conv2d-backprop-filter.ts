@@ -8,6 +8,13 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
+import {
+  chunkShape,
+  convWindow,
+  withDyChunk,
+  type ChunkShape,
+  type ConvWindow,
+} from './wasm-conv-chunks.js';
 import { imagesPerChunk, MAX_IM2COL_ELEMENTS, wasmMatMul } from './wasm-matmul.js';
 
 /**
@@ -48,8 +55,7 @@ function conv2dBackpropFilterWasm(
     false,
     channelFormat,
   );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
+  const { batchSize, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const rows = filterHeight * filterWidth * inChannels;
   const columnsPerImage = outHeight * outWidth;
   const chunk = imagesPerChunk(batchSize, rows * columnsPerImage, maxIm2colElements);
@@ -65,37 +71,12 @@ function conv2dBackpropFilterWasm(
     fillTransposedIm2col(
       backend.typedArrayFromHeap(patches) as Float32Array,
       backend.typedArrayFromHeap(x) as Float32Array,
-      { firstImage, images, inHeight, inWidth, inChannels, outHeight, outWidth },
-      {
-        filterHeight,
-        filterWidth,
-        strideHeight,
-        strideWidth,
-        padTop: padInfo.top,
-        padLeft: padInfo.left,
-      },
+      chunkShape(info, firstImage, images),
+      convWindow(info),
     );
-    let gradient: TensorInfo;
-    if (images === batchSize) {
-      // dy already is [M, co] in memory; a TensorInfo with another shape shares its data.
-      const dy3d: TensorInfo = {
-        dataId: dy.dataId,
-        shape: [1, columns, outChannels],
-        dtype: 'float32',
-      };
-      gradient = matMul(patches, dy3d, backend);
-    } else {
-      const dyChunk = backend.makeOutput([1, columns, outChannels], 'float32');
-      const start = firstImage * columnsPerImage * outChannels;
-      (backend.typedArrayFromHeap(dyChunk) as Float32Array).set(
-        (backend.typedArrayFromHeap(dy) as Float32Array).subarray(
-          start,
-          start + columns * outChannels,
-        ),
-      );
-      gradient = matMul(patches, dyChunk, backend);
-      backend.disposeData(dyChunk.dataId);
-    }
+    const gradient = withDyChunk(backend, dy, info, { firstImage, images }, (dyChunk) =>
+      matMul(patches, dyChunk, backend),
+    );
     backend.disposeData(patches.dataId);
     if (images === batchSize) {
       result = gradient;
@@ -115,31 +96,12 @@ function conv2dBackpropFilterWasm(
   return { dataId: result.dataId, shape: [...filterShape], dtype: 'float32' };
 }
 
-interface Im2colInput {
-  firstImage: number;
-  images: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-}
-
-interface Im2colWindow {
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  padTop: number;
-  padLeft: number;
-}
-
 /** Writes P[k, m] with k = (kh*fw + kw)*ci + c and m = (b*oh + y)*ow + x; zero where padded. */
 function fillTransposedIm2col(
   patches: Float32Array,
   x: Float32Array,
-  input: Im2colInput,
-  window: Im2colWindow,
+  input: ChunkShape,
+  window: ConvWindow,
 ): void {
   const { firstImage, images, inHeight, inWidth, inChannels, outHeight, outWidth } = input;
   const { filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft } = window;

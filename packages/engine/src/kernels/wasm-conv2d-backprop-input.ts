@@ -8,6 +8,13 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
+import {
+  chunkShape,
+  convWindow,
+  withDyChunk,
+  type ChunkShape,
+  type ConvWindow,
+} from './wasm-conv-chunks.js';
 import { imagesPerChunk, MAX_IM2COL_ELEMENTS, wasmMatMul } from './wasm-matmul.js';
 
 /**
@@ -47,8 +54,8 @@ function conv2dBackpropInputWasm(
     false,
     channelFormat,
   );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
+  const { batchSize, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } =
+    info;
   const patchSize = filterHeight * filterWidth * inChannels;
   const patchesPerImage = outHeight * outWidth;
   const chunk = imagesPerChunk(batchSize, patchSize * patchesPerImage, maxIm2colElements);
@@ -65,40 +72,15 @@ function conv2dBackpropInputWasm(
   const dx = backend.makeOutput([...inputShape], 'float32');
   for (let firstImage = 0; firstImage < batchSize; firstImage += chunk) {
     const images = Math.min(chunk, batchSize - firstImage);
-    const patches = images * patchesPerImage;
-    let patchGradients: TensorInfo;
-    if (images === batchSize) {
-      const dy3d: TensorInfo = {
-        dataId: dy.dataId,
-        shape: [1, patches, outChannels],
-        dtype: 'float32',
-      };
-      patchGradients = matMul(dy3d, filter3d, backend);
-    } else {
-      const dyChunk = backend.makeOutput([1, patches, outChannels], 'float32');
-      const start = firstImage * patchesPerImage * outChannels;
-      (backend.typedArrayFromHeap(dyChunk) as Float32Array).set(
-        (backend.typedArrayFromHeap(dy) as Float32Array).subarray(
-          start,
-          start + patches * outChannels,
-        ),
-      );
-      patchGradients = matMul(dyChunk, filter3d, backend);
-      backend.disposeData(dyChunk.dataId);
-    }
+    const patchGradients = withDyChunk(backend, dy, info, { firstImage, images }, (dyChunk) =>
+      matMul(dyChunk, filter3d, backend),
+    );
     // Views are taken after the last allocation: growing the wasm heap detaches older ones.
     addCol2im(
       backend.typedArrayFromHeap(dx) as Float32Array,
       backend.typedArrayFromHeap(patchGradients) as Float32Array,
-      { firstImage, images, inHeight, inWidth, inChannels, outHeight, outWidth },
-      {
-        filterHeight,
-        filterWidth,
-        strideHeight,
-        strideWidth,
-        padTop: padInfo.top,
-        padLeft: padInfo.left,
-      },
+      chunkShape(info, firstImage, images),
+      convWindow(info),
     );
     backend.disposeData(patchGradients.dataId);
   }
@@ -113,31 +95,12 @@ function transpose(from: Float32Array, to: Float32Array, rows: number, columns: 
   }
 }
 
-interface Col2imShape {
-  firstImage: number;
-  images: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-}
-
-interface Col2imWindow {
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  padTop: number;
-  padLeft: number;
-}
-
 /** Sets dx for the chunk's images to the sum of the patch gradients D[m, k] covering each pixel. */
 function addCol2im(
   dx: Float32Array,
   patchGradients: Float32Array,
-  shape: Col2imShape,
-  window: Col2imWindow,
+  shape: ChunkShape,
+  window: ConvWindow,
 ): void {
   const { firstImage, images, inHeight, inWidth, inChannels, outHeight, outWidth } = shape;
   const { filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft } = window;
