@@ -1,22 +1,14 @@
 import { type AttemptLogEntry } from '@setrain/protocol';
 
 import { statusClass } from '../format.js';
+import { GridHead } from './grid-head.js';
 
 /** Every attempt at a trial, oldest first: its worker, when, how it ended and why. */
 export function AttemptsTable({ attempts }: { attempts: readonly AttemptLogEntry[] }) {
   if (attempts.length === 0) return <p class="muted">No attempt has started yet.</p>;
   return (
     <table class="grid" aria-label="Attempts" id="attempts-table">
-      <thead>
-        <tr>
-          <th scope="col">Attempt</th>
-          <th scope="col">Worker</th>
-          <th scope="col">Started</th>
-          <th scope="col">Ended</th>
-          <th scope="col">Outcome</th>
-          <th scope="col">Reason</th>
-        </tr>
-      </thead>
+      <GridHead columns={['Attempt', 'Worker', 'Started', 'Ended', 'Outcome', 'Reason']} />
       <tbody>
         {attempts.map((a, index) => (
           <tr key={index} data-attempt={a.attempt}>

@@ -10,6 +10,7 @@ import { api, ApiRequestError, saveBlob } from '../api/client.js';
 import { bytes, fileKind, num, param } from '../format.js';
 import { href } from '../router.js';
 import { ErrorNote } from './error-note.js';
+import { GridHead } from './grid-head.js';
 
 /** The best trial: parameters, metrics, and its artifacts with sha256 and download links. */
 export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | undefined }) {
@@ -100,14 +101,7 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
           </fieldset>
           {note !== '' && <p class="muted">{note}</p>}
           <table class="grid artifacts" aria-label="Best trial artifacts">
-            <thead>
-              <tr>
-                <th scope="col">File</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Size</th>
-                <th scope="col">sha256</th>
-              </tr>
-            </thead>
+            <GridHead columns={['File', 'Kind', 'Size', 'sha256']} />
             <tbody>
               {[best.trialJson, ...best.artifacts].map((a) => (
                 <tr key={a.key}>

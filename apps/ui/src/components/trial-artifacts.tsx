@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, saveBlob } from '../api/client.js';
 import { bytes, fileKind } from '../format.js';
 import { ErrorNote } from './error-note.js';
+import { GridHead } from './grid-head.js';
 
 const GROUP_LABELS: Readonly<Record<string, string>> = {
   record: 'record',
@@ -36,17 +37,9 @@ export function TrialArtifacts(props: { trialId: string; version: string }) {
       ))}
       {listing.artifacts.length > 0 && (
         <table class="grid artifacts" aria-label="Trial artifacts" id="trial-artifacts">
-          <thead>
-            <tr>
-              <th scope="col">File</th>
-              <th scope="col">Set</th>
-              <th scope="col">Epoch</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Size</th>
-              <th scope="col">sha256</th>
-              <th scope="col">Through the API</th>
-            </tr>
-          </thead>
+          <GridHead
+            columns={['File', 'Set', 'Epoch', 'Kind', 'Size', 'sha256', 'Through the API']}
+          />
           <tbody>
             {listing.artifacts.map((a) => (
               <tr key={a.path} data-group={a.group}>

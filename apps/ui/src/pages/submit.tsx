@@ -6,6 +6,7 @@ import { ErrorNote } from '../components/error-note.js';
 import { param } from '../format.js';
 import { href } from '../router.js';
 import { locatePath } from '../yaml-locate.js';
+import { GridHead } from '../components/grid-head.js';
 
 const EXAMPLE = `name: my-sweep
 dataset: s3://my-bucket/datasets/shapes/manifest.jsonl
@@ -151,13 +152,7 @@ export function SubmitPage() {
             Preview: {preview.strategy}, {preview.plannedTrials} trials planned
           </h2>
           <table class="grid" aria-label="First configurations">
-            <thead>
-              <tr>
-                <th scope="col">Trial</th>
-                <th scope="col">Parameters</th>
-                <th scope="col">Depends on results</th>
-              </tr>
-            </thead>
+            <GridHead columns={['Trial', 'Parameters', 'Depends on results']} />
             <tbody>
               {preview.configurations.map((c) => (
                 <tr key={c.trialNumber}>

@@ -5,6 +5,7 @@ import { api } from '../api/client.js';
 import { ErrorNote } from '../components/error-note.js';
 import { age, num, statusClass } from '../format.js';
 import { href } from '../router.js';
+import { GridHead } from '../components/grid-head.js';
 
 /** How often the list refreshes (one request; the sweep page itself is live over SSE). */
 const REFRESH_MS = 5000;
@@ -50,18 +51,18 @@ export function SweepsPage() {
         <p>Loading…</p>
       ) : (
         <table class="grid" aria-label="Sweeps">
-          <thead>
-            <tr>
-              <th scope="col">Sweep</th>
-              <th scope="col">Status</th>
-              <th scope="col">Trials (done / planned)</th>
-              <th scope="col">Running</th>
-              <th scope="col">Failed</th>
-              <th scope="col">Best</th>
-              <th scope="col">Age</th>
-              <th scope="col">Submitter</th>
-            </tr>
-          </thead>
+          <GridHead
+            columns={[
+              'Sweep',
+              'Status',
+              'Trials (done / planned)',
+              'Running',
+              'Failed',
+              'Best',
+              'Age',
+              'Submitter',
+            ]}
+          />
           <tbody>
             {shown.map((s) => {
               const done =

@@ -10,6 +10,7 @@ import { TrialArtifacts } from '../components/trial-artifacts.js';
 import { num, param, statusClass } from '../format.js';
 import { href } from '../router.js';
 import { toSeriesMap } from '../trial-series.js';
+import { GridHead } from '../components/grid-head.js';
 
 /** A trial: status, attempts and worker, per-epoch metrics (table and curves), artifacts. */
 export function TrialPage({ trialId }: { trialId: string }) {
@@ -99,19 +100,19 @@ export function TrialPage({ trialId }: { trialId: string }) {
       </div>
       <h2>Epochs</h2>
       <table class="grid" aria-label="Metrics per epoch" id="epoch-table">
-        <thead>
-          <tr>
-            <th scope="col">Epoch</th>
-            <th scope="col">loss</th>
-            <th scope="col">accuracy</th>
-            <th scope="col">val_loss</th>
-            <th scope="col">val_accuracy</th>
-            <th scope="col">val_auc</th>
-            <th scope="col">seconds</th>
-            <th scope="col">images/s</th>
-            <th scope="col">checkpoint</th>
-          </tr>
-        </thead>
+        <GridHead
+          columns={[
+            'Epoch',
+            'loss',
+            'accuracy',
+            'val_loss',
+            'val_accuracy',
+            'val_auc',
+            'seconds',
+            'images/s',
+            'checkpoint',
+          ]}
+        />
         <tbody>
           {trial.epochs.map((e) => (
             <tr key={e.epoch}>
