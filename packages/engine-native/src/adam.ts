@@ -5,6 +5,7 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import {
   float32Values,
+  kernelAttrs,
   makeOutput,
   NATIVE_BACKEND_NAME,
   outputArray,
@@ -67,7 +68,7 @@ export function adamKernel(addon: NativeAddon): KernelConfig {
       }
       const n = xv.length;
       const outs = [outputArray(cpu, n), outputArray(cpu, n), outputArray(cpu, n)] as const;
-      runAdam(addon, xv, mv, vv, gv, outs, attrs as unknown as AdamAttrs);
+      runAdam(addon, xv, mv, vv, gv, outs, kernelAttrs<AdamAttrs>(attrs));
       return outs.map((o) => makeOutput(cpu, [...value.shape], o));
     },
   };
@@ -102,6 +103,8 @@ export function installFusedAdam(): void {
   const original: ApplyGradients = proto.applyGradients;
   proto.applyGradients = function applyGradients(this: tf.AdamOptimizer, variableGradients) {
     if (tf.getBackend() !== NATIVE_BACKEND_NAME) return original.call(this, variableGradients);
+    // The moments and iteration counter are protected in tfjs's typings; AdamState names the
+    // fields the fused pass reads and writes.
     const self = this as unknown as AdamState;
     const names = Array.isArray(variableGradients)
       ? variableGradients.map((v) => v.name)

@@ -70,7 +70,9 @@ tf.registerGradient({
           `the backend changed to ${tf.getBackend()} between the forward and backward pass`,
       );
     }
-    // One kernel computes both gradients; the closures hand them out.
+    // One kernel computes both gradients; the closures hand them out. tfjs hands a gradient the
+    // forward kernel's attrs as a NamedAttrMap, which our typed record (no index signature) does
+    // not overlap; they are the record batchNormTraining passed.
     const [dx, doffset] = tf
       .engine()
       .runKernel<tf.Tensor[]>(
@@ -97,13 +99,12 @@ export function batchNormTraining(
   attrs: BatchNormTrainingAttrs,
 ): BatchNormTrainingResult {
   if (x.dtype === 'float32' && x.rank >= 2 && fusedOnActiveBackend()) {
-    const outputs = tf
-      .engine()
-      .runKernel<tf.Tensor[]>(
-        BATCH_NORM_TRAINING_KERNEL,
-        { x, offset, movingMean: moving.mean, movingVariance: moving.variance },
-        attrs as unknown as tf.NamedAttrMap,
-      );
+    const outputs = tf.engine().runKernel<tf.Tensor[]>(
+      BATCH_NORM_TRAINING_KERNEL,
+      { x, offset, movingMean: moving.mean, movingVariance: moving.variance },
+      // runKernel takes a NamedAttrMap; the typed record has no index signature to match it.
+      attrs as unknown as tf.NamedAttrMap,
+    );
     const [y, mean, variance, movingMean, movingVariance] = outputs;
     if (!y || !mean || !variance || !movingMean || !movingVariance) {
       throw new Error(`${BATCH_NORM_TRAINING_KERNEL} must return five tensors`);

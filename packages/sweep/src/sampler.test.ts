@@ -9,6 +9,7 @@ import type { SearchSpace } from './types.js';
 test('an unknown strategy is a SweepError listing the known ones', () => {
   assert.throws(
     () =>
+      // A strategy the type does not allow, as an unchecked caller could pass.
       createSampler({ strategy: 'bayes', parameters: {} } as unknown as SearchSpace, {
         seed: 0,
         goal: 'minimize',

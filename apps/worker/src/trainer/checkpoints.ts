@@ -227,6 +227,8 @@ export async function readVerifiedCheckpoint(
   return {
     root,
     state,
+    // The schema keeps the entries' fields open-ended; tfjs's WeightsManifestEntry is closed, and
+    // loadWeights checks every entry against the weights file.
     weightSpecs: group.weights as unknown as tf.io.WeightsManifestEntry[],
     weightData: toArrayBuffer(await read(CHECKPOINT_FILES.weights)),
     optimizerData: toArrayBuffer(await read(CHECKPOINT_FILES.optimizer)),
@@ -248,6 +250,7 @@ export async function applyOptimizerState(
   optimizer: tf.Optimizer,
   checkpoint: VerifiedCheckpoint,
 ): Promise<void> {
+  // As above: state.json's specs are open-ended objects that tfjs decodes and checks itself.
   const specs = checkpoint.state.optimizer.weightSpecs as unknown as tf.io.WeightsManifestEntry[];
   const weights = tf.io.decodeWeights(checkpoint.optimizerData, specs);
   try {

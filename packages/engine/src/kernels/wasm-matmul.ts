@@ -37,6 +37,7 @@ export function wasmMatMul(transposeB: boolean): WasmMatMul {
     kernel.kernelFunc({
       inputs: { a, b },
       backend,
+      // kernelFunc takes a NamedAttrMap; BatchMatMulAttrs has no index signature to match it.
       attrs: attrs as unknown as NamedAttrMap,
     }) as TensorInfo;
 }

@@ -109,6 +109,8 @@ function ensureXdgRuntimeDir(directory: string): void {
 
 /** Exposes Dawn as `navigator.gpu` and its GPU* constants as globals, as tfjs-backend-webgpu expects. */
 function installNavigatorGpu(dawn: typeof Dawn): GPU {
+  // The globals Dawn provides (navigator.gpu, GPUBufferUsage, ...) are set by name; globalThis's
+  // type lists only the declared ones.
   const scope = globalThis as unknown as Record<string, unknown>;
   const existing = (scope.navigator as { gpu?: GPU } | undefined)?.gpu;
   if (existing !== undefined) return existing;
