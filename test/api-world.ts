@@ -151,26 +151,26 @@ export interface ApiTestFile {
   /** A new world on this file's servers; `overrides` change its label or add dependencies. */
   world(overrides?: { label?: string; appDeps?: Partial<AppDeps> }): Promise<ApiWorld>;
   /** An authorised request (`auth`) through `app.inject`. */
-  request(
+  readonly request: (
     app: ApiApp,
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     url: string,
     payload?: object,
-  ): Promise<InjectResponse>;
+  ) => Promise<InjectResponse>;
   /** POST /v1/sweeps, which must answer 201. */
-  createSweep(app: ApiApp, spec: unknown): Promise<SweepDetail>;
+  readonly createSweep: (app: ApiApp, spec: unknown) => Promise<SweepDetail>;
   /** GET /v1/sweeps/:id, which must answer 200. */
-  getSweep(app: ApiApp, id: string): Promise<SweepDetail>;
+  readonly getSweep: (app: ApiApp, id: string) => Promise<SweepDetail>;
   /** Polls the sweep until `done` says so (20 s by default). */
-  untilSweep(
+  readonly untilSweep: (
     app: ApiApp,
     id: string,
     done: (sweep: SweepDetail) => boolean,
     what: string,
     timeoutMs?: number,
-  ): Promise<SweepDetail>;
+  ) => Promise<SweepDetail>;
   /** The `error` of an API error body. */
-  errorOf(body: string): ApiErrorBody['error'];
+  readonly errorOf: (body: string) => ApiErrorBody['error'];
 }
 
 /**
@@ -205,31 +205,27 @@ export function useApiTestFile(options: ApiTestFileOptions): ApiTestFile {
         appDeps: { ...options.appDeps, ...overrides.appDeps },
       });
     },
-    request(app, method, url, payload) {
-      return app.inject({ method, url, headers: file.auth, ...(payload ? { payload } : {}) });
-    },
-    async createSweep(app, spec) {
+    request: (app, method, url, payload) =>
+      app.inject({ method, url, headers: file.auth, ...(payload ? { payload } : {}) }),
+    createSweep: async (app, spec) => {
       const response = await file.request(app, 'POST', '/v1/sweeps', spec as object);
       assert.equal(response.statusCode, 201, response.body);
       return sweepDetailSchema.parse(response.json());
     },
-    async getSweep(app, id) {
+    getSweep: async (app, id) => {
       const response = await file.request(app, 'GET', `/v1/sweeps/${id}`);
       assert.equal(response.statusCode, 200, response.body);
       return sweepDetailSchema.parse(response.json());
     },
-    untilSweep(app, id, done, what, timeoutMs = 20_000) {
-      return waitFor(
+    untilSweep: (app, id, done, what, timeoutMs = 20_000) =>
+      waitFor(
         async () => {
           const sweep = await file.getSweep(app, id);
           return done(sweep) ? sweep : undefined;
         },
         { what, timeoutMs },
-      );
-    },
-    errorOf(body) {
-      return apiErrorBodySchema.parse(JSON.parse(body)).error;
-    },
+      ),
+    errorOf: (body) => apiErrorBodySchema.parse(JSON.parse(body)).error,
   };
   before(async () => {
     const [redisServer, s3] = await Promise.all([startRedis(), startS3()]);

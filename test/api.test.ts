@@ -8,9 +8,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 
-import { StaleSweepWriteError, SweepLock, SweepStore, type ApiApp } from '@setrain/api';
+import { StaleSweepWriteError, SweepLock, SweepStore } from '@setrain/api';
 import {
-  apiErrorBodySchema,
   bestTrialResponseSchema,
   cancelSweepResponseSchema,
   listSweepsResponseSchema,
@@ -23,7 +22,6 @@ import {
   sweepDetailSchema,
   trialDetailSchema,
   controlMessageSchema,
-  type SweepDetail,
   type TrialPayload,
   type TrialRecord,
   type TrialResult,

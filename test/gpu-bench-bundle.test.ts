@@ -42,7 +42,7 @@ test('the gpu-bench bundle is self-contained, under 60 MiB, and loads its module
   // Bad input fails after every static import has loaded: a missing module would fail first.
   const bad = await run(process.execPath, ['gpu-bench.mjs', '--batch', '0'], { cwd: out }).then(
     () => assert.fail('--batch 0 must fail'),
-    (error: { code?: number; stderr?: string }) => error,
+    (error: unknown) => error as { code?: number; stderr?: string },
   );
   assert.equal(bad.code, 1);
   assert.match(bad.stderr ?? '', /gpu-bench: --batch must be an integer from 1 to 256, got 0/);

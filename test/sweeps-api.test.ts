@@ -12,7 +12,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sweepRecordSchema, type ApiApp } from '@setrain/api';
 import { runCli } from '@setrain/cli';
 import {
-  apiErrorBodySchema,
   listSweepsResponseSchema,
   parseSweepSpec,
   previewResponseSchema,

@@ -15,7 +15,7 @@ export const hyperbandEarlyStoppingSchema = z
     brackets: z.number().int().min(1).max(32).optional(),
   })
   .refine((d) => d.maxEpochs === undefined || d.maxEpochs > (d.minEpochs ?? 1), {
-    message: 'maxEpochs must exceed minEpochs',
+    error: 'maxEpochs must exceed minEpochs',
     path: ['maxEpochs'],
   });
 

@@ -3,7 +3,7 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import type { NativeAddon } from '../addon.js';
 import { runBinary } from './elementwise.js';
-import { kernelAttrs, NATIVE_BACKEND_NAME } from './kernel-utils.js';
+import { NATIVE_BACKEND_NAME } from './kernel-utils.js';
 
 /** Custom kernel: a binary op (BINARY_OPS code in attrs.op) broadcast into attrs.shape, which may be
  * larger than both inputs. The gradient overrides use it to write a gradient in one pass. */
@@ -15,7 +15,7 @@ export function broadcastBinaryKernel(addon: NativeAddon): KernelConfig {
     backendName: NATIVE_BACKEND_NAME,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs;
-      const { op, shape } = kernelAttrs<{ op: number; shape: number[] }>(attrs);
+      const { op, shape } = attrs as unknown as { op: number; shape: number[] };
       if (a === undefined || b === undefined)
         throw new Error(`${BROADCAST_BINARY_KERNEL}: a and b are required`);
       const out = runBinary(addon, backend as MathBackendCPU, op, a, b, shape);

@@ -6,7 +6,6 @@ import {
   ACTIVATION_LINEAR,
   ACTIVATION_RELU,
   float32Values,
-  kernelAttrs,
   makeOutput,
   nativeKernel,
   outputArray,
@@ -85,7 +84,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
     const wv = float32Values(cpu, filter);
     if (x === undefined || filter === undefined || xv === undefined || wv === undefined)
       return null;
-    const info = forwardInfo(x.shape, filter.shape, kernelAttrs<ConvAttrs>(attrs));
+    const info = forwardInfo(x.shape, filter.shape, attrs as unknown as ConvAttrs);
     if (!supported(info)) return null;
     const out = outputArray(cpu, sizeOf(info.outShape));
     addon.conv2d(xv, wv, null, out, convShape(info), ACTIVATION_LINEAR);
@@ -95,7 +94,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
   const fusedConv2d = nativeKernel('FusedConv2D', ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
     const { x, filter, bias, preluActivationWeights } = inputs;
-    const a = kernelAttrs<ConvAttrs>(attrs);
+    const a = attrs as unknown as ConvAttrs;
     const xv = float32Values(cpu, x);
     const wv = float32Values(cpu, filter);
     if (x === undefined || filter === undefined || xv === undefined || wv === undefined)
@@ -126,7 +125,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
   const backpropInput = nativeKernel('Conv2DBackpropInput', ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
     const { dy, filter } = inputs;
-    const a = kernelAttrs<ConvAttrs>(attrs);
+    const a = attrs as unknown as ConvAttrs;
     const dyv = float32Values(cpu, dy);
     const wv = float32Values(cpu, filter);
     if (filter === undefined || dyv === undefined || wv === undefined || a.inputShape === undefined)
@@ -141,7 +140,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
   const backpropFilter = nativeKernel('Conv2DBackpropFilter', ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
     const { x, dy } = inputs;
-    const a = kernelAttrs<ConvAttrs>(attrs);
+    const a = attrs as unknown as ConvAttrs;
     const xv = float32Values(cpu, x);
     const dyv = float32Values(cpu, dy);
     if (x === undefined || xv === undefined || dyv === undefined || a.filterShape === undefined)

@@ -3,8 +3,6 @@ import {
   util,
   type KernelConfig,
   type KernelFunc,
-  type NamedAttrMap,
-  type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -23,24 +21,6 @@ export const ACTIVATION_RELU = 1;
 export type NativeKernelImpl = (
   args: Parameters<KernelFunc>[0],
 ) => TensorInfo | TensorInfo[] | null;
-
-/**
- * `attrs` as the attribute record of the op a kernel (or gradient) is registered for. tfjs passes
- * every kernel a NamedAttrMap; the ops' typed records (ConvAttrs, PoolAttrs, ...) have no index
- * signature, so TypeScript sees no overlap and the cast goes through unknown. The kernel name the
- * config registers under fixes which op's record arrives.
- */
-export function kernelAttrs<T extends object>(attrs: NamedAttrMap | undefined): T {
-  return attrs as unknown as T;
-}
-
-/**
- * The inputs of an op that passes its tensors as a list (AddN, Concat): tfjs types every kernel's
- * inputs as a NamedTensorInfoMap, and these ops hand it an array.
- */
-export function inputList(inputs: NamedTensorInfoMap): TensorInfo[] {
-  return inputs as unknown as TensorInfo[];
-}
 
 /** The float32 storage of a tensor on the native (cpu-layout) backend, or undefined when it is
  * another dtype, complex, or not materialised as a Float32Array. */

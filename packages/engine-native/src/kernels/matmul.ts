@@ -12,7 +12,6 @@ import {
   ACTIVATION_LINEAR,
   ACTIVATION_RELU,
   float32Values,
-  kernelAttrs,
   makeOutput,
   nativeKernel,
   outputArray,
@@ -34,7 +33,7 @@ function runMatMul(
   fused: boolean,
 ): TensorInfo | null {
   const { a, b, bias, preluActivationWeights } = inputs;
-  const { transposeA, transposeB, activation = 'linear' } = kernelAttrs<MatMulAttrs>(attrs);
+  const { transposeA, transposeB, activation = 'linear' } = attrs as unknown as MatMulAttrs;
   const av = float32Values(cpu, a);
   const bv = float32Values(cpu, b);
   if (a === undefined || b === undefined || av === undefined || bv === undefined) return null;

@@ -2,14 +2,7 @@ import { backend_util, type KernelConfig } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import type { NativeAddon } from '../addon.js';
-import {
-  float32Values,
-  kernelAttrs,
-  makeOutput,
-  nativeKernel,
-  outputArray,
-  sizeOf,
-} from './kernel-utils.js';
+import { float32Values, makeOutput, nativeKernel, outputArray, sizeOf } from './kernel-utils.js';
 
 const POOL_MAX = 0;
 const POOL_AVG = 1;
@@ -57,7 +50,7 @@ export function poolKernels(addon: NativeAddon): KernelConfig[] {
       const { x } = inputs;
       const xv = float32Values(cpu, x);
       if (x === undefined || xv === undefined || x.shape.length !== 4) return null;
-      const info = poolInfo(x.shape, kernelAttrs<PoolAttrs>(attrs));
+      const info = poolInfo(x.shape, attrs as unknown as PoolAttrs);
       const out = outputArray(cpu, sizeOf(info.outShape));
       addon.pool(kind, xv, out, poolShape(info));
       return makeOutput(cpu, info.outShape, out);
@@ -70,7 +63,7 @@ export function poolKernels(addon: NativeAddon): KernelConfig[] {
     const xv = float32Values(cpu, input);
     if (input === undefined || dyv === undefined || xv === undefined || input.shape.length !== 4)
       return null;
-    const info = poolInfo(input.shape, kernelAttrs<PoolAttrs>(attrs));
+    const info = poolInfo(input.shape, attrs as unknown as PoolAttrs);
     const dx = outputArray(cpu, xv.length);
     addon.poolGrad(POOL_MAX, dyv, xv, dx, poolShape(info));
     return makeOutput(cpu, [...input.shape], dx);
@@ -81,7 +74,7 @@ export function poolKernels(addon: NativeAddon): KernelConfig[] {
     const { dy, input } = inputs;
     const dyv = float32Values(cpu, dy);
     if (input === undefined || dyv === undefined || input.shape.length !== 4) return null;
-    const info = poolInfo(input.shape, kernelAttrs<PoolAttrs>(attrs));
+    const info = poolInfo(input.shape, attrs as unknown as PoolAttrs);
     const dx = outputArray(cpu, sizeOf(input.shape));
     addon.poolGrad(POOL_AVG, dyv, null, dx, poolShape(info));
     return makeOutput(cpu, [...input.shape], dx);

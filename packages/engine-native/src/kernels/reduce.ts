@@ -4,7 +4,6 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from '../addon.js';
 import {
   float32Values,
-  kernelAttrs,
   makeOutput,
   nativeKernel,
   normalizeAxes,
@@ -24,11 +23,11 @@ export function reduceKernels(addon: NativeAddon): KernelConfig[] {
       const xv = float32Values(cpu, x);
       if (x === undefined || xv === undefined || xv.length === 0) return null;
       // Max names its axes reductionIndices; Sum and Mean call them axis.
-      const a = kernelAttrs<{
+      const a = attrs as unknown as {
         axis?: number | number[];
         reductionIndices?: number | number[];
         keepDims: boolean;
-      }>(attrs);
+      };
       const axis = name === 'Max' ? a.reductionIndices : a.axis;
       const keepDims = a.keepDims;
       const axes = normalizeAxes(axis, x.shape);
