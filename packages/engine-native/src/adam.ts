@@ -5,7 +5,6 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import {
   float32Values,
-  kernelAttrs,
   makeOutput,
   NATIVE_BACKEND_NAME,
   outputArray,
@@ -68,7 +67,8 @@ export function adamKernel(addon: NativeAddon): KernelConfig {
       }
       const n = xv.length;
       const outs = [outputArray(cpu, n), outputArray(cpu, n), outputArray(cpu, n)] as const;
-      runAdam(addon, xv, mv, vv, gv, outs, kernelAttrs<AdamAttrs>(attrs));
+      // tfjs passes a NamedAttrMap; AdamAttrs (no index signature) is what this kernel is given.
+      runAdam(addon, xv, mv, vv, gv, outs, attrs as unknown as AdamAttrs);
       return outs.map((o) => makeOutput(cpu, [...value.shape], o));
     },
   };
