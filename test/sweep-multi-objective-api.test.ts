@@ -197,6 +197,11 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
     );
     const missing = await get(app, `/v1/sweeps/${sweep.id}/best?trial=99`);
     assert.equal(errorOf(missing.body).code, 'TRIAL_NOT_FOUND');
+
+    // The OpenAPI document describes both /best shapes and the trial query.
+    const docs = JSON.stringify((await get(app, '/docs/json')).json());
+    assert.match(docs, /"front":\{"type":"array"/);
+    assert.match(docs, /"name":"trial"/);
   } finally {
     await w.close();
   }
