@@ -72,6 +72,9 @@ export function postWebhook(url: URL, options: WebhookPostOptions): Promise<numb
         method: 'POST',
         headers: { ...options.headers, 'content-length': Buffer.byteLength(options.body) },
         signal: AbortSignal.timeout(options.timeoutMs),
+        // A fresh connection per delivery: a pooled socket would skip the lookup below, and the
+        // pool does not tell checked connections from unchecked ones (the operator's URLs).
+        agent: false,
         // A `localhost` name is checked above as its literal; other names resolve here.
         ...(blockedRange !== undefined ? { lookup: guardedLookup(blockedRange) } : {}),
       },
