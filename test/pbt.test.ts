@@ -5,19 +5,19 @@
 // continues (nobody to compare with yet), trial 2 trains epochs 1-2, ranks last and exploits: the
 // controller copies trial 1's epoch-2 checkpoint into trial 2's checkpoints/ (CopyObject) and
 // trial 2 resumes from it with trial 1's perturbed parameters. The test checks the lineage in the
-// API and trial.json, the copy's sha root, the inherited epochs and the effective schedule.
+// API and trial.json, the inherited epochs, the effective schedule and that each trial keeps only
+// its latest checkpoint at the end.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-  CHECKPOINT_FILES,
   runKeys,
   sweepDetailSchema,
   trialRecordSchema,
   type SweepDetail,
   type SweepSpecInput,
 } from '@setrain/protocol';
-import { getJson, getObjectBytes, listObjects, sha256Hex } from '@setrain/storage';
+import { getJson, listKeys } from '@setrain/storage';
 import { PbtScheduler, sampleIndependent } from '@setrain/sweep';
 
 import { renderSweep } from '@setrain/cli';
@@ -140,20 +140,18 @@ test('PBT: the weak trial copies the strong one’s checkpoint and continues wit
     { fromEpoch: 3, params: exploit.paramsAfter, trialId: two.trialId },
   ]);
 
-  // The copy is in trial 2's checkpoints/, complete, with trial 1's epoch-2 root.
+  // The copy went to trial 2's checkpoints/ under the exploit's key (its bytes and root are
+  // checked in test/pbt-checkpoints.test.ts; the worker verified it against the root when it
+  // resumed from it, below). Retention (the default, latest-and-best): once a trial has trained its
+  // budget only its latest checkpoint is left, so the copy and trial 1's epoch 2 are gone.
   const keys = runKeys(created.id);
   assert.equal(exploit.checkpoint, keys.trial(two.trialId).exploitedCheckpoint(2, 1));
-  const copied: string[] = [];
-  for await (const o of listObjects(stack.s3.client, stack.bucket, exploit.checkpoint)) {
-    copied.push(o.key.slice(exploit.checkpoint.length));
+  for (const trial of [one, two]) {
+    const base = keys.trial(trial.trialId).checkpointsPrefix;
+    const objects = await listKeys(stack.s3.client, stack.bucket, base);
+    const dirs = [...new Set(objects.map((key) => key.slice(base.length).split('/')[0]))];
+    assert.deepEqual(dirs, ['epoch-0004'], trial.trialId);
   }
-  assert.deepEqual(copied.sort(), Object.values(CHECKPOINT_FILES).sort());
-  const stateKey = `${exploit.checkpoint}${CHECKPOINT_FILES.state}`;
-  const donorStateKey = `${keys.trial(one.trialId).checkpoint(2)}${CHECKPOINT_FILES.state}`;
-  const copiedState = await getObjectBytes(stack.s3.client, stack.bucket, stateKey);
-  const donorState = await getObjectBytes(stack.s3.client, stack.bucket, donorStateKey);
-  assert.equal(sha256Hex(copiedState.bytes), exploit.stateSha256);
-  assert.equal(sha256Hex(donorState.bytes), exploit.stateSha256);
 
   // trial.json: trial 2 resumed from the copy, inherited trial 1's epochs 1-2, records its lineage.
   const recordOf = async (trialId: string) =>

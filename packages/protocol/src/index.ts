@@ -20,6 +20,7 @@ export * from './attempts.js';
 export * from './resolve-trial.js';
 export * from './api.js';
 export * from './artifacts.js';
+export * from './checkpoint-retention.js';
 export * from './metrics.js';
 export * from './redis-sentinel.js';
 export * from './env-fragments.js';

@@ -4,3 +4,5 @@ export * from './options.js';
 export * from './sweep-controller.js';
 export * from './sweep-lock.js';
 export * from './trial-cache.js';
+export { PbtStepper } from './pbt-stepper.js';
+export { TrialEnqueuer } from './trial-enqueuer.js';

@@ -17,6 +17,7 @@ import { type SweepRecord } from '../sweep-record.js';
 import { type StoredTrial, type SweepStore } from '../sweep-store.js';
 import { type ControllerLogger } from './options.js';
 import { copyCheckpoint } from './pbt-checkpoint.js';
+import { PbtRetention } from './pbt-retention.js';
 import { type TrialEnqueuer } from './trial-enqueuer.js';
 
 export interface PbtStepperOptions {
@@ -55,10 +56,21 @@ export function pbtSchedulerOf(record: SweepRecord): PbtScheduler | undefined {
  * best/ needs) into its own checkpoints/ with CopyObject and continues from it with explored
  * parameters, recording the exploit in its lineage; otherwise it continues from its own
  * checkpoint. Either way it is requeued for the next interval. A trial at the budget stays
- * completed.
+ * completed. The stepper also applies the checkpoint retention (PbtRetention): after a trial's
+ * state is saved at a boundary, and once when it has trained its budget, before any new job of
+ * the trial is queued.
+ *
+ * An exploit's copy goes to a key fixed by the recipient's exploit number and the donor epoch
+ * (`epoch-0004-pbt-2/`): when the API dies, or loses the compare-and-set, between the copy and the
+ * save, the repeated step copies to the same key if it decides the same, and the retention's
+ * listing deletes the unsaved copy if it decides otherwise.
  */
 export class PbtStepper {
-  constructor(private readonly options: PbtStepperOptions) {}
+  private readonly retention: PbtRetention;
+
+  constructor(private readonly options: PbtStepperOptions) {
+    this.retention = new PbtRetention(options);
+  }
 
   /**
    * Requeues the sweep's trials that finished an interval (`trials` as stored, their raw JSON the
@@ -71,14 +83,20 @@ export class PbtStepper {
     const scheduler = pbtSchedulerOf(record);
     const budget = record.spec.training.epochs;
     const out = [...trials];
-    if (scheduler === undefined || (record.status !== 'running' && record.status !== 'paused')) {
-      return { trials: out, contended: false };
-    }
+    if (scheduler === undefined) return { trials: out, contended: false };
+    // Only the retention of finished trials runs once the sweep has ended.
+    const stepping = record.status === 'running' || record.status === 'paused';
     let contended = false;
     for (const [index, stored] of trials.entries()) {
       const { state } = stored;
-      if (state.status !== 'completed' || state.epochsCompleted >= budget) continue;
-      if (!(await this.jobGone(state.trialId))) continue;
+      if (state.status !== 'completed') continue;
+      if (state.epochsCompleted >= budget) {
+        const pruned = await this.pruneFinished(record, stored);
+        if (pruned === undefined) contended = true;
+        else out[index] = pruned;
+        continue;
+      }
+      if (!stepping || !(await this.jobGone(state.trialId))) continue;
       const states = out.map((t) => t.state);
       const next = await this.continued(record, scheduler, state, states);
       if (!(await this.options.store.compareAndSetTrial(record.id, next, stored.raw))) {
@@ -86,6 +104,8 @@ export class PbtStepper {
         continue;
       }
       out[index] = { state: next, raw: JSON.stringify(next) };
+      // Before the next job is queued: its worker writes new checkpoint directories.
+      await this.retention.deleteUnnamed(record, next);
       if (record.status === 'running') await this.options.enqueuer.addJob(record, next);
       this.options.logger.info(
         { sweepId: record.id, trialId: next.trialId, reason: next.reason },
@@ -93,6 +113,25 @@ export class PbtStepper {
       );
     }
     return { trials: out, contended };
+  }
+
+  /**
+   * A trial that trained its budget keeps only its latest checkpoint (once: then it has one).
+   * Returns the trial after (as given when nothing changed), undefined when another writer changed
+   * it first.
+   */
+  private async pruneFinished(
+    record: SweepRecord,
+    stored: StoredTrial,
+  ): Promise<StoredTrial | undefined> {
+    const kept = this.retention.finished(record, stored.state);
+    if (kept.length === (stored.state.checkpoints ?? []).length) return stored;
+    const next = { ...stored.state, checkpoints: kept };
+    if (!(await this.options.store.compareAndSetTrial(record.id, next, stored.raw))) {
+      return undefined;
+    }
+    await this.retention.deleteUnnamed(record, next);
+    return { state: next, raw: JSON.stringify(next) };
   }
 
   /**
@@ -124,6 +163,7 @@ export class PbtStepper {
     if (decision.action === 'continue') {
       return {
         ...rest,
+        checkpoints: await this.retention.atBoundary(record, state),
         status: 'requeued',
         reason: `${decision.reason}; continues to epoch ${stop(state.epochsCompleted)}`,
         pbt: pbtOf(state),
@@ -134,6 +174,7 @@ export class PbtStepper {
     if (exploited === undefined) {
       return {
         ...rest,
+        checkpoints: await this.retention.atBoundary(record, state),
         status: 'requeued',
         reason: `pbt epoch ${state.epochsCompleted}: trial ${decision.donor} has no complete checkpoint to copy; continues to epoch ${stop(state.epochsCompleted)}`,
       };

@@ -76,8 +76,10 @@ function earlyStoppingOf(spec: SweepSpec): TrialPayload['earlyStopping'] {
 }
 
 /**
- * A pbt trial's job trains to its next perturbation epoch, keeps every checkpoint (a donor's best
- * epoch must still be there to copy) and carries its lineage for trial.json.
+ * A pbt trial's job trains to its next perturbation epoch, keeps every checkpoint of the interval
+ * (the controller may copy any of them for another trial's exploit meanwhile; it applies the
+ * sweep's retention itself at the boundaries, see PbtRetention) and carries its lineage for
+ * trial.json.
  */
 function pbtPayloadOf(
   record: SweepRecord,
