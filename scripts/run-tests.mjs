@@ -18,7 +18,9 @@ const skipDirs = new Set(['node_modules', 'dist', '.cache']);
  * render budget, /healthz answering within a second while the API chews on hostile input), so a
  * neighbour's training could fail them. The others run multi-threaded kernels (the native engine's
  * OpenMP, lavapipe's threads under webgpu) that slow down many times over when another process
- * takes one of their cores (see the README's Performance section).
+ * takes one of their cores (see the README's Performance section): the engine tests, and the local
+ * stack's worker, which trains on engine `auto` (native) with every core (the demo test took 486 s
+ * beside another file in a CI run; the README measures it at 78 s alone).
  */
 const RUN_ALONE = [
   'test/ui-perf.test.ts',
@@ -29,6 +31,9 @@ const RUN_ALONE = [
   'test/engine-native/',
   'packages/engine-native/',
   'packages/engine/src/conv-gradients.test.ts',
+  'test/demo.test.ts',
+  'test/cli-e2e.test.ts',
+  'test/local-up.test.ts',
 ];
 const runsAlone = (/** @type {string} */ file) => RUN_ALONE.some((part) => file.includes(part));
 
@@ -46,8 +51,6 @@ const SLOWEST_FIRST = [
   'test/pipeline.test.ts',
   'test/fetch-best.test.ts',
   'test/webhooks.test.ts',
-  'test/cli-e2e.test.ts',
-  'test/demo.test.ts',
 ];
 
 /** @param {string} dir @returns {string[]} */
