@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { type ApiApp } from '@setrain/api';
-import { createSampler } from '@setrain/sweep';
 
 import { useApiTestFile, type ApiWorld } from './api-world.js';
+import { sameAsRandomSearch } from './fixtures/random-search-points.js';
 
 const api = useApiTestFile({
   label: 'hyperband',
@@ -104,14 +104,11 @@ test('a bohb sweep: hyperband in the payload, and the model takes over from the 
     );
     assert.equal(done.trials.length, 8);
     // Until 3 trials have finished BOHB samples what random search would; after, its model does.
-    const random = createSampler(
-      { strategy: 'random', parameters: { dropout: { type: 'uniform', min: 0.05, max: 0.6 } } },
-      { seed: 3, goal: 'minimize' },
-    );
-    const same = done.trials.map(
-      (t) =>
-        t.params['dropout'] ===
-        random.suggest({ trialNumber: t.trialNumber, history: [] })?.['dropout'],
+    const same = sameAsRandomSearch(
+      done.trials,
+      { dropout: { type: 'uniform', min: 0.05, max: 0.6 } },
+      3,
+      'dropout',
     );
     assert.deepEqual(same.slice(0, 3), [true, true, true]);
     assert.ok(

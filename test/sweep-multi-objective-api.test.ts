@@ -14,9 +14,10 @@ import {
   type SweepDetail,
   type TrialPayload,
 } from '@setrain/protocol';
-import { createSampler, dominates } from '@setrain/sweep';
+import { dominates } from '@setrain/sweep';
 
 import { createApiWorld, type ApiWorld } from './api-world.js';
+import { sameAsRandomSearch } from './fixtures/random-search-points.js';
 import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
 
 const API_KEY = 'test-key-multi-objective-0123456789';
@@ -145,15 +146,7 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
     assert.equal(done.trials.length, 7);
     assert.equal(done.best, null, 'several objectives: no single best');
     // The startup trials are random search's points; after them the model (MOTPE) chooses.
-    const random = createSampler(
-      { strategy: 'random', parameters: SPACE },
-      { seed: 5, goal: 'minimize' },
-    );
-    const same = done.trials.map(
-      (t) =>
-        t.params['dropout'] ===
-        random.suggest({ trialNumber: t.trialNumber, history: [] })?.['dropout'],
-    );
+    const same = sameAsRandomSearch(done.trials, SPACE, 5, 'dropout');
     assert.deepEqual(same.slice(0, 3), [true, true, true]);
     assert.ok(
       same.slice(3).every((s) => !s),
