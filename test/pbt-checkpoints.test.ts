@@ -7,7 +7,8 @@
  * for trial 2's exploit, then loses trial 2's compare-and-set (as if the API died between the copy
  * and the save). Trial 1 moves on to epoch 4; the repeated step exploits its epoch 4 instead, and
  * the copies nobody saved are deleted with trial 2's superseded checkpoints. A trial that trained
- * its budget keeps only its latest checkpoint.
+ * its budget keeps only its latest checkpoint; so does a failed or cancelled one, once its job is
+ * no longer held (second test).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -139,7 +140,10 @@ async function dirsOf(sweepId: string, trialId: string): Promise<string[]> {
   return [...new Set(keys.map((key) => key.slice(base.length).split('/')[0] ?? ''))].sort();
 }
 
-test('PBT keeps latest and best at boundaries, only the latest at the budget, and deletes copies an interrupted exploit left', async () => {
+/** A pbt sweep record (population 2, interval 3, budget 6) stored with `status`, and a stepper. */
+async function pbtSweep(
+  status: SweepRecord['status'],
+): Promise<{ record: SweepRecord; stepper: PbtStepper }> {
   const at = new Date().toISOString();
   const spec = parseSweepSpec({
     dataset: `s3://${bucket}/datasets/x/manifest.jsonl`,
@@ -156,7 +160,7 @@ test('PBT keeps latest and best at boundaries, only the latest at the budget, an
     id: newSweepId((n) => randomBytes(n)),
     kind: 'sweep',
     spec,
-    status: 'paused',
+    status,
     createdAt: at,
     updatedAt: at,
     plannedTrials: 2,
@@ -184,6 +188,11 @@ test('PBT keeps latest and best at boundaries, only the latest at the budget, an
     logger: silent,
     now: () => new Date(),
   });
+  return { record, stepper };
+}
+
+test('PBT keeps latest and best at boundaries, only the latest at the budget, and deletes copies an interrupted exploit left', async () => {
+  const { record, stepper } = await pbtSweep('paused');
   const one = await trialAt(
     record,
     1,
@@ -303,4 +312,60 @@ test('PBT keeps latest and best at boundaries, only the latest at the budget, an
   assert.deepEqual(await dirsOf(record.id, one.trialId), ['epoch-0006']);
   // Trial 2 (requeued, its job not run here) keeps its copy.
   assert.deepEqual(await dirsOf(record.id, two.trialId), ['epoch-0004-pbt-1']);
+});
+
+test('PBT: a failed or cancelled trial keeps only its latest checkpoint once its job is let go', async () => {
+  const { record, stepper } = await pbtSweep('cancelled');
+  const failed = await trialAt(
+    record,
+    1,
+    [metrics(1, 0.6), metrics(2, 0.4), metrics(3, 0.5), metrics(4, 0.45)],
+    'failed',
+    1e-3,
+  );
+  const cancelled = await trialAt(record, 2, [metrics(1, 3), metrics(2, 2.5)], 'cancelled', 1e-5);
+  await save(record.id, failed);
+  await save(record.id, cancelled);
+  // An exploit copy the cancelled trial's saved state never named (an interrupted exploit).
+  const cancelledKeys = runKeys(record.id).trial(cancelled.trialId);
+  await writeCheckpoint(cancelledKeys.exploitedCheckpoint(1, 1), cancelled.trialId, [
+    metrics(1, 0.6),
+  ]);
+  assert.deepEqual(await dirsOf(record.id, failed.trialId), [
+    'epoch-0001',
+    'epoch-0002',
+    'epoch-0003',
+    'epoch-0004',
+  ]);
+
+  // The cancelled trial's job is still held (waiting here; a worker that has written the trial's
+  // end has not let it go yet): nothing of it is deleted, and the pass is contended (not settled).
+  // (Its data is never read: only the job's state matters to the stepper.)
+  const job = await queue.add('trial', {} as TrialPayload, { jobId: cancelled.trialId });
+  const held = await stepper.step(record, await store.getStoredTrials(record.id));
+  assert.equal(held.contended, true);
+  assert.deepEqual(
+    (await store.getTrial(record.id, cancelled.trialId))?.checkpoints?.map((c) => c.epoch),
+    [1, 2],
+  );
+  assert.equal((await dirsOf(record.id, cancelled.trialId)).length, 3);
+  // The failed trial (no job) was pruned in that pass: only its latest epoch is left.
+  assert.deepEqual(
+    (await store.getTrial(record.id, failed.trialId))?.checkpoints?.map((c) => c.epoch),
+    [4],
+  );
+  assert.deepEqual(await dirsOf(record.id, failed.trialId), ['epoch-0004']);
+
+  await job.remove();
+  const released = await stepper.step(record, await store.getStoredTrials(record.id));
+  assert.equal(released.contended, false);
+  assert.deepEqual(
+    (await store.getTrial(record.id, cancelled.trialId))?.checkpoints?.map((c) => c.epoch),
+    [2],
+  );
+  assert.deepEqual(await dirsOf(record.id, cancelled.trialId), ['epoch-0002']);
+  // Once pruned, a later pass changes nothing.
+  const again = await stepper.step(record, await store.getStoredTrials(record.id));
+  assert.equal(again.contended, false);
+  assert.deepEqual(await dirsOf(record.id, failed.trialId), ['epoch-0004']);
 });

@@ -19,7 +19,8 @@ export interface PbtRetentionOptions {
  * it. The controller applies the sweep's checkpoint retention instead, under the sweep lock (so
  * never during a copy) and while the trial has no job: at each interval boundary the trial keeps
  * its latest and best checkpoints (`latest-and-best`, the default), and once it has trained its
- * whole budget, only the latest (best/ holds the best epoch's weights), as a normal trial does. A
+ * whole budget, failed, diverged or been cancelled, only the latest (best/ holds the best epoch's
+ * weights), as a normal trial does. A
  * trial therefore holds at most perturbationInterval + 2 checkpoints. Deleting goes by listing:
  * every checkpoint directory of the trial that its saved state does not name goes, which also
  * removes a copy made by an exploit whose state was never saved (a crash or a lost
@@ -42,7 +43,7 @@ export class PbtRetention {
     return planRetention(checkpoints, history, record.spec.objective).keep;
   }
 
-  /** The checkpoints a trial that trained its whole budget keeps: the latest. */
+  /** The checkpoints a trial that trained its whole budget (or left the population) keeps: the latest. */
   finished(record: SweepRecord, state: TrialState): CheckpointRoot[] {
     const sorted = [...(state.checkpoints ?? [])].sort((a, b) => a.epoch - b.epoch);
     return this.applies(record) ? sorted.slice(-1) : sorted;

@@ -57,8 +57,8 @@ export function pbtSchedulerOf(record: SweepRecord): PbtScheduler | undefined {
  * parameters, recording the exploit in its lineage; otherwise it continues from its own
  * checkpoint. Either way it is requeued for the next interval. A trial at the budget stays
  * completed. The stepper also applies the checkpoint retention (PbtRetention): after a trial's
- * state is saved at a boundary, and once when it has trained its budget, before any new job of
- * the trial is queued.
+ * state is saved at a boundary, before any new job of the trial is queued, and once when it has
+ * trained its budget, failed, diverged or been cancelled (and its job is no longer held).
  *
  * An exploit's copy goes to a key fixed by the recipient's exploit number and the donor epoch
  * (`epoch-0004-pbt-2/`): when the API dies, or loses the compare-and-set, between the copy and the
@@ -89,13 +89,14 @@ export class PbtStepper {
     let contended = false;
     for (const [index, stored] of trials.entries()) {
       const { state } = stored;
-      if (state.status !== 'completed') continue;
-      if (state.epochsCompleted >= budget) {
+      const trained = state.status === 'completed' && state.epochsCompleted >= budget;
+      if (trained || GONE.has(state.status)) {
         const pruned = await this.pruneFinished(record, stored);
         if (pruned === undefined) contended = true;
         else out[index] = pruned;
         continue;
       }
+      if (state.status !== 'completed') continue;
       if (!stepping || !(await this.jobGone(state.trialId))) continue;
       const states = out.map((t) => t.state);
       const next = await this.continued(record, scheduler, state, states);
@@ -116,9 +117,11 @@ export class PbtStepper {
   }
 
   /**
-   * A trial that trained its budget keeps only its latest checkpoint (once: then it has one).
-   * Returns the trial after (as given when nothing changed), undefined when another writer changed
-   * it first.
+   * A trial that trained its budget, or left the population (failed, diverged, cancelled), keeps
+   * only its latest checkpoint (once: then it has one), as a normal trial does; a gone trial is
+   * never a donor, so nothing copies from it. Returns the trial after (as given when nothing
+   * changed), undefined when another writer changed it first or its job is still held (a cancelled
+   * trial's worker writes its end before it lets the job go): the next pass prunes it.
    */
   private async pruneFinished(
     record: SweepRecord,
@@ -126,6 +129,10 @@ export class PbtStepper {
   ): Promise<StoredTrial | undefined> {
     const kept = this.retention.finished(record, stored.state);
     if (kept.length === (stored.state.checkpoints ?? []).length) return stored;
+    const jobState = await this.options.queue.getJobState(stored.state.trialId);
+    if (jobState !== 'unknown' && jobState !== 'completed' && jobState !== 'failed') {
+      return undefined;
+    }
     const next = { ...stored.state, checkpoints: kept };
     if (!(await this.options.store.compareAndSetTrial(record.id, next, stored.raw))) {
       return undefined;
