@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pipeline } from 'node:stream/promises';
 
 import { StaleSweepWriteError, SweepLock, SweepStore } from '@setrain/api';
 import {
@@ -29,9 +28,9 @@ import {
 import { getJson } from '@setrain/storage';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import tar from 'tar-stream';
 
 import { useApiTestFile, writeFinishedTrial, type ApiWorld } from './api-world.js';
+import { tarEntries } from './fixtures/tar-entries.js';
 import { waitFor } from './harness/index.js';
 
 const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
@@ -329,19 +328,7 @@ test('a sweep enqueues grid trials up to parallelism and a worker drives it to c
     });
     assert.equal(download.statusCode, 200);
     assert.equal(download.headers['content-type'], 'application/x-tar');
-    const entries = new Map<string, Buffer>();
-    const extract = tar.extract();
-    extract.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: unknown) => {
-        chunks.push(chunk as Buffer);
-      });
-      stream.on('end', () => {
-        entries.set(header.name, Buffer.concat(chunks));
-        next();
-      });
-    });
-    await pipeline(download.stream(), extract);
+    const entries = await tarEntries(download.stream());
     const t1 = `${sweep.id}.1`;
     assert.deepEqual(
       [...entries.keys()],

@@ -1,47 +1,38 @@
 // Multi-objective sweeps through the API and its controller, against a real redis-server and
-// s3rver with an in-test BullMQ worker standing in for training (it returns per-trial metrics as
-// a real worker does; test/worker.test.ts checks a real one measures them): bad combinations are
-// 400s at their field, strategy tpe runs multi-objective TPE once trials finish, GET /best answers
-// the Pareto front, the sweep detail lists it, and /best/download without ?trial= names it.
+// s3rver (the shared useApiTestFile fixture) with an in-test BullMQ worker standing in for
+// training: it writes each trial's real artifacts (trial.json, best/ and final/ weights) to S3 under
+// the worker's key layout from packages/protocol (runKeys, via writeFinishedTrial) and returns
+// per-trial metrics as a real worker does (test/worker.test.ts checks a real one measures them).
+// Bad combinations are 400s at their field, strategy tpe runs multi-objective TPE once trials
+// finish, GET /best answers the Pareto front, the sweep detail lists it, /best/download without
+// ?trial= names it, and ?trial=N (API, tar download and `setrain fetch-best --trial N`) downloads
+// trial N's own weights from S3.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
 
 import { type ApiApp } from '@setrain/api';
 import {
-  apiErrorBodySchema,
+  bestTrialResponseSchema,
   paretoFrontResponseSchema,
-  sweepDetailSchema,
   type SweepDetail,
   type TrialPayload,
 } from '@setrain/protocol';
 import { dominates } from '@setrain/sweep';
 
-import { createApiWorld, type ApiWorld } from './api-world.js';
+import { useApiTestFile, writeFinishedTrial, type ApiWorld } from './api-world.js';
 import { sameAsRandomSearch } from './fixtures/random-search-points.js';
-import { startRedis, startS3, waitFor, type RedisServer, type S3Server } from './harness/index.js';
+import { runSetrain } from './fixtures/setrain-cli.js';
+import { tarEntries } from './fixtures/tar-entries.js';
+import { tempDir } from './harness/index.js';
 
-const API_KEY = 'test-key-multi-objective-0123456789';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
-
-let redisServer: RedisServer;
-let s3: S3Server;
-
-before(async () => {
-  [redisServer, s3] = await Promise.all([startRedis(), startS3()]);
+const api = useApiTestFile({
+  label: 'multi-objective',
+  apiKey: 'test-key-multi-objective-0123456789',
+  appDeps: { metrics: false },
 });
-after(async () => {
-  await Promise.all([redisServer.stop(), s3.stop()]);
-});
-
-function world(): Promise<ApiWorld> {
-  return createApiWorld({
-    redisServer,
-    s3,
-    label: 'multi-objective',
-    apiKeys: [API_KEY],
-    appDeps: { metrics: false },
-  });
-}
 
 const SPACE = { dropout: { type: 'uniform' as const, min: 0, max: 0.9 } };
 const OBJECTIVES = [
@@ -61,17 +52,7 @@ function moSpec(w: ApiWorld, extra: Record<string, unknown> = {}): Record<string
   };
 }
 
-async function post(app: ApiApp, url: string, payload: object) {
-  return app.inject({ method: 'POST', url, headers: AUTH, payload });
-}
-
-async function get(app: ApiApp, url: string) {
-  return app.inject({ method: 'GET', url, headers: AUTH });
-}
-
-function errorOf(body: string) {
-  return apiErrorBodySchema.parse(JSON.parse(body)).error;
-}
+const get = (app: ApiApp, url: string) => api.request(app, 'GET', url);
 
 /** A synthetic trade-off: latency grows with dropout, accuracy peaks at 0.5 (so past it trials lose). */
 function valuesOf(payload: TrialPayload): { accuracy: number; latency: number } {
@@ -79,8 +60,11 @@ function valuesOf(payload: TrialPayload): { accuracy: number; latency: number } 
   return { accuracy: 1 - (x - 0.5) ** 2, latency: 1 + 10 * x };
 }
 
+/** The weights byte writeFinishedTrial fills trial N's best/ weights with. */
+const bestFill = (trialNumber: number) => trialNumber + 100;
+
 test('objectives: both fields, early stopping or pbt with several objectives are 400s at the field', async () => {
-  const w = await world();
+  const w = await api.world();
   try {
     const app = await w.app();
     const cases: [Record<string, unknown>, string, RegExp][] = [
@@ -100,9 +84,9 @@ test('objectives: both fields, early stopping or pbt with several objectives are
       [{ objectives: [{ metric: 'latency_ms' }] }, 'objectives', /exactly one epoch metric/],
     ];
     for (const [extra, path, message] of cases) {
-      const res = await post(app, '/v1/sweeps', moSpec(w, extra));
+      const res = await api.request(app, 'POST', '/v1/sweeps', moSpec(w, extra));
       assert.equal(res.statusCode, 400, res.body);
-      const error = errorOf(res.body);
+      const error = api.errorOf(res.body);
       assert.equal(error.code, 'SPEC_INVALID');
       const issue = error.issues?.find((i) => i.path === path);
       assert.ok(issue, `${path} in ${res.body}`);
@@ -113,35 +97,27 @@ test('objectives: both fields, early stopping or pbt with several objectives are
   }
 });
 
-test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and in the detail', async () => {
-  const w = await world();
+test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and in the detail, any trial downloadable', async () => {
+  const w = await api.world();
+  const work = await tempDir('multi-objective');
   try {
     const app = await w.app();
-    const created = await post(app, '/v1/sweeps', moSpec(w));
-    assert.equal(created.statusCode, 201, created.body);
-    const sweep = sweepDetailSchema.parse(created.json());
+    const sweep = await api.createSweep(app, moSpec(w));
     assert.deepEqual(sweep.objectives, OBJECTIVES);
     assert.deepEqual(sweep.objective, OBJECTIVES[0]);
-    w.worker((j) => {
+    w.worker(async (j) => {
       const { accuracy, latency } = valuesOf(j.data);
-      return Promise.resolve({
-        trialId: j.data.trialId,
-        status: 'completed',
-        objectiveValue: accuracy,
-        bestEpoch: 2,
-        epochsCompleted: 2,
+      const result = await writeFinishedTrial(api.s3.client, w.bucket, j.data, accuracy);
+      return {
+        ...result,
         trialMetrics: { param_count: 1000, latency_ms: latency, seconds_per_epoch: 1 },
-        trialJson: `runs/${j.data.sweepId}/trials/${j.data.trialId}/trial.json`,
-      });
+      };
     });
-    const done = await waitFor(
-      async () => {
-        const s: SweepDetail = sweepDetailSchema.parse(
-          (await get(app, `/v1/sweeps/${sweep.id}`)).json(),
-        );
-        return s.status === 'completed' ? s : undefined;
-      },
-      { what: 'the multi-objective sweep to complete', timeoutMs: 20_000 },
+    const done: SweepDetail = await api.untilSweep(
+      app,
+      sweep.id,
+      (s) => s.status === 'completed',
+      'the multi-objective sweep to complete',
     );
     assert.equal(done.trials.length, 7);
     assert.equal(done.best, null, 'several objectives: no single best');
@@ -163,6 +139,8 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
       .filter((p) => !points.some((q) => q !== p && dominates(q.values, p.values, goals)))
       .map((p) => p.n);
     assert.ok(expected.length >= 2, `front ${JSON.stringify(points)}`);
+    const offFront = points.find((p) => !expected.includes(p.n))?.n;
+    assert.ok(offFront !== undefined, `a trial off the front in ${JSON.stringify(points)}`);
     assert.deepEqual(done.front, expected);
     const best = await get(app, `/v1/sweeps/${sweep.id}/best`);
     assert.equal(best.statusCode, 200, best.body);
@@ -176,20 +154,60 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
     // No single best/ to download: the error names the front and how to pick one trial.
     const download = await get(app, `/v1/sweeps/${sweep.id}/best/download`);
     assert.equal(download.statusCode, 409, download.body);
-    assert.equal(errorOf(download.body).code, 'NO_SINGLE_BEST');
+    assert.equal(api.errorOf(download.body).code, 'NO_SINGLE_BEST');
     assert.match(
-      errorOf(download.body).message,
+      api.errorOf(download.body).message,
       new RegExp(`trials ${expected.join(', ')}\\b.*\\?trial=N`),
     );
-    // ?trial=N picks one trial (this stand-in wrote no trial.json, so it is not found yet).
-    const one = await get(app, `/v1/sweeps/${sweep.id}/best?trial=${expected[0]}`);
-    assert.equal(one.statusCode, 404, one.body);
-    assert.match(
-      errorOf(one.body).message,
-      new RegExp(`trials/${sweep.id}\\.${expected[0]}/trial\\.json does not exist`),
-    );
     const missing = await get(app, `/v1/sweeps/${sweep.id}/best?trial=99`);
-    assert.equal(errorOf(missing.body).code, 'TRIAL_NOT_FOUND');
+    assert.equal(api.errorOf(missing.body).code, 'TRIAL_NOT_FOUND');
+
+    // ?trial=N: a trial off the front, its presigned URLs serving its own best/ weights from S3.
+    const one = await get(app, `/v1/sweeps/${sweep.id}/best?trial=${offFront}`);
+    assert.equal(one.statusCode, 200, one.body);
+    const chosen = bestTrialResponseSchema.parse(one.json());
+    assert.equal(chosen.trialId, `${sweep.id}.${offFront}`);
+    assert.equal(chosen.weights, 'best');
+    const weights = chosen.artifacts.find((a) => a.key.endsWith('/best/weights.bin'));
+    assert.ok(weights, JSON.stringify(chosen.artifacts));
+    const bytes = Buffer.from(await (await fetch(weights.url)).arrayBuffer());
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), weights.sha256);
+    assert.ok(bytes.length > 0 && bytes.every((b) => b === bestFill(offFront)));
+
+    // The tar download of a front trial: its trial.json and its best/ files, nothing else.
+    const onFront = expected[0] ?? 0;
+    const tar = await app.inject({
+      method: 'GET',
+      url: `/v1/sweeps/${sweep.id}/best/download?trial=${onFront}`,
+      headers: api.auth,
+      payloadAsStream: true,
+    });
+    assert.equal(tar.statusCode, 200);
+    const entries = await tarEntries(tar.stream());
+    const t = `${sweep.id}.${onFront}`;
+    assert.deepEqual(
+      [...entries.keys()],
+      [`${t}/trial.json`, `${t}/best/model.json`, `${t}/best/weights.bin`],
+    );
+    assert.ok(entries.get(`${t}/best/weights.bin`)?.every((b) => b === bestFill(onFront)));
+
+    // `setrain fetch-best --trial N` against the listening API: trial N's files, verified.
+    const apiUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    const out = join(work.path, `trial-${offFront}`);
+    const cli = await runSetrain(['fetch-best', sweep.id, '--trial', String(offFront), '-o', out], {
+      SETRAIN_API_URL: apiUrl,
+      SETRAIN_API_KEY: api.apiKey,
+      XDG_CONFIG_HOME: join(work.path, 'config'),
+    });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`trial ${sweep.id}\\.${offFront}: val_accuracy`));
+    assert.ok((await readFile(join(out, 'weights.bin'))).every((b) => b === bestFill(offFront)));
+    const card = JSON.parse(await readFile(join(out, 'model-card.json'), 'utf8')) as {
+      trialId: string;
+      files: { verified: boolean }[];
+    };
+    assert.equal(card.trialId, `${sweep.id}.${offFront}`);
+    assert.ok(card.files.length === 3 && card.files.every((f) => f.verified));
 
     // The OpenAPI document describes both /best shapes and the trial query.
     const docs = JSON.stringify((await get(app, '/docs/json')).json());
@@ -197,5 +215,6 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
     assert.match(docs, /"name":"trial"/);
   } finally {
     await w.close();
+    await work.cleanup();
   }
 });
