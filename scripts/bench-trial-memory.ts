@@ -72,7 +72,10 @@ function runChild(size: number, batch: number): Promise<number> {
     proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     proc.on('exit', (code) => {
       const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0) return reject(new Error(`child ${size}x${batch} exited ${code}`));
+      if (code !== 0) {
+        reject(new Error(`child ${size}x${batch} exited ${code}`));
+        return;
+      }
       resolve((JSON.parse(line) as { peakRssBytes: number }).peakRssBytes);
     });
   });

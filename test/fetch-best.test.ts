@@ -50,7 +50,10 @@ before(async () => {
     apiKeys: [API_KEY],
     appDeps: { s3: proxiedS3 },
   });
-  world.closers.push(() => Promise.resolve(proxiedS3.destroy()));
+  world.closers.push(() => {
+    proxiedS3.destroy();
+    return Promise.resolve();
+  });
   const app = await world.app();
   apiUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   world.worker((job) => writeFinishedTrial(s3.client, world.bucket, job.data, 0.25, WEIGHTS_BYTES));

@@ -57,7 +57,13 @@ async function openStream(lastEventId?: string): Promise<Stream> {
   });
   assert.equal(response.status, 200);
   assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
-  const stream: Stream = { events: [], heartbeats: 0, close: () => controller.abort() };
+  const stream: Stream = {
+    events: [],
+    heartbeats: 0,
+    close: () => {
+      controller.abort();
+    },
+  };
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   void (async () => {

@@ -11,7 +11,9 @@ for (const scenario of SCENARIOS.filter((s) => s.short === true)) {
   test(`chaos: ${scenario.name} (${scenario.description})`, async (t) => {
     const result = await runScenario(scenario, {
       seed: DEFAULT_CHAOS_SEED,
-      log: (line) => t.diagnostic(line),
+      log: (line) => {
+        t.diagnostic(line);
+      },
     });
     t.diagnostic(formatResult(result));
     assert.ok(result.passed, `${formatResult(result)}\n${result.output}`);

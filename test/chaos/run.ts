@@ -45,7 +45,9 @@ for (const scenario of scenarios) {
   const result = await runScenario(scenario, {
     seed,
     ...(values.engine !== undefined ? { engine: values.engine } : {}),
-    log: (line) => console.log(line),
+    log: (line) => {
+      console.log(line);
+    },
   });
   console.log(formatResult(result));
   if (!result.passed) {

@@ -75,7 +75,9 @@ export async function runScenario(
       rng: new Prng(deriveSeed(options.seed, hashString(scenario.name))),
       seed: options.seed,
       dataset,
-      log: (message) => log(`  [${scenario.name}] ${message}`),
+      log: (message) => {
+        log(`  [${scenario.name}] ${message}`);
+      },
     };
     const outcome = await scenario.run(ctx);
     const { sweep, violations } = await checkInvariants(

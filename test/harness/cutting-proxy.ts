@@ -69,7 +69,11 @@ export async function startCuttingProxy(target: string): Promise<CuttingProxy> {
     },
     async stop() {
       for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
     },
   };
 }

@@ -52,7 +52,9 @@ function recordingClient(): { client: S3Client; commands: string[] } {
     },
     { step: 'initialize', name: 'recordCommands' },
   );
-  after(() => client.destroy());
+  after(() => {
+    client.destroy();
+  });
   return { client, commands };
 }
 

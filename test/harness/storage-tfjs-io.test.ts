@@ -76,7 +76,9 @@ test('weights above the part size go up multipart and come back intact', async (
   const bucket = await s3.createBucket();
   const model = denseModel(1200, 1200); // 1,441,200 float32 = 5.5 MiB > one 5 MiB part
   const client = createS3Client(s3.config);
-  after(() => client.destroy());
+  after(() => {
+    client.destroy();
+  });
   const commands: string[] = [];
   client.middlewareStack.add(
     (next, context) => (args) => {

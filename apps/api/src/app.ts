@@ -178,7 +178,9 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.addContentTypeParser(
     SPEC_TEXT_CONTENT_TYPES,
     { parseAs: 'string', bodyLimit },
-    (_request, body, done) => done(null, body),
+    (_request, body, done) => {
+      done(null, body);
+    },
   );
 
   const store = new SweepStore(deps.redis, deps.keyPrefix);
@@ -196,8 +198,12 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     prefix: deps.keyPrefix,
     autorun: false,
   });
-  queueEvents.on('error', (error) => app.log.warn({ err: error }, 'queue events error'));
-  queue.on('error', (error) => app.log.warn({ err: error }, 'queue error'));
+  queueEvents.on('error', (error) => {
+    app.log.warn({ err: error }, 'queue events error');
+  });
+  queue.on('error', (error) => {
+    app.log.warn({ err: error }, 'queue error');
+  });
   const webhooks = new Webhooks({
     redis: deps.redis,
     prefix: deps.keyPrefix,
@@ -266,18 +272,25 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
       request.routeOptions.config.public === true ||
       request.url.startsWith('/docs') ||
       request.url === METRICS_PATH;
-    if (open) return done();
+    if (open) {
+      done();
+      return;
+    }
     const principal = verifier.verify(request.headers.authorization);
-    if (principal === undefined) return done(new ApiError('UNAUTHORIZED'));
+    if (principal === undefined) {
+      done(new ApiError('UNAUTHORIZED'));
+      return;
+    }
     principals.set(request, principal);
     if (!allowsMethod(principal, request.method)) {
-      return done(
+      done(
         new ApiError('FORBIDDEN', {
           keyName: principal.name,
           action: `${request.method} ${request.routeOptions.url ?? request.url}`,
           detail: `its scopes are ${principal.scopes.join(', ')}; changes need submit or admin`,
         }),
       );
+      return;
     }
     done();
   });
@@ -322,9 +335,9 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   registerUiRoutes(app, deps.uiDir);
 
   app.addHook('onReady', (done) => {
-    void queueEvents
-      .run()
-      .catch((error: unknown) => app.log.warn({ err: error }, 'queue events stopped'));
+    void queueEvents.run().catch((error: unknown) => {
+      app.log.warn({ err: error }, 'queue events stopped');
+    });
     controller.start();
     webhooks.start();
     done();

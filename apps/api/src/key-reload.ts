@@ -45,9 +45,13 @@ export function watchKeys(
       log.error({ trigger, err: error }, 'API keys not reloaded; the previous keys stay in force');
     }
   };
-  const onSignal = (): void => reload(signal);
+  const onSignal = (): void => {
+    reload(signal);
+  };
   process.on(signal, onSignal);
-  watchFile(file, { interval: options.pollMs ?? KEYS_FILE_POLL_MS }, () => reload('file change'));
+  watchFile(file, { interval: options.pollMs ?? KEYS_FILE_POLL_MS }, () => {
+    reload('file change');
+  });
   return () => {
     process.off(signal, onSignal);
     unwatchFile(file);

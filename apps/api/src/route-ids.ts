@@ -16,12 +16,17 @@ export function checkRouteIds(
   const params = request.params as Readonly<Record<string, unknown>> | undefined;
   const id = params?.['id'];
   const url = request.routeOptions.url ?? '';
-  if (typeof id !== 'string') return done();
+  if (typeof id !== 'string') {
+    done();
+    return;
+  }
   if (url.startsWith('/v1/sweeps/:id') && !SWEEP_ID_PATTERN.test(id)) {
-    return done(new ApiError('SWEEP_NOT_FOUND', { sweepId: id.slice(0, 100) }));
+    done(new ApiError('SWEEP_NOT_FOUND', { sweepId: id.slice(0, 100) }));
+    return;
   }
   if (url.startsWith('/v1/trials/:id') && !TRIAL_ID_PATTERN.test(id)) {
-    return done(new ApiError('TRIAL_NOT_FOUND', { trialId: id.slice(0, 100) }));
+    done(new ApiError('TRIAL_NOT_FOUND', { trialId: id.slice(0, 100) }));
+    return;
   }
   done();
 }

@@ -47,9 +47,9 @@ export class SweepEventHub {
   ): Promise<SweepSubscription> {
     let watcher = this.watchers.get(sweepId);
     if (watcher === undefined) {
-      watcher = new SweepWatcher(this.store, sweepId, this.options, (error) =>
-        this.onError(error, sweepId),
-      );
+      watcher = new SweepWatcher(this.store, sweepId, this.options, (error) => {
+        this.onError(error, sweepId);
+      });
       this.watchers.set(sweepId, watcher);
     }
     const current = watcher;
@@ -57,7 +57,12 @@ export class SweepEventHub {
     this.expiry.delete(current);
     try {
       const initial = await current.subscribe(listener, lastEventId);
-      return { initial, close: () => this.leave(current, listener) };
+      return {
+        initial,
+        close: () => {
+          this.leave(current, listener);
+        },
+      };
     } catch (error) {
       if (current.listenerCount === 0) this.drop(current);
       throw error;
@@ -74,10 +79,9 @@ export class SweepEventHub {
 
   private leave(watcher: SweepWatcher, listener: EventListener): void {
     if (!watcher.unsubscribe(listener)) return;
-    const timer = setTimeout(
-      () => this.drop(watcher),
-      this.options.lingerMs ?? DEFAULT_WATCHER_LINGER_MS,
-    );
+    const timer = setTimeout(() => {
+      this.drop(watcher);
+    }, this.options.lingerMs ?? DEFAULT_WATCHER_LINGER_MS);
     timer.unref();
     this.expiry.set(watcher, timer);
   }

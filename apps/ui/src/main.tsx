@@ -31,12 +31,12 @@ function App() {
   const [hasKey, setHasKey] = useState(() => storedApiKey() !== undefined);
   /** Bumped when a key is entered, so pages load again with it. */
   const [generation, setGeneration] = useState(0);
-  useEffect(() =>
+  useEffect(() => {
     setUnauthorizedHandler(() => {
       forgetApiKey();
       setHasKey(false);
-    }),
-  );
+    });
+  });
   return (
     <>
       <header class="top">

@@ -25,9 +25,13 @@ export const href = {
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.hash));
   useEffect(() => {
-    const update = (): void => setRoute(parseRoute(location.hash));
+    const update = (): void => {
+      setRoute(parseRoute(location.hash));
+    };
     addEventListener('hashchange', update);
-    return () => removeEventListener('hashchange', update);
+    return () => {
+      removeEventListener('hashchange', update);
+    };
   }, []);
   return route;
 }

@@ -69,7 +69,9 @@ test('an undecodable file fails with IMAGE_CORRUPT naming the object', async () 
 
 test('an object over the byte limit is refused before any download', () => {
   assert.throws(
-    () => checkImageBytes(2049, 's3://b/big.jpg', { ...DEFAULT_IMAGE_LIMITS, maxBytes: 2048 }),
+    () => {
+      checkImageBytes(2049, 's3://b/big.jpg', { ...DEFAULT_IMAGE_LIMITS, maxBytes: 2048 });
+    },
     isWorkerError('IMAGE_TOO_LARGE', 's3://b/big.jpg', '2049', 'SETRAIN_IMAGE_MAX_BYTES'),
   );
   checkImageBytes(2048, 's3://b/ok.jpg', { ...DEFAULT_IMAGE_LIMITS, maxBytes: 2048 });

@@ -382,7 +382,10 @@ export async function startMetricsServer(
     port,
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
+        server.close((error) => {
+          if (error) reject(error);
+          else resolve();
+        });
         server.closeAllConnections();
       }),
   };

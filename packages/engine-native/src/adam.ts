@@ -102,7 +102,10 @@ export function installFusedAdam(): void {
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(this) below
   const original: ApplyGradients = proto.applyGradients;
   proto.applyGradients = function applyGradients(this: tf.AdamOptimizer, variableGradients) {
-    if (tf.getBackend() !== NATIVE_BACKEND_NAME) return original.call(this, variableGradients);
+    if (tf.getBackend() !== NATIVE_BACKEND_NAME) {
+      original.call(this, variableGradients);
+      return;
+    }
     // The moments and iteration counter are protected in tfjs's typings; AdamState names the
     // fields the fused pass reads and writes.
     const self = this as unknown as AdamState;

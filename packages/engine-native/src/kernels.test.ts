@@ -500,9 +500,9 @@ describe('native kernels match the cpu backend', { skip }, () => {
     before = tf.memory().numTensors;
     const actual = await run('native');
     assert.equal(tf.memory().numTensors - before, cpuLeak, 'Adam leaked tensors');
-    actual.forEach((a, i) =>
-      assert.ok(closeness(a, expected[i] as Float32Array) <= 1, `Adam state ${i} differs`),
-    );
+    actual.forEach((a, i) => {
+      assert.ok(closeness(a, expected[i] as Float32Array) <= 1, `Adam state ${i} differs`);
+    });
   });
 
   test('the in-place Adam step never changes arrays that were read or are shared', async () => {

@@ -34,7 +34,9 @@ test('moving statistics become the exact mean of the batch statistics', async ()
   const before = tf.memory().numTensors;
   const batches = batchValues.map((b) => tf.tensor2d(b));
   const report = await recalibrateBatchNorm(net, batches);
-  batches.forEach((b) => b.dispose());
+  batches.forEach((b) => {
+    b.dispose();
+  });
   assert.deepEqual(report, { layers: 1, batches: 2 });
   const [, mean, variance] = bn.getWeights();
   // Batch means (2, 12, -2) and (6, 22, 1); unbiased batch variances (2, 8, 2) and (2, 8, 2).

@@ -177,7 +177,9 @@ export function checkDistributionForParam(
       check(dist.value, ['value']);
       break;
     case 'values':
-      dist.values.forEach((v, i) => check(v, ['values', i]));
+      dist.values.forEach((v, i) => {
+        check(v, ['values', i]);
+      });
       break;
     case 'uniform':
     case 'log_uniform':

@@ -383,7 +383,9 @@ export async function uploadLarge(
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.onProgress) {
     const onProgress = options.onProgress;
-    upload.on('httpUploadProgress', (progress) => onProgress(progress.loaded ?? 0));
+    upload.on('httpUploadProgress', (progress) => {
+      onProgress(progress.loaded ?? 0);
+    });
   }
   let etag: string;
   try {

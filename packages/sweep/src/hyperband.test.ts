@@ -167,7 +167,9 @@ test('brackets: bracket b starts at minEpochs * eta^b; the last one never stops 
   const counts = [0, 0, 0, 0];
   for (let n = 1; n <= 4900; n++) counts[hb.bracketOf(n)] = (counts[hb.bracketOf(n)] ?? 0) + 1;
   const expected = [2700, 1200, 600, 400];
-  counts.forEach((c, b) => assert.ok(Math.abs(c - (expected[b] ?? 0)) < 120, `bracket ${b}: ${c}`));
+  counts.forEach((c, b) => {
+    assert.ok(Math.abs(c - (expected[b] ?? 0)) < 120, `bracket ${b}: ${c}`);
+  });
   const two = createScheduler({ type: 'hyperband', maxEpochs: 27, brackets: 2 });
   assert.ok(two instanceof HyperbandScheduler);
   assert.equal(two.brackets.length, 2);

@@ -41,9 +41,9 @@ test('preview of a random spec equals what the sampler gives the controller (see
   const entries = preview(spec, 4);
   assert.equal(entries.length, 4);
   const sampler = createSampler(spec.search, { seed: 7, goal: 'maximize' });
-  entries.forEach((e) =>
-    assert.deepEqual(e.params, sampler.suggest({ trialNumber: e.trialNumber, history: [] })),
-  );
+  entries.forEach((e) => {
+    assert.deepEqual(e.params, sampler.suggest({ trialNumber: e.trialNumber, history: [] }));
+  });
   // maxTrials defaults to 10.
   assert.equal(preview(spec, 50).length, 10);
   assert.equal(preview(spec, 0).length, 0);

@@ -18,7 +18,9 @@ test('unscrambled points equal the published Joe-Kuo sequence (SciPy/Optuna refe
     [0.625, 0.125, 0.875, 0.625, 0.625],
     [0.125, 0.625, 0.375, 0.125, 0.125],
   ];
-  expected.forEach((point, i) => assert.deepEqual(sobol.point(i), point, `point ${i}`));
+  expected.forEach((point, i) => {
+    assert.deepEqual(sobol.point(i), point, `point ${i}`);
+  });
 });
 
 /** True when each of the 2^k cells of [0, 1) holds exactly one of the first 2^k coordinates. */

@@ -159,9 +159,9 @@ export class SweepController {
       try {
         for (const sweepId of await this.store.activeSweepIds()) {
           if (this.closed) break;
-          await this.advance(sweepId).catch((error: unknown) =>
-            this.options.logger.error({ err: error, sweepId }, 'advancing sweep failed'),
-          );
+          await this.advance(sweepId).catch((error: unknown) => {
+            this.options.logger.error({ err: error, sweepId }, 'advancing sweep failed');
+          });
         }
       } catch (error) {
         this.options.logger.warn({ err: error }, 'reconcile pass failed');
@@ -390,9 +390,9 @@ export class SweepController {
 
   private advanceInBackgroundScoped(sweepId: string, scope: Set<string>): void {
     if (this.closed) return;
-    this.advanceScoped(sweepId, scope).catch((error: unknown) =>
-      this.options.logger.error({ err: error, sweepId }, 'advancing sweep failed'),
-    );
+    this.advanceScoped(sweepId, scope).catch((error: unknown) => {
+      this.options.logger.error({ err: error, sweepId }, 'advancing sweep failed');
+    });
   }
 
   /** One advance; a write fenced off by a newer version counts as contended (re-read, retry). */

@@ -56,8 +56,9 @@ export class SweepLock {
           (held) => {
             if (!held) logger.warn({ sweepId }, 'sweep lock lost while held; writes are fenced');
           },
-          (error: unknown) =>
-            logger.warn({ err: error, sweepId }, 'renewing the sweep lock failed'),
+          (error: unknown) => {
+            logger.warn({ err: error, sweepId }, 'renewing the sweep lock failed');
+          },
         );
       },
       Math.max(1, Math.floor(ttlMs / 3)),

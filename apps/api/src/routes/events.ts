@@ -36,9 +36,9 @@ export function registerEventRoutes(
   context: RouteContext,
   options: EventRouteOptions = {},
 ): void {
-  const hub = new SweepEventHub(context.store, options, (error, sweepId) =>
-    app.log.warn({ err: error, sweepId }, 'sweep watcher poll failed'),
-  );
+  const hub = new SweepEventHub(context.store, options, (error, sweepId) => {
+    app.log.warn({ err: error, sweepId }, 'sweep watcher poll failed');
+  });
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   const open = new Set<ServerResponse>();

@@ -51,9 +51,11 @@ export function registerHealthRoutes(app: ApiApp, context: RouteContext): void {
         probe(() =>
           Promise.race([
             context.store.ping(),
-            new Promise((_resolve, reject) =>
-              timeout.addEventListener('abort', () => reject(new Error('timeout'))),
-            ),
+            new Promise((_resolve, reject) => {
+              timeout.addEventListener('abort', () => {
+                reject(new Error('timeout'));
+              });
+            }),
           ]),
         ),
         probe(() =>

@@ -297,9 +297,9 @@ export function registerSweepRoutes(app: ApiApp, context: RouteContext): void {
     },
     // Nothing to await; a Promise so that a throw inside becomes the error response.
     (request) =>
-      new Promise<PreviewResponse>((resolve) =>
-        resolve(previewOf(request.body, request.query.n, context.maxTrialMemoryBytes)),
-      ),
+      new Promise<PreviewResponse>((resolve) => {
+        resolve(previewOf(request.body, request.query.n, context.maxTrialMemoryBytes));
+      }),
   );
 }
 

@@ -30,19 +30,29 @@ export interface WebhookPostOptions {
 function guardedLookup(blockedRange: (address: string) => string | undefined): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-      if (error) return callback(error, '', 0);
+      if (error) {
+        callback(error, '', 0);
+        return;
+      }
       for (const { address } of addresses) {
         const range = blockedRange(address);
         if (range !== undefined) {
           const blocked = new WebhookBlockedError(
             `blocked: ${hostname} resolves to ${address}, a ${range} address this API does not send webhooks to`,
           );
-          return callback(blocked, '', 0);
+          callback(blocked, '', 0);
+          return;
         }
       }
-      if (options.all === true) return callback(null, addresses);
+      if (options.all === true) {
+        callback(null, addresses);
+        return;
+      }
       const [first] = addresses;
-      if (first === undefined) return callback(new Error(`${hostname} has no address`), '', 0);
+      if (first === undefined) {
+        callback(new Error(`${hostname} has no address`), '', 0);
+        return;
+      }
       callback(null, first.address, first.family);
     });
   };

@@ -44,9 +44,9 @@ export class WebhookSender {
       prefix: this.options.prefix,
       concurrency: CONCURRENCY,
     });
-    this.worker.on('error', (error) =>
-      this.options.logger.warn({ err: error }, 'webhook sender error'),
-    );
+    this.worker.on('error', (error) => {
+      this.options.logger.warn({ err: error }, 'webhook sender error');
+    });
   }
 
   async close(): Promise<void> {

@@ -50,7 +50,9 @@ export class Webhooks {
     this.policy = new WebhookAddressPolicy(settings.allowedNetworks);
     if (settings.secret === undefined) return;
     this.queue = new Queue<WebhookJob>(WEBHOOKS_QUEUE, { connection: redis, prefix });
-    this.queue.on('error', (error) => logger.warn({ err: error }, 'webhooks queue error'));
+    this.queue.on('error', (error) => {
+      logger.warn({ err: error }, 'webhooks queue error');
+    });
     this.notifier = new WebhookNotifier({
       queue: this.queue,
       urls: settings.urls ?? [],

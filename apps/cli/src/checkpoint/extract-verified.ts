@@ -52,7 +52,9 @@ export async function extractVerified(
           seen.set(header.name, { bytes: hashing.size(), sha256: hashing.digest() });
           next();
         },
-        (error: unknown) => next(error as Error),
+        (error: unknown) => {
+          next(error as Error);
+        },
       );
   });
   try {

@@ -61,7 +61,9 @@ export async function predictImages(
     const batchPaths = paths.slice(start, start + batchSize);
     const pixels = await Promise.all(batchPaths.map((p) => loadImagePixels(p, size)));
     const flat = new Float32Array(pixels.length * size * size * 3);
-    pixels.forEach((p, i) => flat.set(p, i * size * size * 3));
+    pixels.forEach((p, i) => {
+      flat.set(p, i * size * size * 3);
+    });
     const scores = tf.tidy(() => {
       const input = tf.tensor4d(flat, [pixels.length, size, size, 3]);
       return checkpoint.model.predict(input) as tf.Tensor;

@@ -82,9 +82,15 @@ export async function localUp(ctx: CommandContext, options: LocalUpOptions): Pro
   printUrls(ctx, home, settings);
   ctx.out.write(`up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; Ctrl-C stops it\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGHUP', () => resolve('SIGHUP'));
+    process.once('SIGINT', () => {
+      resolve('SIGINT');
+    });
+    process.once('SIGTERM', () => {
+      resolve('SIGTERM');
+    });
+    process.once('SIGHUP', () => {
+      resolve('SIGHUP');
+    });
   });
   ctx.out.write(
     `${signal}: stopping the workers (their trials go back to the queue), then the API, S3 and Redis\n`,

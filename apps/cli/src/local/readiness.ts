@@ -44,8 +44,12 @@ export function redisPong(port: number): Promise<boolean> {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(2_000, () => done(false));
-    socket.once('error', () => done(false));
+    socket.setTimeout(2_000, () => {
+      done(false);
+    });
+    socket.once('error', () => {
+      done(false);
+    });
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString('latin1');
@@ -58,9 +62,13 @@ export function redisPong(port: number): Promise<boolean> {
 export function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', () => resolve(false));
+    server.once('error', () => {
+      resolve(false);
+    });
     server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-      server.close(() => resolve(true));
+      server.close(() => {
+        resolve(true);
+      });
     });
   });
 }

@@ -80,5 +80,7 @@ export function watchSweep(sweepId: string, handlers: SweepStreamHandlers): () =
     handlers.onState('stopped');
   };
   void run();
-  return () => abort.abort();
+  return () => {
+    abort.abort();
+  };
 }

@@ -31,7 +31,10 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
   useEffect(() => {
     if (bestId === undefined) return;
     api.best(props.sweep.id, weights).then(
-      (b) => (setBest(b), setError(undefined)),
+      (b) => {
+        setBest(b);
+        setError(undefined);
+      },
       (e: unknown) => {
         // Trials recorded before best-epoch weights were kept have only the last epoch's.
         if (weights === 'best' && e instanceof ApiRequestError && e.code === 'ARTIFACT_NOT_FOUND') {
@@ -41,7 +44,12 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
       },
     );
   }, [bestId, ended, props.sweep.status, weights]);
-  useEffect(() => () => tarUrl && URL.revokeObjectURL(tarUrl), [tarUrl]);
+  useEffect(
+    () => () => {
+      if (tarUrl) URL.revokeObjectURL(tarUrl);
+    },
+    [tarUrl],
+  );
   if (props.sweep.best === null) {
     return (
       <section class="card" aria-labelledby="best-title">
@@ -92,7 +100,10 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
                   name="weights"
                   value={w}
                   checked={weights === w}
-                  onChange={() => (setNote(''), setWeights(w))}
+                  onChange={() => {
+                    setNote('');
+                    setWeights(w);
+                  }}
                 />{' '}
                 {w === 'best' ? 'best epoch' : 'last epoch'}
               </label>
@@ -123,9 +134,9 @@ export function BestCard(props: { sweep: SweepSummary; trial: TrialSummary | und
           <button
             type="button"
             onClick={() =>
-              void api
-                .downloadBestTar(props.sweep.id, weights)
-                .then((blob) => setTarUrl(saveBlob(blob, `${summary.trialId}.tar`)), setError)
+              void api.downloadBestTar(props.sweep.id, weights).then((blob) => {
+                setTarUrl(saveBlob(blob, `${summary.trialId}.tar`));
+              }, setError)
             }
           >
             Download everything (.tar)

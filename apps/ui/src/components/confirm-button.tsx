@@ -34,7 +34,9 @@ export function ConfirmButton(props: {
               value="confirm"
               type="submit"
               class={props.danger ? 'danger' : 'primary'}
-              onClick={() => props.onConfirm()}
+              onClick={() => {
+                props.onConfirm();
+              }}
             >
               Confirm
             </button>

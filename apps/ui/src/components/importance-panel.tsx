@@ -25,7 +25,9 @@ export function ImportancePanel(props: {
       else timer = setTimeout(step, 0);
     };
     timer = setTimeout(step, IMPORTANCE_DELAY_MS);
-    return () => clearTimeout(timer);
+    return () => {
+      clearTimeout(timer);
+    };
   }, [finished]);
   return (
     <section aria-labelledby="importance-title" class="card">

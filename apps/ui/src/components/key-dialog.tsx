@@ -26,7 +26,9 @@ export function KeyDialog({ onKey }: { onKey: () => void }) {
         type="password"
         autocomplete="off"
         value={key}
-        onInput={(e) => setKey(e.currentTarget.value)}
+        onInput={(e) => {
+          setKey(e.currentTarget.value);
+        }}
         autoFocus
       />
       <button type="submit">Continue</button>

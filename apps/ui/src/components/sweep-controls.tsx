@@ -18,7 +18,9 @@ export function SweepControls(props: { sweep: SweepSummary; parallelism: number 
   const act = (what: string, run: () => Promise<unknown>) => () => {
     setError(undefined);
     setDone('');
-    run().then(() => setDone(what), setError);
+    run().then(() => {
+      setDone(what);
+    }, setError);
   };
   return (
     <section class="card controls" aria-labelledby="controls-title">
@@ -57,7 +59,9 @@ export function SweepControls(props: { sweep: SweepSummary; parallelism: number 
             max={256}
             value={parallelism}
             disabled={finished}
-            onInput={(e) => setParallelism(e.currentTarget.value)}
+            onInput={(e) => {
+              setParallelism(e.currentTarget.value);
+            }}
           />
         </label>
         <label>
@@ -67,7 +71,9 @@ export function SweepControls(props: { sweep: SweepSummary; parallelism: number 
             min={1}
             value={maxTrials}
             disabled={finished}
-            onInput={(e) => setMaxTrials(e.currentTarget.value)}
+            onInput={(e) => {
+              setMaxTrials(e.currentTarget.value);
+            }}
           />
         </label>
         <ConfirmButton

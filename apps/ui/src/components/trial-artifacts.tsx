@@ -23,9 +23,17 @@ export function TrialArtifacts(props: { trialId: string; version: string }) {
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState<string | undefined>();
   useEffect(() => {
-    api.trialArtifacts(props.trialId).then((r) => (setListing(r), setError(undefined)), setError);
+    api.trialArtifacts(props.trialId).then((r) => {
+      setListing(r);
+      setError(undefined);
+    }, setError);
   }, [props.trialId, props.version]);
-  useEffect(() => () => saved && URL.revokeObjectURL(saved), [saved]);
+  useEffect(
+    () => () => {
+      if (saved) URL.revokeObjectURL(saved);
+    },
+    [saved],
+  );
   if (listing === undefined) return <ErrorNote error={error} />;
   return (
     <>
@@ -66,15 +74,11 @@ export function TrialArtifacts(props: { trialId: string; version: string }) {
                     type="button"
                     aria-label={`download ${a.path} through the API`}
                     onClick={() =>
-                      void api
-                        .downloadTrialFile(listing.trialId, a.path)
-                        .then(
-                          (blob) =>
-                            setSaved(
-                              saveBlob(blob, `${listing.trialId}_${a.path.replaceAll('/', '_')}`),
-                            ),
-                          setError,
-                        )
+                      void api.downloadTrialFile(listing.trialId, a.path).then((blob) => {
+                        setSaved(
+                          saveBlob(blob, `${listing.trialId}_${a.path.replaceAll('/', '_')}`),
+                        );
+                      }, setError)
                     }
                   >
                     via API

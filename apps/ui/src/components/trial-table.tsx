@@ -131,7 +131,9 @@ export function TrialTable(props: {
       <button
         type="button"
         class="sort"
-        onClick={() => setSort({ key, desc: sort.key === key ? !sort.desc : false })}
+        onClick={() => {
+          setSort({ key, desc: sort.key === key ? !sort.desc : false });
+        }}
       >
         {label}
         {sort.key === key ? (sort.desc ? ' ▼' : ' ▲') : ''}
@@ -147,7 +149,9 @@ export function TrialTable(props: {
           <select
             aria-label="Filter trials by status"
             value={status}
-            onChange={(e) => setStatus(e.currentTarget.value)}
+            onChange={(e) => {
+              setStatus(e.currentTarget.value);
+            }}
           >
             <option value="all">all</option>
             {statuses.map((s) => (
@@ -162,7 +166,9 @@ export function TrialTable(props: {
             aria-label="Filter trials by text"
             placeholder="parameter value, reason…"
             value={text}
-            onInput={(e) => setText(e.currentTarget.value)}
+            onInput={(e) => {
+              setText(e.currentTarget.value);
+            }}
           />
         </label>
         <span class="muted" aria-live="polite">
@@ -173,7 +179,9 @@ export function TrialTable(props: {
         class="table-scroll"
         tabIndex={0}
         aria-label="Trials, scrollable"
-        onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
+        onScroll={(e) => {
+          setScrollTop(e.currentTarget.scrollTop);
+        }}
       >
         <table class="grid" aria-label="Trials" id="trial-table" aria-rowcount={rows.length + 1}>
           <thead>

@@ -46,7 +46,9 @@ export function SubmitPage() {
     setBusy(true);
     action()
       .catch(fail)
-      .finally(() => setBusy(false));
+      .finally(() => {
+        setBusy(false);
+      });
   };
   const located = useMemo(() => {
     const byLine = new Map<number, { issue: ApiIssue; found: string }[]>();
@@ -72,7 +74,11 @@ export function SubmitPage() {
             onChange={(e) => {
               const file = e.currentTarget.files?.[0];
               if (file)
-                void file.text().then((t) => (setText(t), setIssues([]), setPreview(undefined)));
+                void file.text().then((t) => {
+                  setText(t);
+                  setIssues([]);
+                  setPreview(undefined);
+                });
             }}
           />
         </label>
@@ -95,13 +101,13 @@ export function SubmitPage() {
         <button
           type="button"
           disabled={busy}
-          onClick={() =>
+          onClick={() => {
             run(async () => {
               setPreview(await api.preview(text, 10));
               setIssues([]);
               setError(undefined);
-            })
-          }
+            });
+          }}
         >
           Preview
         </button>
@@ -109,12 +115,12 @@ export function SubmitPage() {
           type="button"
           class="primary"
           disabled={busy}
-          onClick={() =>
+          onClick={() => {
             run(async () => {
               const created = await api.submit(text);
               location.hash = href.sweep(created.id);
-            })
-          }
+            });
+          }}
         >
           Submit sweep
         </button>

@@ -20,8 +20,14 @@ export function SweepsPage() {
     const load = (): void => {
       api
         .listSweeps()
-        .then((r) => !stopped && (setSweeps(r.sweeps), setError(undefined)))
-        .catch((e: unknown) => !stopped && setError(e));
+        .then((r) => {
+          if (stopped) return;
+          setSweeps(r.sweeps);
+          setError(undefined);
+        })
+        .catch((e: unknown) => {
+          if (!stopped) setError(e);
+        });
     };
     load();
     const timer = setInterval(load, REFRESH_MS);
@@ -39,7 +45,12 @@ export function SweepsPage() {
       <div class="toolbar">
         <label>
           Status{' '}
-          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+          <select
+            value={status}
+            onChange={(e) => {
+              setStatus(e.currentTarget.value);
+            }}
+          >
             <option value="all">all</option>
             {statuses.map((s) => (
               <option value={s}>{s}</option>

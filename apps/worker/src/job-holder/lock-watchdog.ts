@@ -45,7 +45,9 @@ export class LockWatchdog {
   constructor(private readonly options: LockWatchdogOptions) {
     this.lostAfterMs = options.lockDurationMs * (options.lostAfterFraction ?? 0.8);
     this.intervalMs = Math.max(50, options.lockDurationMs / 20);
-    this.timer = setInterval(() => this.check(), this.intervalMs);
+    this.timer = setInterval(() => {
+      this.check();
+    }, this.intervalMs);
     this.timer.unref();
   }
 

@@ -454,7 +454,9 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       );
     }, deps.stopPollMs ?? DEFAULT_STOP_POLL_MS);
     timer.unref();
-    return () => clearInterval(timer);
+    return () => {
+      clearInterval(timer);
+    };
   };
 
   const requestFor = (
@@ -497,7 +499,9 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       keyPrefix: deps.keyPrefix,
       log: held.log,
       metrics: deps.metrics,
-      onTrainingStarted: () => health.recordSuccess(),
+      onTrainingStarted: () => {
+        health.recordSuccess();
+      },
       onEpochTensors: deps.onEpochTensors,
       onTrialStarted: deps.onTrialStarted,
       deleteCheckpoints: async (roots: readonly CheckpointRoot[]) => {
@@ -511,7 +515,9 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     const cancelReason = active?.cancelReason;
     active = { trialId: payload.trialId, trial };
     if (cancelReason !== undefined) trial.stop('cancel', cancelReason);
-    const onAbort = (): void => trial.stop('cancel', 'cancelled on this worker');
+    const onAbort = (): void => {
+      trial.stop('cancel', 'cancelled on this worker');
+    };
     signal?.addEventListener('abort', onAbort);
     // A shutdown requested while the trial process was starting.
     if (shuttingDown) trial.stop('shutdown', SHUTDOWN_MESSAGE);

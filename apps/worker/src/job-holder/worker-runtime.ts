@@ -145,9 +145,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
       const key = jobKey.of?.(jobId);
       if (key === undefined) return;
       const credit = creditLostLock(bullConnection, key, lost.pendingMove).then(
-        (settled) => logger.info({ trialId: jobId, settled }, 'stall of the lost lock settled'),
-        (error: unknown) =>
-          logger.warn({ trialId: jobId, error: errorMessage(error) }, 'stall credit failed'),
+        (settled) => {
+          logger.info({ trialId: jobId, settled }, 'stall of the lost lock settled');
+        },
+        (error: unknown) => {
+          logger.warn({ trialId: jobId, error: errorMessage(error) }, 'stall credit failed');
+        },
       );
       credits.add(credit);
       void credit.finally(() => credits.delete(credit));
@@ -212,8 +215,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   );
   started.worker = worker;
   jobKey.of = (jobId) => worker.toKey(jobId);
-  worker.on('locksRenewed', ({ jobIds }) => watchdog.renewed(jobIds));
-  worker.on('lockRenewalFailed', (jobIds) => watchdog.renewalFailed(jobIds));
+  worker.on('locksRenewed', ({ jobIds }) => {
+    watchdog.renewed(jobIds);
+  });
+  worker.on('lockRenewalFailed', (jobIds) => {
+    watchdog.renewalFailed(jobIds);
+  });
   worker.on('failed', (job, error) => {
     logger.warn({ jobId: job?.id, error: error.message }, 'job failed');
   });
@@ -285,7 +292,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     health,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(forceStop()), timeoutMs);
+        const timer = setTimeout(() => {
+          reject(forceStop());
+        }, timeoutMs);
         gracefulStop().then(
           () => {
             clearTimeout(timer);

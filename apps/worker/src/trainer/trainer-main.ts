@@ -54,7 +54,10 @@ process.on('message', (message: ParentMessage) => {
     running = true;
     const decide = (epoch: number): Promise<EarlyStopDecision> =>
       new Promise((resolve) => {
-        if (stop !== undefined) return resolve({ action: 'continue' });
+        if (stop !== undefined) {
+          resolve({ action: 'continue' });
+          return;
+        }
         pendingDecisions.set(epoch, resolve);
         send({ type: 'decide', epoch });
       });

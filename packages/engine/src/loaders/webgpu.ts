@@ -147,10 +147,9 @@ function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
 async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(unavailable(`Dawn did not answer ${what} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => {
+      reject(unavailable(`Dawn did not answer ${what} within ${timeoutMs} ms`));
+    }, timeoutMs);
     timer.unref();
   });
   try {
