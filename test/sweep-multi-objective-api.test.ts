@@ -20,7 +20,7 @@ import {
   type SweepDetail,
   type TrialPayload,
 } from '@setrain/protocol';
-import { dominates } from '@setrain/sweep';
+import { dominates, hypervolume2d } from '@setrain/sweep';
 
 import { useApiTestFile, writeFinishedTrial, type ApiWorld } from './api-world.js';
 import { sameAsRandomSearch } from './fixtures/random-search-points.js';
@@ -59,6 +59,9 @@ function valuesOf(payload: TrialPayload): { accuracy: number; latency: number } 
   const x = Number(payload.params['dropout']);
   return { accuracy: 1 - (x - 0.5) ** 2, latency: 1 + 10 * x };
 }
+
+/** Worse than every trial in both objectives (accuracy is at least 0.75, latency at most 10). */
+const REFERENCE_POINT = [0.5, 12];
 
 /** The weights byte writeFinishedTrial fills trial N's best/ weights with. */
 const bestFill = (trialNumber: number) => trialNumber + 100;
@@ -102,7 +105,7 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
   const work = await tempDir('multi-objective');
   try {
     const app = await w.app();
-    const sweep = await api.createSweep(app, moSpec(w));
+    const sweep = await api.createSweep(app, moSpec(w, { referencePoint: REFERENCE_POINT }));
     assert.deepEqual(sweep.objectives, OBJECTIVES);
     assert.deepEqual(sweep.objective, OBJECTIVES[0]);
     w.worker(async (j) => {
@@ -150,6 +153,16 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
       front.front.map((t) => [t.trialNumber, t.values]),
       points.filter((p) => expected.includes(p.n)).map((p) => [p.n, p.values]),
     );
+    // Its hypervolume against the spec's reference point, in the detail and on /best.
+    const area = hypervolume2d(
+      points.map((p) => p.values),
+      [REFERENCE_POINT[0] ?? 0, REFERENCE_POINT[1] ?? 0],
+      goals,
+    );
+    assert.ok(area > 0);
+    const hv = { value: area, referencePoint: REFERENCE_POINT, referencePointFrom: 'spec' };
+    assert.deepEqual(done.hypervolume, hv);
+    assert.deepEqual(front.hypervolume, hv);
 
     // No single best/ to download: the error names the front and how to pick one trial.
     const download = await get(app, `/v1/sweeps/${sweep.id}/best/download`);
@@ -193,12 +206,14 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
 
     // `setrain fetch-best --trial N` against the listening API: trial N's files, verified.
     const apiUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    const setrain = (args: string[]) =>
+      runSetrain(args, {
+        SETRAIN_API_URL: apiUrl,
+        SETRAIN_API_KEY: api.apiKey,
+        XDG_CONFIG_HOME: join(work.path, 'config'),
+      });
     const out = join(work.path, `trial-${offFront}`);
-    const cli = await runSetrain(['fetch-best', sweep.id, '--trial', String(offFront), '-o', out], {
-      SETRAIN_API_URL: apiUrl,
-      SETRAIN_API_KEY: api.apiKey,
-      XDG_CONFIG_HOME: join(work.path, 'config'),
-    });
+    const cli = await setrain(['fetch-best', sweep.id, '--trial', String(offFront), '-o', out]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, new RegExp(`trial ${sweep.id}\\.${offFront}: val_accuracy`));
     assert.ok((await readFile(join(out, 'weights.bin'))).every((b) => b === bestFill(offFront)));
@@ -209,10 +224,21 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
     assert.equal(card.trialId, `${sweep.id}.${offFront}`);
     assert.ok(card.files.length === 3 && card.files.every((f) => f.verified));
 
+    // `setrain sweep status` marks the front and reports the hypervolume.
+    const status = await setrain(['sweep', 'status', sweep.id]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      new RegExp(
+        `Pareto front ${expected.length} trial\\(s\\), marked \\*; hypervolume \\S+ \\(reference point \\(0\\.5, 12\\) from spec\\)`,
+      ),
+    );
+
     // The OpenAPI document describes both /best shapes and the trial query.
     const docs = JSON.stringify((await get(app, '/docs/json')).json());
     assert.match(docs, /"front":\{"type":"array"/);
     assert.match(docs, /"name":"trial"/);
+    assert.match(docs, /"referencePointFrom":\{"type":"string","enum":\["spec","front"\]/);
   } finally {
     await w.close();
     await work.cleanup();

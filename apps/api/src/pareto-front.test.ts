@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import type { TrialState, TrialStatus } from '@setrain/protocol';
 
-import { paretoFrontOf } from './pareto-front.js';
+import { frontHypervolumeOf, paretoFrontOf } from './pareto-front.js';
 
 function trial(
   n: number,
@@ -53,4 +53,29 @@ test('the front: finished trials with every value, none dominated, by trial numb
   );
   assert.deepEqual(front[0]?.params, { seRatio: 1 });
   assert.deepEqual(paretoFrontOf(spec, []), []);
+});
+
+test("the front's hypervolume: against the spec's reference point, else one inferred from the front", () => {
+  const objectives = [
+    { metric: 'val_accuracy', goal: 'maximize' },
+    { metric: 'latency_ms', goal: 'minimize' },
+  ] as const;
+  const spec = { objective: objectives[0], objectives };
+  const front = paretoFrontOf(spec, [
+    trial(1, 'completed', 0.9, 10),
+    trial(2, 'completed', 0.8, 5),
+  ]);
+  // Given (0.5, 20): 0.4 x 10 for trial 1, plus (0.8 - 0.5) x (10 - 5) for trial 2.
+  const given = frontHypervolumeOf({ ...spec, referencePoint: [0.5, 20] }, front);
+  assert.equal(given?.referencePointFrom, 'spec');
+  assert.deepEqual(given?.referencePoint, [0.5, 20]);
+  assert.ok(Math.abs((given?.value ?? 0) - (0.4 * 10 + 0.3 * 5)) < 1e-9, JSON.stringify(given));
+  // Inferred: 10% of the front's range beyond its worst, (0.79, 10.5): 0.11 x 0.5 + 0.01 x 5.
+  const inferred = frontHypervolumeOf(spec, front);
+  assert.equal(inferred?.referencePointFrom, 'front');
+  assert.ok(Math.abs((inferred?.referencePoint[0] ?? 0) - 0.79) < 1e-12);
+  assert.ok(Math.abs((inferred?.referencePoint[1] ?? 0) - 10.5) < 1e-12);
+  assert.ok(Math.abs((inferred?.value ?? 0) - (0.11 * 0.5 + 0.01 * 5)) < 1e-9);
+  assert.equal(frontHypervolumeOf(spec, []), undefined);
+  assert.equal(frontHypervolumeOf({ ...spec, referencePoint: [0.5, 20] }, [])?.value, 0);
 });

@@ -1,14 +1,15 @@
-// The Pareto front of a multi-objective sweep, read from its trial states (what /best returns and
-// the sweep detail marks): there is no single best trial, so nothing of it is stored.
+// The Pareto front of a multi-objective sweep and its hypervolume, read from its trial states (what
+// /best returns and the sweep detail marks): there is no single best trial, so nothing is stored.
 import {
   goalsOf,
+  type Hypervolume,
   objectiveValuesOf,
   objectivesOf,
   type ObjectivesView,
   type ParetoFrontTrial,
   type TrialState,
 } from '@setrain/protocol';
-import { dominates } from '@setrain/sweep';
+import { dominates, hypervolume, inferReferencePoint } from '@setrain/sweep';
 
 /**
  * The finished trials (completed or early-stopped) whose every objective is known and that no
@@ -34,4 +35,24 @@ export function paretoFrontOf(
       params: trial.params,
       values,
     }));
+}
+
+/**
+ * The front's hypervolume against the spec's `referencePoint`, or else the one BoTorch's rule infers
+ * from the front (inferReferencePoint). Undefined while there is neither.
+ */
+export function frontHypervolumeOf(
+  spec: ObjectivesView & { referencePoint?: readonly number[] | undefined },
+  front: readonly ParetoFrontTrial[],
+): Hypervolume | undefined {
+  const goals = goalsOf(spec);
+  const values = front.map((t) => t.values);
+  const given = spec.referencePoint;
+  const referencePoint = given !== undefined ? [...given] : inferReferencePoint(values, goals);
+  if (referencePoint === undefined) return undefined;
+  return {
+    value: hypervolume(values, referencePoint, goals),
+    referencePoint,
+    referencePointFrom: given !== undefined ? 'spec' : 'front',
+  };
 }

@@ -8,7 +8,7 @@ import {
   type TrialSummary,
 } from '@setrain/protocol';
 
-import { paretoFrontOf } from './pareto-front.js';
+import { frontHypervolumeOf, paretoFrontOf } from './pareto-front.js';
 import { countTrials, type SweepRecord } from './sweep-record.js';
 
 /** API views of stored sweeps and trials (what the response schemas describe). */
@@ -52,9 +52,14 @@ export function toSweepSummary(record: SweepRecord, trials: readonly TrialState[
 export function frontOf(
   record: SweepRecord,
   trials: readonly TrialState[],
-): Pick<SweepDetail, 'front'> {
+): Pick<SweepDetail, 'front' | 'hypervolume'> {
   if (!isMultiObjective(record.spec)) return {};
-  return { front: paretoFrontOf(record.spec, trials).map((t) => t.trialNumber) };
+  const front = paretoFrontOf(record.spec, trials);
+  const hypervolume = frontHypervolumeOf(record.spec, front);
+  return {
+    front: front.map((t) => t.trialNumber),
+    ...(hypervolume !== undefined ? { hypervolume } : {}),
+  };
 }
 
 export function toSweepDetail(record: SweepRecord, trials: readonly TrialState[]): SweepDetail {

@@ -12,7 +12,7 @@ import { MAX_TRIALS_LIMIT, STRATEGIES, type SweepSpec } from './sweep-spec.js';
 import { trialPbtSchema } from './pbt-lineage.js';
 import { epochMetricsSchema, paramSetSchema, TRIAL_STATUSES } from './trial.js';
 import { GOALS, METRIC_NAMES } from './training.js';
-import { OBJECTIVE_METRIC_NAMES, trialMetricsSchema } from './objectives.js';
+import { hypervolumeSchema, OBJECTIVE_METRIC_NAMES, trialMetricsSchema } from './objectives.js';
 
 /** Where a sweep is in its life. `running` until every planned trial ended or it was stopped;
  * `paused` enqueues nothing new (running trials finish) until resumed. */
@@ -163,6 +163,11 @@ export const sweepDetailSchema = sweepSummarySchema.extend({
   trials: z.array(trialSummarySchema),
   /** Multi-objective sweeps: the trial numbers on the Pareto front so far (GET /best has values). */
   front: z.array(z.number().int().min(1)).optional(),
+  /**
+   * Multi-objective sweeps: the front's hypervolume, once there is a reference point (the spec's,
+   * or one inferred from a non-empty front).
+   */
+  hypervolume: hypervolumeSchema.optional(),
 });
 export type SweepDetail = z.infer<typeof sweepDetailSchema>;
 
@@ -346,6 +351,8 @@ export const paretoFrontResponseSchema = z.object({
   sweepId: sweepIdSchema,
   objectives: z.array(objectiveViewSchema),
   front: z.array(paretoFrontTrialSchema),
+  /** The front's hypervolume and the reference point it is measured against. */
+  hypervolume: hypervolumeSchema,
 });
 export type ParetoFrontResponse = z.infer<typeof paretoFrontResponseSchema>;
 

@@ -91,6 +91,24 @@ test('objectives: bad lists and combinations name the field and what to do', () 
   parseSweepSpec({ ...base, objectives: [mo[0]], earlyStopping: { type: 'asha' } });
 });
 
+test('referencePoint: one value per objective, only with several objectives', () => {
+  const mo = [{ metric: 'val_loss' }, { metric: 'latency_ms' }];
+  const spec = parseSweepSpec({ ...base, objectives: mo, referencePoint: [2, 50] });
+  assert.deepEqual(spec.referencePoint, [2, 50]);
+  assert.match(
+    issuesOf({ ...base, objectives: mo, referencePoint: [2, 50, 1] }).join(),
+    /^referencePoint: referencePoint has 3 values; give one per objective \(2, in objectives order\)/,
+  );
+  assert.match(
+    issuesOf({ ...base, objective: { metric: 'val_loss' }, referencePoint: [2, 50] }).join(),
+    /^referencePoint: .*needs objectives: with two or more items/,
+  );
+  assert.match(
+    issuesOf({ ...base, objectives: mo, referencePoint: [2, 'x'] }).join(),
+    /referencePoint\[1\]/,
+  );
+});
+
 test('objectiveValuesOf reads the epoch metric from objectiveValue and the rest from trialMetrics', () => {
   const objectives = [
     { metric: 'val_accuracy', goal: 'maximize' },

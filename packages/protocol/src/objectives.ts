@@ -98,6 +98,24 @@ export function epochObjectiveOf(objectives: readonly ObjectiveItem[]): Objectiv
   };
 }
 
+/**
+ * `referencePoint:` the point a multi-objective sweep's hypervolume is measured against, one value
+ * per objective in `objectives` order (Optuna's `reference_point`, BoTorch's `ref_point`). Without
+ * it the API infers one from the front (see inferReferencePoint in packages/sweep).
+ */
+export const referencePointSchema = z.array(z.number()).min(2).max(MAX_OBJECTIVES);
+
+/** How a multi-objective sweep's front is scored (sweep detail and GET /best). */
+export const hypervolumeSchema = z.object({
+  /** The volume the front dominates up to `referencePoint`, objectives read under their goals. */
+  value: z.number().min(0),
+  /** One value per objective, in `objectives` order. */
+  referencePoint: z.array(z.number()),
+  /** `spec`: the sweep's `referencePoint:`; `front`: inferred from the current front (it moves). */
+  referencePointFrom: z.enum(['spec', 'front']),
+});
+export type Hypervolume = z.infer<typeof hypervolumeSchema>;
+
 /** What objectiveValuesOf reads of a trial (state or record). */
 export interface ObjectiveValuesSource {
   /** The epoch metric's best value over the trial's epochs. */
@@ -125,6 +143,7 @@ export function objectiveValuesOf(
 /** What checkMultiObjectiveSpec reads of a sweep spec. */
 export interface MultiObjectiveSpecView {
   objectives?: readonly ObjectiveItem[] | undefined;
+  referencePoint?: readonly number[] | undefined;
   search: { strategy: string };
   earlyStopping?: { type: string } | undefined;
   budget?:
@@ -138,12 +157,25 @@ const MO_STRATEGIES = ['grid', 'random', 'sobol', 'tpe'];
  * What a spec with two or more objectives may not combine with: early stopping (like Optuna, whose
  * pruners do not support multi-objective studies: there is no single value to compare at a rung),
  * strategies pbt and bohb (both rank trials by one value), a target or no-improvement budget (both
- * need a single best) and warm start (it seeds single-objective history).
+ * need a single best) and warm start (it seeds single-objective history); and a referencePoint
+ * must give one value per objective.
  */
 export function checkMultiObjectiveSpec(
   spec: MultiObjectiveSpecView,
 ): { path: (string | number)[]; message: string }[] {
-  if ((spec.objectives?.length ?? 0) < 2) return [];
+  const count = spec.objectives?.length ?? 0;
+  if (spec.referencePoint !== undefined && spec.referencePoint.length !== count) {
+    return [
+      {
+        path: ['referencePoint'],
+        message:
+          count < 2
+            ? 'referencePoint scores a Pareto front; it needs objectives: with two or more items'
+            : `referencePoint has ${spec.referencePoint.length} values; give one per objective (${count}, in objectives order)`,
+      },
+    ];
+  }
+  if (count < 2) return [];
   const why = 'with several objectives there is no single value to rank trials by';
   const problems: { path: (string | number)[]; message: string }[] = [];
   if (spec.earlyStopping !== undefined) {

@@ -6,7 +6,12 @@ import {
   checkBohbSpec,
   hyperbandEarlyStoppingSchema,
 } from './hyperband-spec.js';
-import { checkMultiObjectiveSpec, epochObjectiveOf, objectivesSchema } from './objectives.js';
+import {
+  checkMultiObjectiveSpec,
+  epochObjectiveOf,
+  objectivesSchema,
+  referencePointSchema,
+} from './objectives.js';
 import { checkPbtSpec, pbtOptionsSchema } from './pbt-spec.js';
 import { notifySchema } from './webhook-spec.js';
 import { sweepIdSchema } from './ids.js';
@@ -210,6 +215,8 @@ export const sweepSpecSchema = z
     objective: objectiveSchema,
     /** Several metrics to optimise at once (objectives.ts); the best is then a Pareto front. */
     objectives: objectivesSchema.optional(),
+    /** Where the front's hypervolume is measured from (objectives.ts); inferred when absent. */
+    referencePoint: referencePointSchema.optional(),
     /** Trials to run in all. grid: at most the grid's size (default: all of it); others: default 10. */
     maxTrials: z.number().int().min(1).max(MAX_TRIALS_LIMIT).optional(),
     /** Trials running at once. */

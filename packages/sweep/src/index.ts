@@ -37,4 +37,5 @@ export {
   type PbtQuantiles,
 } from './pbt.js';
 export { dominates, hypervolume2d, nondominatedRanks } from './pareto.js';
+export { hypervolume, inferReferencePoint, REFERENCE_POINT_MARGIN } from './hypervolume.js';
 export { MotpeSampler } from './motpe-sampler.js';

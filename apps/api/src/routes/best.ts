@@ -37,7 +37,7 @@ import {
   type ArtifactSelection,
 } from '../best-artifacts.js';
 import { ApiError } from '../errors.js';
-import { paretoFrontOf } from '../pareto-front.js';
+import { frontHypervolumeOf, paretoFrontOf } from '../pareto-front.js';
 import { loadSweepView, type SweepView } from '../sweep-reads.js';
 import { type SweepRecord } from '../sweep-record.js';
 import { COMMON_ERROR_RESPONSES } from './error-responses.js';
@@ -190,7 +190,7 @@ export function registerBestRoutes(app: ApiApp, context: RouteContext): void {
       schema: {
         tags: ['sweeps'],
         summary:
-          'The best trial (or trial N with ?trial=N): params, objective value, and the URIs, sha256 and presigned GET URLs of trial.json and of the best (default) or last epoch weights. A multi-objective sweep without ?trial= answers its Pareto front instead (objectives and, per front trial, its values)',
+          'The best trial (or trial N with ?trial=N): params, objective value, and the URIs, sha256 and presigned GET URLs of trial.json and of the best (default) or last epoch weights. A multi-objective sweep without ?trial= answers its Pareto front instead (objectives, per front trial its values, and the hypervolume of the front with its reference point)',
         params: sweepIdParams,
         querystring: bestQuerySchema,
         response: {
@@ -204,8 +204,12 @@ export function registerBestRoutes(app: ApiApp, context: RouteContext): void {
       const view = await loadSweepView(context, request.params.id);
       if (isMultiObjective(view.record.spec) && request.query.trial === undefined) {
         const front = paretoFrontOf(view.record.spec, view.trials);
-        if (front.length === 0) throw new ApiError('NO_BEST_TRIAL', { sweepId: view.record.id });
-        return { sweepId: view.record.id, objectives: [...objectivesOf(view.record.spec)], front };
+        const hypervolume = frontHypervolumeOf(view.record.spec, front);
+        if (front.length === 0 || hypervolume === undefined) {
+          throw new ApiError('NO_BEST_TRIAL', { sweepId: view.record.id });
+        }
+        const objectives = [...objectivesOf(view.record.spec)];
+        return { sweepId: view.record.id, objectives, front, hypervolume };
       }
       const found = await findBestObjects(context, view, request.query);
       const { record, selection, chosen } = found;

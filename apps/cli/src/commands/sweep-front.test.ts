@@ -36,11 +36,12 @@ test('sweep status marks every Pareto front trial and shows the objectives metri
     spec: { training: { epochs: 1 } },
     trials: [trial(1, 2), trial(2, 9), trial(3, 4)],
     front: [1, 3],
+    hypervolume: { value: 1.25, referencePoint: [0.5, 10], referencePointFrom: 'spec' },
   } as SweepDetail;
   const lines = renderSweep(sweep).split('\n');
   assert.match(
     lines[0] ?? '',
-    /objectives maximize val_accuracy, minimize latency_ms; Pareto front 2 trial\(s\), marked \*/,
+    /objectives maximize val_accuracy, minimize latency_ms; Pareto front 2 trial\(s\), marked \*; hypervolume 1\.25 \(reference point \(0\.5, 10\) from spec\)$/,
   );
   assert.match(lines[1] ?? '', /LATENCY_MS/);
   const marks = lines.slice(2).map((l) => l.trimStart().startsWith('*'));

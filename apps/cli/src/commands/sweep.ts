@@ -179,12 +179,21 @@ function trialMetricColumns(sweep: SweepDetail): Column<TrialSummary>[] {
   });
 }
 
-/** The header's objective part: the best so far, or the objectives and the front's size. */
+/** `; hypervolume V (reference point (r1, r2) from spec|front)`, once the API reports one. */
+function hypervolumeText(sweep: SweepDetail): string {
+  const hv = sweep.hypervolume;
+  if (hv === undefined) return '';
+  const reference = hv.referencePoint.map((r) => formatNumber(r)).join(', ');
+  return `; hypervolume ${formatNumber(hv.value)} (reference point (${reference}) from ${hv.referencePointFrom})`;
+}
+
+/** The header's objective part: the best so far, or the objectives, the front's size and hypervolume. */
 function objectiveText(sweep: SweepDetail): string {
   if (sweep.objectives !== undefined) {
     return (
       `objectives ${sweep.objectives.map((o) => `${o.goal} ${o.metric}`).join(', ')}; ` +
-      `Pareto front ${sweep.front?.length ?? 0} trial(s), marked *`
+      `Pareto front ${sweep.front?.length ?? 0} trial(s), marked *` +
+      hypervolumeText(sweep)
     );
   }
   return (
