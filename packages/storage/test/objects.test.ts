@@ -1,15 +1,14 @@
-// @setrain/storage against a real S3 server (s3rver). These live beside the harness because the
-// storage package's tsconfig (rootDir src) cannot include test/harness.
+// @setrain/storage against a real S3 server (s3rver) that test/harness starts. This folder is a
+// project of its own (./tsconfig.json) because the package's own (rootDir src) cannot include
+// the harness.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { type S3Client } from '@aws-sdk/client-s3';
 import {
   ChecksumMismatchError,
-  createS3Client,
   deletePrefix,
   downloadToFile,
   getJson,
@@ -28,7 +27,8 @@ import {
   uploadLarge,
   MIN_PART_SIZE_BYTES,
 } from '@setrain/storage';
-import { startS3, tempDir, type S3Server, type TempDir } from './index.js';
+import { startS3, tempDir, type S3Server, type TempDir } from '../../../test/harness/index.js';
+import { recordingClient } from './recording-client.js';
 
 let s3: S3Server;
 let files: TempDir;
@@ -40,23 +40,6 @@ after(async () => {
   await s3.stop();
   await files.cleanup();
 });
-
-/** A client on the same server that records the name of every command it sends. */
-function recordingClient(): { client: S3Client; commands: string[] } {
-  const client = createS3Client(s3.config);
-  const commands: string[] = [];
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      commands.push(context.commandName ?? '?');
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordCommands' },
-  );
-  after(() => {
-    client.destroy();
-  });
-  return { client, commands };
-}
 
 /** Deterministic pseudo-random bytes (xorshift32), so multipart parts differ from each other. */
 function patternBytes(size: number, seed = 1): Uint8Array {
@@ -133,7 +116,7 @@ test('uploadLarge goes multipart above the part size and the bytes round-trip', 
   const bucket = await s3.createBucket();
   const body = patternBytes(2 * MIN_PART_SIZE_BYTES + 12_345);
   const progress: number[] = [];
-  const { client, commands } = recordingClient();
+  const { client, commands } = recordingClient(s3.config);
   const put = await uploadLarge(client, bucket, 'big/weights.bin', body, {
     partSizeBytes: MIN_PART_SIZE_BYTES,
     onProgress: (loaded) => progress.push(loaded),
@@ -181,7 +164,7 @@ test('uploadFile and downloadToFile round-trip a file and verify its sha256', as
   const source = join(files.path, 'src.bin');
   const body = patternBytes(MIN_PART_SIZE_BYTES + 3, 3);
   await writeFile(source, body);
-  const { client, commands } = recordingClient();
+  const { client, commands } = recordingClient(s3.config);
   await uploadFile(client, bucket, 'f/src.bin', source, { partSizeBytes: MIN_PART_SIZE_BYTES });
   assert.equal(commands.filter((name) => name === 'UploadPartCommand').length, 2);
   const target = join(files.path, 'dst.bin');

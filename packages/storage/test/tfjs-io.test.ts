@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
   ChecksumMismatchError,
-  createS3Client,
   getJson,
   headObject,
   MIN_PART_SIZE_BYTES,
@@ -18,7 +17,8 @@ import {
   sha256Hex,
   type S3SaveResult,
 } from '@setrain/storage';
-import { startS3, type S3Server } from './index.js';
+import { startS3, type S3Server } from '../../../test/harness/index.js';
+import { recordingClient } from './recording-client.js';
 
 let s3: S3Server;
 before(async () => {
@@ -75,18 +75,7 @@ test('a LayersModel saved through s3SaveHandler loads back with identical predic
 test('weights above the part size go up multipart and come back intact', async () => {
   const bucket = await s3.createBucket();
   const model = denseModel(1200, 1200); // 1,441,200 float32 = 5.5 MiB > one 5 MiB part
-  const client = createS3Client(s3.config);
-  after(() => {
-    client.destroy();
-  });
-  const commands: string[] = [];
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      commands.push(context.commandName ?? '?');
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordCommands' },
-  );
+  const { client, commands } = recordingClient(s3.config);
   // Capture the artifacts tfjs hands a save handler, to compare bytes after the round trip.
   let artifacts: tf.io.ModelArtifacts | undefined;
   const handler = s3SaveHandler(client, bucket, 'big', { partSizeBytes: MIN_PART_SIZE_BYTES });
