@@ -1,12 +1,14 @@
 // Bundles the dashboard into dist/public (index.html, app.js, app.css): everything the page needs,
-// no CDN. Usage: node build.mjs (npm run build -w @setrain/ui); the API serves the folder at /ui.
+// no CDN. Usage: node build.mjs [outDir] (npm run build -w @setrain/ui); the API serves the folder
+// at /ui. A test that builds into a folder of its own (outDir) cannot see another's build half done.
 import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { build } from 'esbuild';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const out = `${here}dist/public`;
+const out = process.argv[2] !== undefined ? resolve(process.argv[2]) : `${here}dist/public`;
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 const result = await build({

@@ -18,9 +18,16 @@ export const SCREENSHOT_DIR = join(ROOT, 'test-artifacts/ui');
 /** Where the API serves the built dashboard from by default. */
 export const UI_DIST = join(ROOT, 'apps/ui/dist/public');
 
-/** Builds apps/ui (esbuild, about a second) so the test serves the current sources. */
-export function buildUi(): void {
-  execFileSync(process.execPath, [join(ROOT, 'apps/ui/build.mjs')], { stdio: 'inherit' });
+/**
+ * Builds apps/ui (esbuild, about a second) so the test serves the current sources: into UI_DIST,
+ * or into `outDir` (served with buildApp's `uiDir`) where another test file may build at once.
+ */
+export function buildUi(outDir?: string): void {
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'apps/ui/build.mjs'), ...(outDir !== undefined ? [outDir] : [])],
+    { stdio: 'inherit' },
+  );
 }
 
 export async function launchChromium(): Promise<Browser> {

@@ -9,6 +9,7 @@ import {
   type ApiIssue,
   type BestTrialResponse,
   type ListSweepsResponse,
+  type ParetoFrontResponse,
   type PreviewResponse,
   type SweepDetail,
   type TrialArtifactsResponse,
@@ -83,6 +84,9 @@ export const api = {
   trial: (id: string) => request<TrialDetail>('GET', `/v1/trials/${encodeURIComponent(id)}`),
   best: (id: string, epoch: ArtifactEpoch) =>
     request<BestTrialResponse>('GET', `/v1/sweeps/${encodeURIComponent(id)}/best?epoch=${epoch}`),
+  /** A multi-objective sweep's Pareto front and hypervolume (GET /best without ?trial=). */
+  front: (id: string) =>
+    request<ParetoFrontResponse>('GET', `/v1/sweeps/${encodeURIComponent(id)}/best`),
   cancel: (id: string, reason: string) =>
     request<SweepDetail>(
       'POST',

@@ -8,13 +8,17 @@ import { Curves } from '../components/curves.js';
 import { ErrorNote } from '../components/error-note.js';
 import { ImportancePanel } from '../components/importance-panel.js';
 import { ParallelCoordinates } from '../components/parallel-coordinates.js';
+import { ParetoFrontPanel } from '../components/pareto-front-panel.js';
 import { SweepControls } from '../components/sweep-controls.js';
 import { TrialTable } from '../components/trial-table.js';
 import { age, statusClass } from '../format.js';
 import { markEvent } from '../perf-marks.js';
 import { applySweepEvent, type SweepState } from '../sweep-state.js';
 
-/** A sweep, live: header, controls, best trial, trial table, curves, parallel coordinates, importance. */
+/**
+ * A sweep, live: header, controls, best trial (with several objectives, the Pareto front), trial
+ * table, curves, parallel coordinates, importance.
+ */
 export function SweepPage({ sweepId }: { sweepId: string }) {
   const [detail, setDetail] = useState<SweepDetail | undefined>();
   const [state, setState] = useState<SweepState | undefined>();
@@ -57,6 +61,8 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   const { sweep } = state;
   const bestId = sweep.best?.trialId;
   const objective = sweep.objective.metric;
+  const objectives =
+    sweep.objectives !== undefined && sweep.objectives.length >= 2 ? sweep.objectives : undefined;
   return (
     <section aria-labelledby="sweep-title" id="sweep-page" data-version={state.version}>
       <h1 id="sweep-title">
@@ -66,8 +72,11 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
         {sweep.id} · created {age(sweep.createdAt)} ago · {sweep.counts.total} of{' '}
         {sweep.plannedTrials} trials started · {sweep.counts.running} running ·{' '}
         {sweep.counts.completed} completed · {sweep.counts['early-stopped']} early-stopped ·{' '}
-        {sweep.counts.failed + sweep.counts.diverged} failed · objective {objective} (
-        {sweep.objective.goal}) ·{' '}
+        {sweep.counts.failed + sweep.counts.diverged} failed ·{' '}
+        {objectives === undefined
+          ? `objective ${objective} (${sweep.objective.goal})`
+          : `objectives ${objectives.map((o) => `${o.metric} (${o.goal})`).join(', ')}`}{' '}
+        ·{' '}
         <span class={`stream stream-${stream}`} aria-live="polite" id="stream-state">
           {stream}
         </span>
@@ -76,11 +85,16 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
       <ErrorNote error={error} />
       <div class="cards">
         <SweepControls sweep={sweep} parallelism={detail?.spec.parallelism ?? 1} />
-        <BestCard
-          sweep={sweep}
-          trial={bestId === undefined ? undefined : state.trials.get(bestId)}
-        />
+        {objectives === undefined && (
+          <BestCard
+            sweep={sweep}
+            trial={bestId === undefined ? undefined : state.trials.get(bestId)}
+          />
+        )}
       </div>
+      {objectives !== undefined && (
+        <ParetoFrontPanel sweep={sweep} objectives={objectives} trials={scored} />
+      )}
       <h2>Trials</h2>
       <TrialTable trials={trials} paramNames={paramNames} bestId={bestId} />
       <h2>Learning curves</h2>
