@@ -64,7 +64,7 @@ test('1,000 trials x 50 epochs: first render under 1 s, updates without long tas
   const page = await pageWithKey(browser, API_KEY);
   await page.evaluateOnNewDocument(() => {
     // The page's own global, set by the observer installed above; Window does not declare it.
-    const w = window as unknown as { longTasks: { start: number; duration: number }[] };
+    const w = window as typeof window & { longTasks: { start: number; duration: number }[] };
     w.longTasks = [];
     new PerformanceObserver((list) => {
       for (const e of list.getEntries())
@@ -127,7 +127,7 @@ test('1,000 trials x 50 epochs: first render under 1 s, updates without long tas
   }
   const result = await page.evaluate((since: number) => {
     // The page's own global, set by the observer installed above; Window does not declare it.
-    const w = window as unknown as { longTasks: { start: number; duration: number }[] };
+    const w = window as typeof window & { longTasks: { start: number; duration: number }[] };
     const during = w.longTasks.filter((t) => t.start >= since);
     return {
       updates: performance.getEntriesByName('sweep-event-update').length,

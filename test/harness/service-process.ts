@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // The watchdog shell that TERMs the service when this process dies (SIGKILL included).
@@ -91,7 +92,7 @@ export function startServiceProcess(
   child.unref();
   for (const stream of [child.stdin, child.stdout, child.stderr]) {
     // Pipes are sockets; unref them too, or they keep the event loop alive.
-    (stream as unknown as { unref?: () => void } | null)?.unref?.();
+    if (stream instanceof Socket) stream.unref();
   }
   let stopping: Promise<void> | undefined;
   const pid = child.pid;

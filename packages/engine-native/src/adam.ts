@@ -14,14 +14,15 @@ import type { NativeBackend } from './native-backend.js';
 /** Custom kernel: one fused Adam step for one variable; outputs the new value, m and v. */
 export const ADAM_KERNEL = 'SetrainNativeAdam';
 
-interface AdamAttrs {
+// A type alias, not an interface, so that it fits NamedAttrMap (see NativeKernelImpl).
+type AdamAttrs = {
   learningRate: number;
   beta1: number;
   beta2: number;
   epsilon: number;
   oneMinusAccBeta1: number;
   oneMinusAccBeta2: number;
-}
+};
 
 /** One fused Adam step; the outputs may be the inputs themselves (in place). */
 function runAdam(
@@ -67,8 +68,7 @@ export function adamKernel(addon: NativeAddon): KernelConfig {
       }
       const n = xv.length;
       const outs = [outputArray(cpu, n), outputArray(cpu, n), outputArray(cpu, n)] as const;
-      // tfjs passes a NamedAttrMap; AdamAttrs (no index signature) is what this kernel is given.
-      runAdam(addon, xv, mv, vv, gv, outs, attrs as unknown as AdamAttrs);
+      runAdam(addon, xv, mv, vv, gv, outs, attrs as AdamAttrs);
       return outs.map((o) => makeOutput(cpu, [...value.shape], o));
     },
   };

@@ -48,7 +48,7 @@ const overrides: Record<string, (original: GradFunc) => GradFunc> = {
     ) {
       return original(dy, saved, attrs);
     }
-    const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+    const { varianceEpsilon } = attrs as { varianceEpsilon: number };
     // Per-channel results only (small); dx is written lazily in one pass below.
     const inputs: tf.NamedTensorMap = { x, mean, variance, dy: grad };
     if (scale !== undefined) inputs['scale'] = scale;
@@ -71,7 +71,7 @@ const overrides: Record<string, (original: GradFunc) => GradFunc> = {
     const [x] = saved;
     const grad = dy as Tensor;
     if (x === undefined || x.dtype !== 'float32' || x.rank > 6) return original(dy, saved, attrs);
-    const { axis } = attrs as unknown as { axis: number | number[] };
+    const { axis } = attrs as { axis: number | number[] };
     const axes = normalizeAxes(axis, x.shape);
     const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const reduceSize = axes.reduce((n, a) => n * (x.shape[a] ?? 1), 1);

@@ -22,14 +22,14 @@ export const BATCH_NORM_TRAINING_KERNEL = 'SetrainBatchNormTraining';
  */
 export const BATCH_NORM_TRAINING_GRAD_KERNEL = 'SetrainBatchNormTrainingGrad';
 
-/** Attributes of both kernels. */
-export interface BatchNormTrainingAttrs {
+/** Attributes of both kernels (a type alias, not an interface, so that it fits tf.NamedAttrMap). */
+export type BatchNormTrainingAttrs = {
   /** Added to the variance before the square root. */
   epsilon: number;
   /** Weight of the batch statistics in the new moving averages: 1 - momentum, or 1/k in the k-th
    * step of a recalibration. */
   averagingRate: number;
-}
+};
 
 /** The moving averages a training step moves towards the batch statistics. */
 export interface MovingStatistics {
@@ -71,14 +71,13 @@ tf.registerGradient({
       );
     }
     // One kernel computes both gradients; the closures hand them out. tfjs hands a gradient the
-    // forward kernel's attrs as a NamedAttrMap, which our typed record (no index signature) does
-    // not overlap; they are the record batchNormTraining passed.
+    // forward kernel's attrs as a NamedAttrMap; they are the record batchNormTraining passed.
     const [dx, doffset] = tf
       .engine()
       .runKernel<tf.Tensor[]>(
         BATCH_NORM_TRAINING_GRAD_KERNEL,
         { dy, x, mean, variance },
-        { epsilon: (attrs as unknown as BatchNormTrainingAttrs).epsilon },
+        { epsilon: (attrs as BatchNormTrainingAttrs).epsilon },
       );
     if (dx === undefined || doffset === undefined) {
       throw new Error(`${BATCH_NORM_TRAINING_GRAD_KERNEL} must return [dx, doffset]`);
@@ -99,12 +98,13 @@ export function batchNormTraining(
   attrs: BatchNormTrainingAttrs,
 ): BatchNormTrainingResult {
   if (x.dtype === 'float32' && x.rank >= 2 && fusedOnActiveBackend()) {
-    const outputs = tf.engine().runKernel<tf.Tensor[]>(
-      BATCH_NORM_TRAINING_KERNEL,
-      { x, offset, movingMean: moving.mean, movingVariance: moving.variance },
-      // runKernel takes a NamedAttrMap; the typed record has no index signature to match it.
-      attrs as unknown as tf.NamedAttrMap,
-    );
+    const outputs = tf
+      .engine()
+      .runKernel<tf.Tensor[]>(
+        BATCH_NORM_TRAINING_KERNEL,
+        { x, offset, movingMean: moving.mean, movingVariance: moving.variance },
+        attrs,
+      );
     const [y, mean, variance, movingMean, movingVariance] = outputs;
     if (!y || !mean || !variance || !movingMean || !movingVariance) {
       throw new Error(`${BATCH_NORM_TRAINING_KERNEL} must return five tensors`);

@@ -45,7 +45,7 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
     const o = channelValues(cpu, offset, channels);
     const s = channelValues(cpu, scale, channels);
     if (!m || !v || o === undefined || s === undefined || channels === 0) return null;
-    const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+    const { varianceEpsilon } = attrs as { varianceEpsilon: number };
     const out = outputArray(cpu, xv.length);
     addon.batchNorm(xv, m, v, o, s, varianceEpsilon, out, xv.length / channels, channels);
     return makeOutput(cpu, [...x.shape], out);
@@ -68,7 +68,7 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
       const s = channelValues(cpu, scale, channels);
       if (!m || !v || s === undefined)
         throw new Error(`${BATCH_NORM_GRAD_KERNEL}: per-channel inputs expected`);
-      const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+      const { varianceEpsilon } = attrs as { varianceEpsilon: number };
       const dmean = new Float32Array(channels);
       const dvariance = new Float32Array(channels);
       const dscale = new Float32Array(channels);
@@ -112,7 +112,7 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
           `${BATCH_NORM_TRAINING_KERNEL}: offset and moving statistics must be float32 [${channels}]`,
         );
       }
-      const { epsilon, averagingRate } = attrs as unknown as {
+      const { epsilon, averagingRate } = attrs as {
         epsilon: number;
         averagingRate: number;
       };
@@ -165,7 +165,7 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
           `${BATCH_NORM_TRAINING_GRAD_KERNEL}: mean and variance must be [${channels}]`,
         );
       }
-      const { epsilon } = attrs as unknown as { epsilon: number };
+      const { epsilon } = attrs as { epsilon: number };
       const dx = outputArray(cpu, xv.length);
       const doffset = new Float32Array(channels);
       addon.batchNormTrainGrad(xv, m, v, dyv, epsilon, xv.length / channels, channels, dx, doffset);

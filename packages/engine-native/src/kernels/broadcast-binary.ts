@@ -15,7 +15,7 @@ export function broadcastBinaryKernel(addon: NativeAddon): KernelConfig {
     backendName: NATIVE_BACKEND_NAME,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs;
-      const { op, shape } = attrs as unknown as { op: number; shape: number[] };
+      const { op, shape } = attrs as { op: number; shape: number[] };
       if (a === undefined || b === undefined)
         throw new Error(`${BROADCAST_BINARY_KERNEL}: a and b are required`);
       const out = runBinary(addon, backend as MathBackendCPU, op, a, b, shape);

@@ -1,19 +1,25 @@
-import { backend_util, type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs-core';
+import { backend_util, type KernelConfig, util } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import type { NativeAddon } from '../addon.js';
-import { float32Values, makeOutput, nativeKernel, outputArray, sizeOf } from './kernel-utils.js';
+import {
+  float32Values,
+  inputList,
+  makeOutput,
+  nativeKernel,
+  outputArray,
+  sizeOf,
+} from './kernel-utils.js';
 
 /** Concat and Slice as row copies: Inception concatenates its branches on the channel axis, and the
  * gradient of that concat slices them back out. */
 export function concatSliceKernels(addon: NativeAddon): KernelConfig[] {
   const concat = nativeKernel('Concat', ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
-    const tensors = (inputs as unknown as TensorInfo[]).filter((t) => sizeOf(t.shape) > 0);
+    const tensors = inputList(inputs).filter((t) => sizeOf(t.shape) > 0);
     const first = tensors[0];
     if (first === undefined) return null;
-    const axis =
-      util.parseAxisParam((attrs as unknown as { axis: number }).axis, first.shape)[0] ?? 0;
+    const axis = util.parseAxisParam((attrs as { axis: number }).axis, first.shape)[0] ?? 0;
     const values = tensors.map((t) => float32Values(cpu, t));
     if (values.some((v) => v === undefined)) return null;
     const rank = first.shape.length;
@@ -41,7 +47,7 @@ export function concatSliceKernels(addon: NativeAddon): KernelConfig[] {
     const { x } = inputs;
     const xv = float32Values(cpu, x);
     if (x === undefined || xv === undefined) return null;
-    const { begin, size } = attrs as unknown as { begin: number[]; size: number[] };
+    const { begin, size } = attrs as { begin: number[]; size: number[] };
     const rank = x.shape.length;
     if (begin.length !== rank || size.length !== rank) return null;
     const sizes = size.map((s, d) => (s === -1 ? (x.shape[d] ?? 0) - (begin[d] ?? 0) : s));
@@ -74,7 +80,7 @@ export function concatSliceKernels(addon: NativeAddon): KernelConfig[] {
     const { x } = inputs;
     const xv = float32Values(cpu, x);
     if (x === undefined || xv === undefined) return null;
-    const { numOrSizeSplits, axis } = attrs as unknown as {
+    const { numOrSizeSplits, axis } = attrs as {
       numOrSizeSplits: number | number[];
       axis: number;
     };

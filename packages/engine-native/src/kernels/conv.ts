@@ -14,7 +14,8 @@ import {
 
 type Conv2DInfo = backend_util.Conv2DInfo;
 
-interface ConvAttrs {
+// A type alias, not an interface, so that it fits NamedAttrMap (see NativeKernelImpl).
+type ConvAttrs = {
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
   dataFormat: 'NHWC' | 'NCHW';
@@ -23,7 +24,7 @@ interface ConvAttrs {
   activation?: string;
   inputShape?: [number, number, number, number];
   filterShape?: [number, number, number, number];
-}
+};
 
 /** The 17 numbers csrc/common.h's ConvShape reads. */
 function convShape(info: Conv2DInfo): Int32Array {
@@ -84,7 +85,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
     const wv = float32Values(cpu, filter);
     if (x === undefined || filter === undefined || xv === undefined || wv === undefined)
       return null;
-    const info = forwardInfo(x.shape, filter.shape, attrs as unknown as ConvAttrs);
+    const info = forwardInfo(x.shape, filter.shape, attrs as ConvAttrs);
     if (!supported(info)) return null;
     const out = outputArray(cpu, sizeOf(info.outShape));
     addon.conv2d(xv, wv, null, out, convShape(info), ACTIVATION_LINEAR);
@@ -94,7 +95,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
   const fusedConv2d = nativeKernel('FusedConv2D', ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
     const { x, filter, bias, preluActivationWeights } = inputs;
-    const a = attrs as unknown as ConvAttrs;
+    const a = attrs as ConvAttrs;
     const xv = float32Values(cpu, x);
     const wv = float32Values(cpu, filter);
     if (x === undefined || filter === undefined || xv === undefined || wv === undefined)
@@ -125,7 +126,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
   const backpropInput = nativeKernel('Conv2DBackpropInput', ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
     const { dy, filter } = inputs;
-    const a = attrs as unknown as ConvAttrs;
+    const a = attrs as ConvAttrs;
     const dyv = float32Values(cpu, dy);
     const wv = float32Values(cpu, filter);
     if (filter === undefined || dyv === undefined || wv === undefined || a.inputShape === undefined)
@@ -140,7 +141,7 @@ export function convKernels(addon: NativeAddon): KernelConfig[] {
   const backpropFilter = nativeKernel('Conv2DBackpropFilter', ({ inputs, backend, attrs }) => {
     const cpu = backend as MathBackendCPU;
     const { x, dy } = inputs;
-    const a = attrs as unknown as ConvAttrs;
+    const a = attrs as ConvAttrs;
     const xv = float32Values(cpu, x);
     const dyv = float32Values(cpu, dy);
     if (x === undefined || xv === undefined || dyv === undefined || a.filterShape === undefined)

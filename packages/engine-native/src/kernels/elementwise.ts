@@ -5,6 +5,7 @@ import type { NativeAddon } from '../addon.js';
 import {
   broadcastStrides,
   float32Values,
+  inputList,
   makeOutput,
   nativeKernel,
   outputArray,
@@ -138,7 +139,7 @@ export function unaryKernels(addon: NativeAddon): KernelConfig[] {
 export function addNKernel(addon: NativeAddon): KernelConfig {
   return nativeKernel('AddN', ({ inputs, backend }) => {
     const cpu = backend as MathBackendCPU;
-    const tensors = inputs as unknown as TensorInfo[];
+    const tensors = inputList(inputs);
     const first = tensors[0];
     if (first === undefined) return null;
     const values = tensors.map((t) => float32Values(cpu, t));

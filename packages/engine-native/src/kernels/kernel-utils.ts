@@ -3,6 +3,7 @@ import {
   util,
   type KernelConfig,
   type KernelFunc,
+  type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -16,8 +17,15 @@ export const NATIVE_BACKEND_NAME = 'native';
 export const ACTIVATION_LINEAR = 0;
 export const ACTIVATION_RELU = 1;
 
-/** A kernel implementation given the addon; returns null when it does not handle the call, so the
- * cpu backend's kernel runs instead. */
+/**
+ * A kernel implementation given the addon; returns null when it does not handle the call, so the
+ * cpu backend's kernel runs instead.
+ *
+ * tfjs types every kernel's `attrs` as NamedAttrMap, the union of all ops' attributes; the op that
+ * called runKernel wrote them, so a kernel narrows them to that op's attributes with `as`. Those
+ * attribute types are type aliases, not interfaces: an alias fits NamedAttrMap's index signature,
+ * so TypeScript checks the narrowing (an interface would need `as unknown as`, which checks nothing).
+ */
 export type NativeKernelImpl = (
   args: Parameters<KernelFunc>[0],
 ) => TensorInfo | TensorInfo[] | null;
@@ -46,6 +54,11 @@ export function makeOutput(
   values: Float32Array,
 ): TensorInfo {
   return backend.makeTensorInfo(shape, 'float32', values);
+}
+
+/** The tensors of an op that takes a list (Concat, AddN): tfjs passes the array as `inputs`. */
+export function inputList(inputs: NamedTensorInfoMap): TensorInfo[] {
+  return Object.values(inputs).filter((t) => t !== undefined);
 }
 
 export function sizeOf(shape: readonly number[]): number {

@@ -19,11 +19,12 @@ import {
 } from './kernel-utils.js';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
-interface MatMulAttrs {
+// A type alias, not an interface, so that it fits NamedAttrMap (see NativeKernelImpl).
+type MatMulAttrs = {
   transposeA: boolean;
   transposeB: boolean;
   activation?: string;
-}
+};
 
 function runMatMul(
   addon: NativeAddon,
@@ -33,7 +34,7 @@ function runMatMul(
   fused: boolean,
 ): TensorInfo | null {
   const { a, b, bias, preluActivationWeights } = inputs;
-  const { transposeA, transposeB, activation = 'linear' } = attrs as unknown as MatMulAttrs;
+  const { transposeA, transposeB, activation = 'linear' } = attrs as MatMulAttrs;
   const av = float32Values(cpu, a);
   const bv = float32Values(cpu, b);
   if (a === undefined || b === undefined || av === undefined || bv === undefined) return null;

@@ -7,12 +7,13 @@ import { float32Values, makeOutput, nativeKernel, outputArray, sizeOf } from './
 const POOL_MAX = 0;
 const POOL_AVG = 1;
 
-interface PoolAttrs {
+// A type alias, not an interface, so that it fits NamedAttrMap (see NativeKernelImpl).
+type PoolAttrs = {
   filterSize: [number, number] | number;
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
+};
 
 function poolInfo(xShape: number[], attrs: PoolAttrs): backend_util.Conv2DInfo {
   return backend_util.computePool2DInfo(
@@ -50,7 +51,7 @@ export function poolKernels(addon: NativeAddon): KernelConfig[] {
       const { x } = inputs;
       const xv = float32Values(cpu, x);
       if (x === undefined || xv === undefined || x.shape.length !== 4) return null;
-      const info = poolInfo(x.shape, attrs as unknown as PoolAttrs);
+      const info = poolInfo(x.shape, attrs as PoolAttrs);
       const out = outputArray(cpu, sizeOf(info.outShape));
       addon.pool(kind, xv, out, poolShape(info));
       return makeOutput(cpu, info.outShape, out);
@@ -63,7 +64,7 @@ export function poolKernels(addon: NativeAddon): KernelConfig[] {
     const xv = float32Values(cpu, input);
     if (input === undefined || dyv === undefined || xv === undefined || input.shape.length !== 4)
       return null;
-    const info = poolInfo(input.shape, attrs as unknown as PoolAttrs);
+    const info = poolInfo(input.shape, attrs as PoolAttrs);
     const dx = outputArray(cpu, xv.length);
     addon.poolGrad(POOL_MAX, dyv, xv, dx, poolShape(info));
     return makeOutput(cpu, [...input.shape], dx);
@@ -74,7 +75,7 @@ export function poolKernels(addon: NativeAddon): KernelConfig[] {
     const { dy, input } = inputs;
     const dyv = float32Values(cpu, dy);
     if (input === undefined || dyv === undefined || input.shape.length !== 4) return null;
-    const info = poolInfo(input.shape, attrs as unknown as PoolAttrs);
+    const info = poolInfo(input.shape, attrs as PoolAttrs);
     const dx = outputArray(cpu, sizeOf(input.shape));
     addon.poolGrad(POOL_AVG, dyv, null, dx, poolShape(info));
     return makeOutput(cpu, [...input.shape], dx);

@@ -23,7 +23,7 @@ export function reduceKernels(addon: NativeAddon): KernelConfig[] {
       const xv = float32Values(cpu, x);
       if (x === undefined || xv === undefined || xv.length === 0) return null;
       // Max names its axes reductionIndices; Sum and Mean call them axis.
-      const a = attrs as unknown as {
+      const a = attrs as {
         axis?: number | number[];
         reductionIndices?: number | number[];
         keepDims: boolean;

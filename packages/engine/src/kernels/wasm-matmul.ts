@@ -3,7 +3,6 @@ import {
   BatchMatMul,
   getKernel,
   type BatchMatMulAttrs,
-  type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
@@ -32,12 +31,13 @@ export type WasmMatMul = (a: TensorInfo, b: TensorInfo, backend: BackendWasm) =>
 export function wasmMatMul(transposeB: boolean): WasmMatMul {
   const kernel = getKernel(BatchMatMul, 'wasm');
   if (kernel === undefined) throw new Error('the wasm backend has no BatchMatMul kernel');
-  const attrs: BatchMatMulAttrs = { transposeA: false, transposeB };
+  // Checked against tfjs's BatchMatMulAttrs but typed as the literal, which (unlike that interface,
+  // without an index signature) fits the NamedAttrMap kernelFunc takes.
+  const attrs = { transposeA: false, transposeB } satisfies BatchMatMulAttrs;
   return (a, b, backend) =>
     kernel.kernelFunc({
       inputs: { a, b },
       backend,
-      // kernelFunc takes a NamedAttrMap; BatchMatMulAttrs has no index signature to match it.
-      attrs: attrs as unknown as NamedAttrMap,
+      attrs,
     }) as TensorInfo;
 }
