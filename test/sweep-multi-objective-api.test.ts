@@ -16,17 +16,21 @@ import { test } from 'node:test';
 import { type ApiApp } from '@setrain/api';
 import {
   bestTrialResponseSchema,
+  runKeys,
   paretoFrontResponseSchema,
   type SweepDetail,
   type TrialPayload,
 } from '@setrain/protocol';
+import { listKeys } from '@setrain/storage';
 import { dominates, hypervolume2d } from '@setrain/sweep';
+
+import { createApiMetrics } from '../apps/api/src/metrics.js';
 
 import { useApiTestFile, writeFinishedTrial, type ApiWorld } from './api-world.js';
 import { sameAsRandomSearch } from './fixtures/random-search-points.js';
 import { runSetrain } from './fixtures/setrain-cli.js';
 import { tarEntries } from './fixtures/tar-entries.js';
-import { tempDir } from './harness/index.js';
+import { tempDir, waitFor } from './harness/index.js';
 
 const api = useApiTestFile({
   label: 'multi-objective',
@@ -242,5 +246,65 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
   } finally {
     await w.close();
     await work.cleanup();
+  }
+});
+
+test('best-k retention keeps every front trial; the best-objective gauge has one series per objective', async () => {
+  const w = await api.world();
+  try {
+    const app = await w.app();
+    w.worker(async (j) => {
+      const { accuracy, latency } = valuesOf(j.data);
+      const result = await writeFinishedTrial(api.s3.client, w.bucket, j.data, accuracy);
+      return {
+        ...result,
+        trialMetrics: { param_count: 1000, latency_ms: latency, seconds_per_epoch: 1 },
+      };
+    });
+    // Values exact in binary: trials 1-3 form the front; 2 dominates 4 (same accuracy, slower)
+    // and 1 dominates 5.
+    const sweep = await api.createSweep(app, {
+      ...moSpec(w),
+      search: { strategy: 'grid', parameters: { dropout: [0.125, 0.25, 0.5, 0.75, 0.875] } },
+      maxTrials: 5,
+      retention: { trials: 'best-k', k: 1 },
+    });
+    const done = await api.untilSweep(app, sweep.id, (s) => s.status === 'completed', 'the sweep');
+    assert.deepEqual(done.front, [1, 2, 3]);
+    await waitFor(
+      () =>
+        listKeys(api.s3.client, w.bucket, runKeys(sweep.id).archiveJson).then(
+          (keys) => keys.length === 1 || undefined,
+        ),
+      { what: 'archive.json', timeoutMs: 20_000, intervalMs: 100 },
+    );
+    // k is 1, but the front has 3 trials: all keep their weights; the others keep trial.json only.
+    for (const n of [1, 2, 3, 4, 5]) {
+      const keys = runKeys(sweep.id).trial(`${sweep.id}.${n}`);
+      const files = await listKeys(api.s3.client, w.bucket, keys.prefix);
+      assert.ok(files.includes(keys.trialJson), `trial ${n}: ${files.join(', ')}`);
+      assert.equal(
+        files.includes(`${keys.best}weights.bin`),
+        n <= 3,
+        `trial ${n} ${n <= 3 ? 'keeps' : 'loses'} its weights: ${files.join(', ')}`,
+      );
+    }
+
+    // The gauge: one series per objective, its best value over the trials (no plain sweep series).
+    const metrics = createApiMetrics({
+      queues: [],
+      redis: w.redis,
+      keyPrefix: w.prefix,
+      collectDefaultMetrics: false,
+    });
+    const series = (await metrics.scrape(true))
+      .split('\n')
+      .filter((line) => line.startsWith(`setrain_sweep_best_objective{sweep="${sweep.id}"`));
+    assert.deepEqual(series.sort(), [
+      `setrain_sweep_best_objective{sweep="${sweep.id}",objective="latency_ms"} 2.25`,
+      `setrain_sweep_best_objective{sweep="${sweep.id}",objective="val_accuracy"} 1`,
+    ]);
+  } finally {
+    await w.close();
   }
 });

@@ -10,6 +10,7 @@ import {
   SWEEP_METRIC_STATUSES,
   TRIAL_STATUSES,
   isBetter,
+  TRIAL_METRIC_NAMES,
   redisKeys,
   type Goal,
   type QueueJobState,
@@ -65,7 +66,7 @@ export interface ApiMetrics {
   readonly queueJobs: Gauge<'queue' | 'state'>;
   readonly sweeps: Gauge<'status'>;
   readonly trials: Gauge<'status'>;
-  readonly sweepBestObjective: Gauge<'sweep'>;
+  readonly sweepBestObjective: Gauge<'sweep' | 'objective'>;
   readonly workersRegistered: Gauge;
   readonly metricsCollectErrorsTotal: Counter<'collector'>;
   /** Records one answered HTTP request; `route` is the route template, never the raw URL. */
@@ -86,7 +87,14 @@ export interface ApiMetrics {
 interface SweepSnapshot {
   readonly sweepsByStatus: Map<SweepMetricStatus, number>;
   readonly trialsByStatus: Map<TrialStatus, number>;
-  readonly bestObjective: Map<string, number>;
+  readonly bestObjective: BestObjectiveSample[];
+}
+
+/** One series of setrain_sweep_best_objective: `objective` only for multi-objective sweeps. */
+interface BestObjectiveSample {
+  readonly sweep: string;
+  readonly objective?: string;
+  readonly value: number;
 }
 
 function toSweepStatus(value: unknown): SweepMetricStatus {
@@ -116,6 +124,44 @@ function field(value: unknown, key: string): unknown {
     : undefined;
 }
 
+/**
+ * A multi-objective sweep's `spec.objectives` (two or more metric/goal pairs), else undefined.
+ * Per-trial metrics are read from a trial's `trialMetrics`, the epoch metric from `objectiveValue`.
+ */
+function objectivesOfState(sweepState: unknown): { metric: string; goal: Goal }[] | undefined {
+  const list = field(field(sweepState, 'spec'), 'objectives');
+  if (!Array.isArray(list) || list.length < 2) return undefined;
+  return list.map((item: unknown) => ({
+    metric: String(field(item, 'metric')),
+    goal: field(item, 'goal') === 'maximize' ? 'maximize' : 'minimize',
+  }));
+}
+
+/** A trial's value of one objective (a per-trial metric or the epoch metric), if finite. */
+function trialObjectiveValue(trial: unknown, metric: string): number | undefined {
+  const fromMetrics = field(field(trial, 'trialMetrics'), metric);
+  const value = (TRIAL_METRIC_NAMES as readonly string[]).includes(metric)
+    ? fromMetrics
+    : field(trial, 'objectiveValue');
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** The best value of each objective over a multi-objective sweep's trials (each a front trial's). */
+function bestPerObjective(
+  sweepId: string,
+  objectives: readonly { metric: string; goal: Goal }[],
+  trials: readonly unknown[],
+): BestObjectiveSample[] {
+  return objectives.flatMap(({ metric, goal }) => {
+    let best: number | undefined;
+    for (const trial of trials) {
+      const value = trialObjectiveValue(trial, metric);
+      if (value !== undefined && (best === undefined || isBetter(goal, value, best))) best = value;
+    }
+    return best === undefined ? [] : [{ sweep: sweepId, objective: metric, value: best }];
+  });
+}
+
 /** The sweep's objective goal: `objective.goal` or `spec.objective.goal`; minimize by default
  * (the protocol's default objective is val_loss). */
 function goalOf(sweepState: unknown): Goal {
@@ -135,7 +181,7 @@ async function readSweepSnapshot(
     SWEEP_METRIC_STATUSES.map((s) => [s, 0]),
   );
   const trialsByStatus = new Map<TrialStatus, number>(TRIAL_STATUSES.map((s) => [s, 0]));
-  const bestObjective = new Map<string, number>();
+  const bestObjective: BestObjectiveSample[] = [];
   // The unfinished sweeps and the most recent ones (the sorted set is scored by creation time):
   // never a scan of every sweep.
   const [active, recent] = await Promise.all([
@@ -152,13 +198,17 @@ async function readSweepSnapshot(
     if (state === undefined) continue;
     const status = toSweepStatus(field(state, 'status'));
     sweepsByStatus.set(status, (sweepsByStatus.get(status) ?? 0) + 1);
+    const parsedTrials = (trialHashes[index] ?? []).map(parseJson);
+    const objectives = objectivesOfState(state);
+    if (objectives !== undefined) {
+      bestObjective.push(...bestPerObjective(sweepId, objectives, parsedTrials));
+    }
     const goal = goalOf(state);
     // The controller's own record of the best trial, when it keeps one; trials fill the gaps.
     const recorded = field(field(state, 'best'), 'objectiveValue');
     let best: number | undefined =
       typeof recorded === 'number' && Number.isFinite(recorded) ? recorded : undefined;
-    for (const text of trialHashes[index] ?? []) {
-      const trial = parseJson(text);
+    for (const trial of parsedTrials) {
       const trialStatus = toTrialStatus(field(trial, 'status'));
       if (trialStatus !== undefined)
         trialsByStatus.set(trialStatus, (trialsByStatus.get(trialStatus) ?? 0) + 1);
@@ -171,7 +221,9 @@ async function readSweepSnapshot(
         best = value;
       }
     }
-    if (best !== undefined) bestObjective.set(sweepId, best);
+    if (best !== undefined && objectives === undefined) {
+      bestObjective.push({ sweep: sweepId, value: best });
+    }
   }
   return { sweepsByStatus, trialsByStatus, bestObjective };
 }
@@ -256,7 +308,9 @@ export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
       if (value === undefined) return;
       // Reset first: sweeps that left the bounded set must lose their series.
       this.reset();
-      for (const [sweep, best] of value.bestObjective) this.set({ sweep }, best);
+      for (const { sweep, objective, value: best } of value.bestObjective) {
+        this.set(objective === undefined ? { sweep } : { sweep, objective }, best);
+      }
     },
   });
   const workersRegistered = new Gauge({

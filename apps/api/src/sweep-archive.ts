@@ -2,7 +2,6 @@ import { type S3Client } from '@aws-sdk/client-s3';
 import {
   ARTIFACT_DIRS,
   epochMetricsSchema,
-  isBetter,
   runKeys,
   trialStateSchema,
   webhookDeliverySchema,
@@ -13,6 +12,7 @@ import { deletePrefix, getJson, putObject, S3ObjectNotFoundError } from '@setrai
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 
+import { trialsKeptByBestK } from './best-k-retention.js';
 import { sweepRecordSchema, type SweepRecord } from './sweep-record.js';
 import { type SweepStore } from './sweep-store.js';
 import { type WebhookDeliveries } from './webhooks/webhook-deliveries.js';
@@ -60,9 +60,9 @@ export class SweepArchive {
   }
 
   /**
-   * Applies the spec's `retention.trials` (best-k: the other trials lose their checkpoints, best/
-   * and final/, keeping trial.json), writes archive.json (with the webhook deliveries so far),
-   * then sets the expiry of the sweep's keys. Idempotent.
+   * Applies the spec's `retention.trials` (best-k: the trials trialsKeptByBestK does not keep lose
+   * their checkpoints, best/ and final/, keeping trial.json), writes archive.json (with the webhook
+   * deliveries so far), then sets the expiry of the sweep's keys. Idempotent.
    */
   async archive(record: SweepRecord, trials: readonly TrialState[]): Promise<void> {
     const { store } = this.options;
@@ -87,19 +87,11 @@ export class SweepArchive {
     if (this.retentionSeconds > 0) await this.expireKeys(store.redis, record.id, trials);
   }
 
-  /** Deletes the weights of every trial outside the best k by the objective (ties: lower number). */
+  /** Deletes the weights of every trial best-k does not keep (trialsKeptByBestK). */
   private async pruneTrials(record: SweepRecord, trials: readonly TrialState[]): Promise<void> {
     const retention = record.spec.retention;
     if (retention?.trials !== 'best-k' || retention.k === undefined) return;
-    const { goal } = record.spec.objective;
-    const ranked = trials
-      .filter((t) => t.objectiveValue !== null)
-      .sort((a, b) => {
-        const [x, y] = [a.objectiveValue ?? 0, b.objectiveValue ?? 0];
-        if (x === y) return a.trialNumber - b.trialNumber;
-        return isBetter(goal, x, y) ? -1 : 1;
-      });
-    const kept = new Set(ranked.slice(0, retention.k).map((t) => t.trialId));
+    const kept = trialsKeptByBestK(record.spec, trials, retention.k);
     for (const trial of trials) {
       if (kept.has(trial.trialId)) continue;
       const keys = runKeys(record.id).trial(trial.trialId);

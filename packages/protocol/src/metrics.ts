@@ -117,9 +117,9 @@ export const METRIC_CATALOGUE = {
   },
   sweepBestObjective: {
     name: 'setrain_sweep_best_objective',
-    help: 'Best objective value so far of the unfinished sweeps and the 10 most recent ones (served only with SETRAIN_METRICS_TOKEN).',
+    help: 'Best objective value so far of the unfinished sweeps and the 10 most recent ones (served only with SETRAIN_METRICS_TOKEN); a multi-objective sweep has one series per objective (label objective): its best value over the trials.',
     type: 'gauge',
-    labelNames: ['sweep'],
+    labelNames: ['sweep', 'objective'],
     exportedBy: 'api',
   },
   workersRegistered: {
