@@ -4,7 +4,7 @@
  * trial's artifacts verify against its trial.json (sha256 and size) and its earlier attempts
  * all ended with an outcome; after the end nothing keeps
  * training for the sweep (no active or waiting job, no worker heartbeat naming one of its trials,
- * no epoch appended) and nothing is stuck.
+ * no epoch appended) and nothing is stuck. A PBT sweep's scenario adds its PbtWatch's checks.
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +13,7 @@ import { redisKeys, runKeys, trialRecordSchema } from '@setrain/protocol';
 import { getJson, getObjectBytes } from '@setrain/storage';
 
 import type { ChaosStack } from './chaos-stack.js';
+import type { PbtWatch } from './pbt-watch.js';
 import { getSweep, isFinished, TERMINAL_TRIAL, type ChaosSweep } from './sweep-client.js';
 
 /** How long a worker may take to stop a trial of an ended sweep (its next batch boundary on
@@ -38,6 +39,8 @@ export interface Expectations {
   cancelledAt?: number;
   /** How long the sweep may take to end from the start of the check. */
   endTimeoutMs: number;
+  /** A PBT sweep's watch: its invariants (lineage, immutable donors, copies, retention) are checked too. */
+  pbt?: PbtWatch;
 }
 
 export interface CheckResult {
@@ -111,6 +114,7 @@ export async function checkInvariants(
     }
   }
   violations.push(...(await checkNothingTraining(stack, sweep)));
+  if (expect.pbt !== undefined) violations.push(...(await expect.pbt.check()));
   return { sweep, violations };
 }
 

@@ -8,6 +8,7 @@ import { uploadShapesDataset } from '../fixtures/shapes-dataset.js';
 import { ChaosStack } from './chaos-stack.js';
 import { FAULT_SCENARIOS } from './fault-scenarios.js';
 import { INTENT_SCENARIOS } from './intent-scenarios.js';
+import { PBT_SCENARIOS } from './pbt-scenarios.js';
 import { REDIS_OUTAGE_SCENARIOS } from './redis-outage-scenarios.js';
 import { checkInvariants, describe } from './invariants.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
@@ -17,6 +18,7 @@ export const SCENARIOS: readonly Scenario[] = [
   ...FAULT_SCENARIOS,
   ...REDIS_OUTAGE_SCENARIOS,
   ...INTENT_SCENARIOS,
+  ...PBT_SCENARIOS,
 ];
 export const DEFAULT_CHAOS_SEED = 13;
 /** Images of the scenarios' dataset (9 train, 3 validation at validationSplit 0.25). */

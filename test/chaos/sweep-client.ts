@@ -15,6 +15,8 @@ export interface ChaosTrial {
   reason?: string;
   epochsCompleted: number;
   finishedAt?: string;
+  /** A PBT trial's exploits (see pbt-watch.ts for what is checked of them). */
+  pbt?: { lineage: unknown[] };
 }
 
 export interface ChaosSweep {
