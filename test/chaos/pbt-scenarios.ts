@@ -75,7 +75,9 @@ async function startPbtSweep(ctx: ScenarioContext, name: string, epochs: number)
     sweepId,
     perturbationInterval: INTERVAL,
     epochs,
-    log: (line) => ctx.log(line),
+    log: (line) => {
+      ctx.log(line);
+    },
   });
   return { sweepId, watch, epochs };
 }
