@@ -67,6 +67,21 @@ function valuesOf(payload: TrialPayload): { accuracy: number; latency: number } 
 /** Worse than every trial in both objectives (accuracy is at least 0.75, latency at most 10). */
 const REFERENCE_POINT = [0.5, 12];
 
+/**
+ * A worker's end of each trial, as the real worker leaves it in S3 (writeFinishedTrial: trial.json,
+ * best/ and final/ under runKeys), with valuesOf's accuracy and latency as its metrics.
+ */
+function standInWorker(w: ApiWorld): void {
+  w.worker(async (j) => {
+    const { accuracy, latency } = valuesOf(j.data);
+    const result = await writeFinishedTrial(api.s3.client, w.bucket, j.data, accuracy);
+    return {
+      ...result,
+      trialMetrics: { param_count: 1000, latency_ms: latency, seconds_per_epoch: 1 },
+    };
+  });
+}
+
 /** The weights byte writeFinishedTrial fills trial N's best/ weights with. */
 const bestFill = (trialNumber: number) => trialNumber + 100;
 
@@ -112,14 +127,7 @@ test('a multi-objective tpe sweep: MOTPE after startup, the front on /best and i
     const sweep = await api.createSweep(app, moSpec(w, { referencePoint: REFERENCE_POINT }));
     assert.deepEqual(sweep.objectives, OBJECTIVES);
     assert.deepEqual(sweep.objective, OBJECTIVES[0]);
-    w.worker(async (j) => {
-      const { accuracy, latency } = valuesOf(j.data);
-      const result = await writeFinishedTrial(api.s3.client, w.bucket, j.data, accuracy);
-      return {
-        ...result,
-        trialMetrics: { param_count: 1000, latency_ms: latency, seconds_per_epoch: 1 },
-      };
-    });
+    standInWorker(w);
     const done: SweepDetail = await api.untilSweep(
       app,
       sweep.id,
@@ -253,14 +261,7 @@ test('best-k retention keeps every front trial; the best-objective gauge has one
   const w = await api.world();
   try {
     const app = await w.app();
-    w.worker(async (j) => {
-      const { accuracy, latency } = valuesOf(j.data);
-      const result = await writeFinishedTrial(api.s3.client, w.bucket, j.data, accuracy);
-      return {
-        ...result,
-        trialMetrics: { param_count: 1000, latency_ms: latency, seconds_per_epoch: 1 },
-      };
-    });
+    standInWorker(w);
     // Values exact in binary: trials 1-3 form the front; 2 dominates 4 (same accuracy, slower)
     // and 1 dominates 5.
     const sweep = await api.createSweep(app, {
