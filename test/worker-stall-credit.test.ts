@@ -28,6 +28,50 @@ after(async () => {
   await redisServer.stop();
 });
 
+/** A queue holding one job, on its own prefix, and the workers a test makes on it. */
+interface StallQueue {
+  connection: Redis;
+  queue: Queue;
+  /** The job's hash key. */
+  jobKey: string;
+  /** A worker that takes jobs by hand (getNextJob) and holds their lock for `lockDuration` ms. */
+  holder(lockDuration: number): Worker;
+  /** A worker whose stall check (once started) runs every 100 ms with maxStalledCount 1. */
+  checker(): Worker;
+}
+
+/** Runs `use` on a fresh queue holding job `jobId` (3 attempts); closes everything after. */
+async function withStallQueue<T>(
+  label: string,
+  jobId: string,
+  use: (q: StallQueue) => Promise<T>,
+): Promise<T> {
+  const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  const prefix = `{${uniqueName(label)}}`;
+  const queue = new Queue(QUEUE, { connection, prefix });
+  const workers: Worker[] = [];
+  const worker = (options: { lockDuration?: number; stalledInterval?: number }): Worker => {
+    const made = new Worker(QUEUE, null, { connection, prefix, autorun: false, ...options });
+    workers.push(made);
+    return made;
+  };
+  try {
+    await queue.add('trial', { n: 1 }, { jobId, attempts: 3 });
+    return await use({
+      connection,
+      queue,
+      jobKey: queue.toKey(jobId),
+      holder: (lockDuration) => worker({ lockDuration }),
+      checker: () => worker({ stalledInterval: 100, maxStalledCount: 1 }),
+    });
+  } finally {
+    for (const made of workers.reverse()) await made.close(true);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    connection.disconnect();
+  }
+}
+
 type Order = 'none' | 'credit-first' | 'stall-first';
 
 /**
@@ -37,47 +81,30 @@ type Order = 'none' | 'credit-first' | 'stall-first';
  * worker takes the job again; returns the failure BullMQ deferred to that take, if any.
  */
 async function twoLostLocks(order: Order): Promise<string | undefined> {
-  const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-  const prefix = `{${uniqueName('stall-credit')}}`;
-  const queue = new Queue(QUEUE, { connection, prefix });
-  const checker = new Worker(QUEUE, null, {
-    connection,
-    prefix,
-    stalledInterval: 100,
-    maxStalledCount: 1,
-    autorun: false,
-  });
-  try {
-    await queue.add('trial', { n: 1 }, { jobId: 'sw-x.1', attempts: 3 });
-    const jobKey = queue.toKey('sw-x.1');
-    await checker.startStalledCheckTimer();
-    for (let round = 1; round <= 2; round++) {
-      const holder = new Worker(QUEUE, null, {
-        connection,
-        prefix,
-        lockDuration: LOCK_MS,
-        autorun: false,
-      });
-      const taken = await holder.getNextJob(`holder-${round}`);
-      assert.equal(taken?.id, 'sw-x.1');
-      await holder.close(true); // never renews again
-      if (order === 'credit-first') assert.equal(await creditStall(connection, jobKey), true);
-      await waitFor(async () => (await queue.getJobState('sw-x.1')) === 'waiting', {
-        what: `the stall check to move the job back (round ${round})`,
-        timeoutMs: 10_000,
-        intervalMs: 50,
-      });
-      if (order === 'stall-first') assert.equal(await creditStall(connection, jobKey), true);
-    }
-    const again = await checker.getNextJob('checker-token');
-    assert.equal(again?.id, 'sw-x.1');
-    return again.deferredFailure;
-  } finally {
-    await checker.close(true);
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    connection.disconnect();
-  }
+  return withStallQueue(
+    'stall-credit',
+    'sw-x.1',
+    async ({ connection, queue, jobKey, ...make }) => {
+      const checker = make.checker();
+      await checker.startStalledCheckTimer();
+      for (let round = 1; round <= 2; round++) {
+        const holder = make.holder(LOCK_MS);
+        const taken = await holder.getNextJob(`holder-${round}`);
+        assert.equal(taken?.id, 'sw-x.1');
+        await holder.close(true); // never renews again
+        if (order === 'credit-first') assert.equal(await creditStall(connection, jobKey), true);
+        await waitFor(async () => (await queue.getJobState('sw-x.1')) === 'waiting', {
+          what: `the stall check to move the job back (round ${round})`,
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        });
+        if (order === 'stall-first') assert.equal(await creditStall(connection, jobKey), true);
+      }
+      const again = await checker.getNextJob('checker-token');
+      assert.equal(again?.id, 'sw-x.1');
+      return again.deferredFailure;
+    },
+  );
 }
 
 test('without the credit, two lost locks exceed maxStalledCount 1 and the job is failed', async () => {
@@ -101,34 +128,26 @@ const PAUSE_MS = 1700;
 async function moveLandsBeforeExpiry(
   credit: (connection: Redis, jobKey: string, move: Promise<unknown>) => Promise<unknown>,
 ): Promise<{ state: string; stalls: number }> {
-  const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
   const admin = new Redis(redisServer.url);
-  const prefix = `{${uniqueName('stall-move')}}`;
-  const queue = new Queue(QUEUE, { connection, prefix });
-  const holder = new Worker(QUEUE, null, {
-    connection,
-    prefix,
-    lockDuration: PAUSE_LOCK_MS,
-    autorun: false,
-  });
   try {
-    await queue.add('trial', { n: 1 }, { jobId: 'sw-y.1', attempts: 3 });
-    const job = await holder.getNextJob('holder-token');
-    assert.equal(job?.id, 'sw-y.1');
-    await admin.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');
-    const move = job.moveToDelayed(Date.now() + 60_000, 'holder-token');
-    const credited = credit(connection, queue.toKey('sw-y.1'), move);
-    await Promise.all([move, credited]);
-    return {
-      state: await queue.getJobState('sw-y.1'),
-      stalls: Number((await connection.hget(queue.toKey('sw-y.1'), 'stc')) ?? 0),
-    };
+    return await withStallQueue(
+      'stall-move',
+      'sw-y.1',
+      async ({ connection, queue, jobKey, ...make }) => {
+        const job = await make.holder(PAUSE_LOCK_MS).getNextJob('holder-token');
+        assert.equal(job?.id, 'sw-y.1');
+        await admin.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');
+        const move = job.moveToDelayed(Date.now() + 60_000, 'holder-token');
+        const credited = credit(connection, jobKey, move);
+        await Promise.all([move, credited]);
+        return {
+          state: await queue.getJobState('sw-y.1'),
+          stalls: Number((await connection.hget(jobKey, 'stc')) ?? 0),
+        };
+      },
+    );
   } finally {
-    await holder.close(true);
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
     admin.disconnect();
-    connection.disconnect();
   }
 }
 
@@ -147,42 +166,19 @@ test('a give-back move that lands before the lock expires gets no stall credit',
 });
 
 test('a give-back move that fails because the lock expired is credited', async () => {
-  const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-  const prefix = `{${uniqueName('stall-move')}}`;
-  const queue = new Queue(QUEUE, { connection, prefix });
-  const holder = new Worker(QUEUE, null, {
-    connection,
-    prefix,
-    lockDuration: LOCK_MS,
-    autorun: false,
-  });
-  const checker = new Worker(QUEUE, null, {
-    connection,
-    prefix,
-    stalledInterval: 100,
-    maxStalledCount: 1,
-    autorun: false,
-  });
-  try {
-    await queue.add('trial', { n: 1 }, { jobId: 'sw-z.1', attempts: 3 });
-    const job = await holder.getNextJob('holder-token');
+  await withStallQueue('stall-move', 'sw-z.1', async ({ connection, queue, jobKey, ...make }) => {
+    const job = await make.holder(LOCK_MS).getNextJob('holder-token');
     assert.equal(job?.id, 'sw-z.1');
     await sleep(LOCK_MS + 100); // the lock expires before the move is sent
     const move = job.moveToDelayed(Date.now() + 60_000, 'holder-token');
     await assert.rejects(move);
-    assert.equal(await creditLostLock(connection, queue.toKey('sw-z.1'), move), 'credited');
-    await checker.startStalledCheckTimer();
+    assert.equal(await creditLostLock(connection, jobKey, move), 'credited');
+    await make.checker().startStalledCheckTimer();
     await waitFor(async () => (await queue.getJobState('sw-z.1')) === 'waiting', {
       what: 'the stall check to move the job back',
       timeoutMs: 10_000,
       intervalMs: 50,
     });
-    assert.equal(Number(await connection.hget(queue.toKey('sw-z.1'), 'stc')), 0);
-  } finally {
-    await checker.close(true);
-    await holder.close(true);
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    connection.disconnect();
-  }
+    assert.equal(Number(await connection.hget(jobKey, 'stc')), 0);
+  });
 });

@@ -1,5 +1,65 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  backend_util,
+  type Conv2DBackpropFilterAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+/** The wasm backend's registration of `run`, which takes its op's own inputs and attributes. */
+export function wasmKernelConfig(
+  kernelName: string,
+  run: (args: never) => TensorInfo,
+): KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    // KernelFunc types backend as KernelBackend and attrs as NamedAttrMap; this kernel only ever
+    // runs on BackendWasm, given its op's attributes.
+    kernelFunc: run as unknown as KernelFunc,
+  };
+}
+
+/** A 4-d shape, as tfjs's Conv2DInfo takes it. */
+type Shape4 = [number, number, number, number];
+
+/** The attributes both backprop kernels read (the same in tfjs's Filter and Input attrs). */
+type BackpropAttrs = Pick<
+  Conv2DBackpropFilterAttrs,
+  'strides' | 'pad' | 'dataFormat' | 'dimRoundingMode'
+>;
+
+/**
+ * What both backprop kernels do first: refuse what they do not support (a non-float32 tensor,
+ * NCHW), then compute tfjs's Conv2DInfo for the forward convolution of `inputShape` by
+ * `filterShape`. Errors name `kernelName`.
+ */
+export function backpropConvInfo(
+  kernelName: string,
+  tensors: readonly [TensorInfo, TensorInfo],
+  shapes: { inputShape: Shape4; filterShape: Shape4 },
+  attrs: BackpropAttrs,
+): backend_util.Conv2DInfo {
+  const [a, b] = tensors;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+    throw new Error(`${kernelName} (wasm) needs float32 tensors, got ${a.dtype} and ${b.dtype}`);
+  }
+  const channelFormat = backend_util.convertConv2DDataFormat(attrs.dataFormat);
+  if (channelFormat !== 'channelsLast') {
+    throw new Error(`${kernelName} (wasm) supports NHWC only, got ${attrs.dataFormat}`);
+  }
+  return backend_util.computeConv2DInfo(
+    shapes.inputShape,
+    shapes.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    channelFormat,
+  );
+}
 
 /** The images of one chunk of a batch, and the convolution's input and output sizes. */
 export interface ChunkShape {

@@ -1,14 +1,14 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
-  backend_util,
   Conv2DBackpropFilter,
   type Conv2DBackpropFilterAttrs,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
 import {
+  backpropConvInfo,
+  wasmKernelConfig,
   chunkShape,
   convWindow,
   withDyChunk,
@@ -35,25 +35,12 @@ function conv2dBackpropFilterWasm(
 ): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    throw new Error(
-      `Conv2DBackpropFilter (wasm) needs float32 tensors, got ${x.dtype} and ${dy.dtype}`,
-    );
-  }
-  const channelFormat = backend_util.convertConv2DDataFormat(dataFormat);
-  if (channelFormat !== 'channelsLast') {
-    throw new Error(`Conv2DBackpropFilter (wasm) supports NHWC only, got ${dataFormat}`);
-  }
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    channelFormat,
+  const { filterShape } = attrs;
+  const info = backpropConvInfo(
+    Conv2DBackpropFilter,
+    [x, dy],
+    { inputShape: x.shape as [number, number, number, number], filterShape },
+    attrs,
   );
   const { batchSize, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const rows = filterHeight * filterWidth * inChannels;
@@ -147,12 +134,9 @@ function fillTransposedIm2col(
 export function createWasmConv2dBackpropFilterConfig(
   maxIm2colElements: number = MAX_IM2COL_ELEMENTS,
 ): KernelConfig {
-  const kernelFunc = (args: Parameters<typeof conv2dBackpropFilterWasm>[0]): TensorInfo =>
-    conv2dBackpropFilterWasm(args, maxIm2colElements);
-  return {
-    kernelName: Conv2DBackpropFilter,
-    backendName: 'wasm',
-    // KernelFunc types backend as KernelBackend; this kernel only ever runs on BackendWasm.
-    kernelFunc: kernelFunc as unknown as KernelFunc,
-  };
+  return wasmKernelConfig(
+    Conv2DBackpropFilter,
+    (args: Parameters<typeof conv2dBackpropFilterWasm>[0]) =>
+      conv2dBackpropFilterWasm(args, maxIm2colElements),
+  );
 }

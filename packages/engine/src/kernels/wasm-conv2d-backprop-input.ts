@@ -1,14 +1,14 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
-  backend_util,
   Conv2DBackpropInput,
   type Conv2DBackpropInputAttrs,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
 import {
+  backpropConvInfo,
+  wasmKernelConfig,
   chunkShape,
   convWindow,
   withDyChunk,
@@ -34,25 +34,12 @@ function conv2dBackpropInputWasm(
 ): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
-  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') {
-    throw new Error(
-      `Conv2DBackpropInput (wasm) needs float32 tensors, got ${dy.dtype} and ${filter.dtype}`,
-    );
-  }
-  const channelFormat = backend_util.convertConv2DDataFormat(dataFormat);
-  if (channelFormat !== 'channelsLast') {
-    throw new Error(`Conv2DBackpropInput (wasm) supports NHWC only, got ${dataFormat}`);
-  }
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    channelFormat,
+  const { inputShape } = attrs;
+  const info = backpropConvInfo(
+    Conv2DBackpropInput,
+    [dy, filter],
+    { inputShape, filterShape: filter.shape as [number, number, number, number] },
+    attrs,
   );
   const { batchSize, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } =
     info;
@@ -137,12 +124,9 @@ function addCol2im(
 export function createWasmConv2dBackpropInputConfig(
   maxIm2colElements: number = MAX_IM2COL_ELEMENTS,
 ): KernelConfig {
-  const kernelFunc = (args: Parameters<typeof conv2dBackpropInputWasm>[0]): TensorInfo =>
-    conv2dBackpropInputWasm(args, maxIm2colElements);
-  return {
-    kernelName: Conv2DBackpropInput,
-    backendName: 'wasm',
-    // KernelFunc types backend as KernelBackend; this kernel only ever runs on BackendWasm.
-    kernelFunc: kernelFunc as unknown as KernelFunc,
-  };
+  return wasmKernelConfig(
+    Conv2DBackpropInput,
+    (args: Parameters<typeof conv2dBackpropInputWasm>[0]) =>
+      conv2dBackpropInputWasm(args, maxIm2colElements),
+  );
 }
