@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { creditLostLock, creditStall } from '@setrain/worker';
-import { Queue, Worker } from 'bullmq';
+import { Queue, Worker, type WorkerOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 
 import { startRedis, uniqueName, waitFor, type RedisServer } from './harness/index.js';
@@ -50,7 +50,7 @@ async function withStallQueue<T>(
   const prefix = `{${uniqueName(label)}}`;
   const queue = new Queue(QUEUE, { connection, prefix });
   const workers: Worker[] = [];
-  const worker = (options: { lockDuration?: number; stalledInterval?: number }): Worker => {
+  const worker = (options: Partial<WorkerOptions>): Worker => {
     const made = new Worker(QUEUE, null, { connection, prefix, autorun: false, ...options });
     workers.push(made);
     return made;
