@@ -2,7 +2,10 @@
 // launcher in scripts/bench/benchmark-only-noop-trainer.ts) against raw BullMQ doing the same
 // nothing, on the same redis-server, in the same run.
 //
-//   npm run bench:queue -- [--trials 1000] [--workers 4] [--timeout-s 300]
+//   npm run bench:queue -- [--trials 1000] [--workers 4] [--timeout-s 300] [--only setrain|baseline]
+//
+// --only runs one side (to profile it: node --cpu-prof --conditions=source --import tsx
+// scripts/bench-queue.ts --only setrain); the ratios are then left out.
 //
 // setrain: the API (buildApp, its sweep controller) takes a random-search sweep of --trials trials
 // with parallelism = --workers; --workers in-process workers (startWorker) run them. Baseline: raw
@@ -26,6 +29,8 @@ interface Options {
   trials: number;
   workers: number;
   timeoutMs: number;
+  /** Run only this side (profiling); undefined: both. */
+  only: 'setrain' | 'baseline' | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -35,10 +40,16 @@ function parseOptions(argv: string[]): Options {
       trials: { type: 'string' },
       workers: { type: 'string' },
       'timeout-s': { type: 'string' },
+      only: { type: 'string' },
     },
     strict: true,
   });
+  const { only } = values;
+  if (only !== undefined && only !== 'setrain' && only !== 'baseline') {
+    throw new Error(`--only must be setrain or baseline, not ${only}`);
+  }
   return {
+    only,
     trials: intOption('trials', values.trials, 1000, 1, 10_000),
     workers: intOption('workers', values.workers, 4, 1, 64),
     timeoutMs: intOption('timeout-s', values['timeout-s'], 300, 1, 3600) * 1000,
@@ -187,8 +198,20 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const [redis, s3] = await Promise.all([startRedis(), startS3()]);
   try {
-    const baseline = await withCosts(redis, o, () => runBaseline(redis, o));
-    const setrain = await withCosts(redis, o, () => runSetrain(redis, s3, o));
+    const baseline =
+      o.only === 'setrain' ? undefined : await withCosts(redis, o, () => runBaseline(redis, o));
+    const setrain =
+      o.only === 'baseline' ? undefined : await withCosts(redis, o, () => runSetrain(redis, s3, o));
+    const ratios =
+      baseline === undefined || setrain === undefined
+        ? {}
+        : {
+            latencyP50VsBaseline: round(
+              setrain.latencyMsP50 / Math.max(1, baseline.latencyMsP50),
+              2,
+            ),
+            throughputVsBaseline: round(setrain.trialsPerSec / baseline.trialsPerSec, 2),
+          };
     console.log(
       JSON.stringify(
         {
@@ -198,8 +221,7 @@ async function main(): Promise<void> {
           statistic: 'p50/p99 over trials (nearest rank), trials/s over the whole run',
           baseline,
           setrain,
-          latencyP50VsBaseline: round(setrain.latencyMsP50 / Math.max(1, baseline.latencyMsP50), 2),
-          throughputVsBaseline: round(setrain.trialsPerSec / baseline.trialsPerSec, 2),
+          ...ratios,
           goals: { latencyP50VsBaselineMax: 1.2, throughputVsBaselineMin: 0.8 },
         },
         null,

@@ -13,7 +13,8 @@ import {
 import { type Redis } from 'ioredis';
 
 import { StaleSweepWriteError } from './stale-sweep-write-error.js';
-import { sweepRecordSchema, type SweepRecord } from './sweep-record.js';
+import { type SweepRecord } from './sweep-record.js';
+import { SweepRecordCache } from './sweep-record-cache.js';
 import { parseTrial, TrialReadCache, type StoredTrial } from './trial-read-cache.js';
 
 export type { StoredTrial } from './trial-read-cache.js';
@@ -80,6 +81,7 @@ export class SweepStore {
   /** Set of sweeps the reconcile loop still has to look after (running, or trials still ending). */
   readonly activeSweepsKey: string;
   private readonly trialReads = new TrialReadCache();
+  private readonly records = new SweepRecordCache();
 
   constructor(
     readonly redis: Redis,
@@ -91,17 +93,22 @@ export class SweepStore {
 
   /** Stores a new sweep, lists it, and marks it active, in one transaction. */
   async createSweep(record: SweepRecord): Promise<void> {
+    const raw = JSON.stringify(record);
     await this.redis
       .multi()
-      .set(this.keys.sweep(record.id), JSON.stringify(record))
+      .set(this.keys.sweep(record.id), raw)
       .zadd(this.keys.sweeps, Date.parse(record.createdAt), record.id)
       .sadd(this.activeSweepsKey, record.id)
       .exec();
+    this.records.remember(record.id, raw, record);
   }
 
+  /** The sweep's record (parsed once per stored JSON and shared, frozen: SweepRecordCache). */
   async getSweep(sweepId: string): Promise<SweepRecord | undefined> {
     const raw = await this.redis.get(this.keys.sweep(sweepId));
-    return raw === null ? undefined : sweepRecordSchema.parse(JSON.parse(raw));
+    if (raw !== null) return this.records.parse(sweepId, raw);
+    this.records.forget(sweepId);
+    return undefined;
   }
 
   /**
@@ -112,14 +119,10 @@ export class SweepStore {
   async putSweep(record: SweepRecord): Promise<SweepRecord> {
     const next: SweepRecord = { ...record, version: record.version + 1 };
     const key = this.keys.sweep(record.id);
-    const written = await this.redis.eval(
-      CAS_SET_SWEEP,
-      1,
-      key,
-      String(record.version),
-      JSON.stringify(next),
-    );
+    const raw = JSON.stringify(next);
+    const written = await this.redis.eval(CAS_SET_SWEEP, 1, key, String(record.version), raw);
     if (written !== 1) throw new StaleSweepWriteError(record.id, record.version);
+    this.records.remember(record.id, raw, next);
     return next;
   }
 
@@ -131,6 +134,7 @@ export class SweepStore {
    */
   async createTrial(record: SweepRecord, state: TrialState): Promise<SweepRecord | 'exists'> {
     const next: SweepRecord = { ...record, version: record.version + 1 };
+    const raw = JSON.stringify(next);
     const written = await this.redis.eval(
       CREATE_TRIAL,
       2,
@@ -139,10 +143,11 @@ export class SweepStore {
       state.trialId,
       JSON.stringify(state),
       String(record.version),
-      JSON.stringify(next),
+      raw,
     );
     if (written === 0) return 'exists';
     if (written !== 1) throw new StaleSweepWriteError(record.id, record.version);
+    this.records.remember(record.id, raw, next);
     return next;
   }
 

@@ -34,7 +34,10 @@ export interface HeartbeatOptions {
 
 /** A running heartbeat; stop() removes this worker's entry. */
 export interface Heartbeat {
-  /** Refreshes the entry now (the running trial changed), not only at the next interval. */
+  /**
+   * Refreshes the entry now (the running trial changed), not only at the next interval: this
+   * worker's entry alone (one HSET per trial start and end); stale entries go at the interval.
+   */
   beatNow(): void;
   stop(): Promise<void>;
 }
@@ -49,7 +52,7 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
   const intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   const staleMs = options.staleMs ?? DEFAULT_HEARTBEAT_STALE_MS;
   const startedAt = new Date().toISOString();
-  const beat = async (): Promise<void> => {
+  const publish = async (): Promise<void> => {
     const trialId = options.activeTrialId();
     const heartbeat: WorkerHeartbeat = {
       workerId: options.workerId,
@@ -60,6 +63,9 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
       ...(trialId !== undefined ? { trialId } : {}),
     };
     await options.redis.hset(key, options.workerId, JSON.stringify(heartbeat));
+  };
+  const beat = async (): Promise<void> => {
+    await publish();
     const now = Date.now();
     for (const [workerId, raw] of Object.entries(await options.redis.hgetall(key))) {
       let updatedAt = 0;
@@ -72,17 +78,18 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
     }
   };
   await beat();
-  const beatLogged = (): void => {
-    beat().catch((error: unknown) => {
+  const logged = (run: () => Promise<void>) => (): void => {
+    run().catch((error: unknown) => {
       options.logger.warn({ error: errorMessage(error) }, 'heartbeat failed');
     });
   };
-  const timer = setInterval(beatLogged, intervalMs);
+  const publishLogged = logged(publish);
+  const timer = setInterval(logged(beat), intervalMs);
   timer.unref();
   let stopped = false;
   return {
     beatNow() {
-      if (!stopped) beatLogged();
+      if (!stopped) publishLogged();
     },
     async stop() {
       stopped = true;

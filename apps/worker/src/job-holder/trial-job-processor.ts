@@ -576,8 +576,11 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       if (health.quarantined) {
         return await giveBack(held, 'quarantine', `worker ${deps.workerId} is quarantined`);
       }
-      const stop = await stopReason(held);
-      const previous = await store.get(payload.sweepId, payload.trialId);
+      // Independent reads: sent together (one wait instead of two).
+      const [stop, previous] = await Promise.all([
+        stopReason(held),
+        store.get(payload.sweepId, payload.trialId),
+      ]);
       if (stop !== undefined) return await endCancelled(held, stop);
       if (previous?.status === 'cancelled') {
         // Cancelled while queued (the controller marks such trials): nothing to run.

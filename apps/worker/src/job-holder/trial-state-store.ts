@@ -10,12 +10,18 @@ import {
 
 import { retryInfrastructure, type RetryOptions } from './retry.js';
 
-/** Sets a hash field only if it still holds what was read (compare-and-set). */
+/**
+ * Sets a hash field only if it still holds what the caller believes ('' = absent): {1} when
+ * written, else {0} (absent) or {0, current}, so a failed compare-and-set costs no extra read.
+ */
 const HASH_CAS = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-if (current or '') ~= ARGV[2] then return 0 end
+if (current or '') ~= ARGV[2] then
+  if current then return {0, current} end
+  return {0}
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1`;
+return {1}`;
 
 /** Appends an epoch unless the list already ends at that epoch or later (a retried append). */
 const APPEND_EPOCH = `
@@ -32,6 +38,15 @@ return 1`;
 /** Concurrent writers (controller, another worker) a single update outlasts before it gives up. */
 const MAX_CAS_TRIES = 20;
 
+/** Trial states this store remembers as last read or written (one per trial a worker held lately). */
+const KNOWN_STATES_MAX = 8;
+
+/** What Redis holds for a trial: its JSON, and its state when that parses. */
+interface Seen {
+  readonly raw: string;
+  readonly state: TrialState | undefined;
+}
+
 /** A patch, or a function of the current state that returns one. */
 export type TrialStatePatch = Partial<TrialState> | ((current: TrialState) => Partial<TrialState>);
 
@@ -40,9 +55,15 @@ export type TrialStatePatch = Partial<TrialState> | ((current: TrialState) => Pa
  * and the trial's list of epoch metrics. Updates are compare-and-set (a concurrent write by the
  * controller is never overwritten with stale fields), and every write retries with backoff while
  * Redis is unreachable.
+ *
+ * The store remembers the JSON it last read or wrote for each trial and compares against that: an
+ * update is one round trip while nobody else wrote the trial, and a stale guess costs nothing
+ * extra (the failed compare returns what is stored). A remembered state is parsed once.
  */
 export class TrialStateStore {
   private readonly keys: ReturnType<typeof redisKeys>;
+  /** By trial id: the JSON last seen in Redis (read or written here) and its state. */
+  private readonly known = new Map<string, Seen>();
 
   constructor(
     private readonly redis: Redis,
@@ -54,7 +75,7 @@ export class TrialStateStore {
 
   async get(sweepId: string, trialId: string): Promise<TrialState | undefined> {
     const raw = await this.redis.hget(this.keys.sweepTrials(sweepId), trialId);
-    return parseState(raw);
+    return this.remember(trialId, raw)?.state;
   }
 
   /** Merges `patch` into the trial's state (created from the payload if absent), atomically. */
@@ -64,26 +85,59 @@ export class TrialStateStore {
 
   private async compareAndSet(payload: TrialPayload, patch: TrialStatePatch): Promise<TrialState> {
     const key = this.keys.sweepTrials(payload.sweepId);
+    let seen: Seen | undefined = this.known.get(payload.trialId);
+    if (seen === undefined) {
+      seen = this.remember(payload.trialId, await this.redis.hget(key, payload.trialId));
+    }
     for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-      const raw = await this.redis.hget(key, payload.trialId);
-      const current = parseState(raw) ?? initialState(payload);
+      const current = seen?.state ?? initialState(payload);
       const changes = typeof patch === 'function' ? patch(current) : patch;
       // Fields set to undefined in the patch are removed (e.g. a stale reason).
       const merged = Object.entries({ ...current, ...changes }).filter(([, v]) => v !== undefined);
       const next = trialStateSchema.parse(Object.fromEntries(merged));
-      const written = await this.redis.eval(
+      const raw = JSON.stringify(next);
+      const [written, stored] = (await this.redis.eval(
         HASH_CAS,
         1,
         key,
         payload.trialId,
-        raw ?? '',
-        JSON.stringify(next),
-      );
-      if (written === 1) return next;
+        seen?.raw ?? '',
+        raw,
+      )) as [number, string?]; // HASH_CAS returns {1}, {0} or {0, current}
+      if (written === 1) {
+        this.keep(payload.trialId, { raw, state: next });
+        return next;
+      }
+      seen = this.remember(payload.trialId, stored ?? null);
     }
+    this.known.delete(payload.trialId);
     throw new Error(
       `trial state of ${payload.trialId} changed under ${MAX_CAS_TRIES} updates in a row; giving up`,
     );
+  }
+
+  /**
+   * Remembers what Redis holds for the trial (`raw`; null when absent: undefined). A state that
+   * does not parse is returned with its JSON (an update compares against it and overwrites it) but
+   * not remembered.
+   */
+  private remember(trialId: string, raw: string | null): Seen | undefined {
+    this.known.delete(trialId);
+    if (raw === null) return undefined;
+    const state = parseState(raw);
+    if (state === undefined) return { raw, state };
+    this.keep(trialId, { raw, state });
+    return { raw, state };
+  }
+
+  /** Remembers `seen` as the trial's latest (dropping the least recently seen beyond the bound). */
+  private keep(trialId: string, seen: Seen): void {
+    this.known.delete(trialId);
+    this.known.set(trialId, seen);
+    for (const old of this.known.keys()) {
+      if (this.known.size <= KNOWN_STATES_MAX) break;
+      this.known.delete(old);
+    }
   }
 
   /**
@@ -122,9 +176,15 @@ export class TrialStateStore {
   resetEpochs(trialId: string, history: readonly EpochMetrics[]): Promise<void> {
     const key = this.keys.trialEpochs(trialId);
     return retryInfrastructure(async () => {
-      const multi = this.redis.multi().del(key);
-      if (history.length > 0) multi.rpush(key, ...history.map((m) => JSON.stringify(m)));
-      await multi.exec();
+      if (history.length === 0) {
+        await this.redis.del(key); // one command: no transaction needed
+        return;
+      }
+      await this.redis
+        .multi()
+        .del(key)
+        .rpush(key, ...history.map((m) => JSON.stringify(m)))
+        .exec();
     }, this.retry);
   }
 
