@@ -9,6 +9,12 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 /** Entries not refreshed for this long belong to dead workers and are removed by live ones. */
 export const DEFAULT_HEARTBEAT_STALE_MS = 60_000;
 
+/**
+ * How long a change of the running trial waits to be published: trial changes within it share one
+ * write (a worker running short trials back to back wrote its entry twice per trial).
+ */
+export const HEARTBEAT_CHANGE_DELAY_MS = 1000;
+
 /** What a worker publishes about itself (JSON value of its field in `<prefix>:workers`). */
 export interface WorkerHeartbeat {
   workerId: string;
@@ -35,10 +41,10 @@ export interface HeartbeatOptions {
 /** A running heartbeat; stop() removes this worker's entry. */
 export interface Heartbeat {
   /**
-   * Refreshes the entry now (the running trial changed), not only at the next interval: this
-   * worker's entry alone (one HSET per trial start and end); stale entries go at the interval.
+   * Refreshes the entry soon (the running trial changed), not only at the next interval: within
+   * HEARTBEAT_CHANGE_DELAY_MS, this worker's entry alone; stale entries go at the interval.
    */
-  beatNow(): void;
+  trialChanged(): void;
   stop(): Promise<void>;
 }
 
@@ -83,17 +89,24 @@ export async function startHeartbeat(options: HeartbeatOptions): Promise<Heartbe
       options.logger.warn({ error: errorMessage(error) }, 'heartbeat failed');
     });
   };
-  const publishLogged = logged(publish);
   const timer = setInterval(logged(beat), intervalMs);
   timer.unref();
   let stopped = false;
+  let change: NodeJS.Timeout | undefined;
+  const publishChange = logged(async () => {
+    change = undefined;
+    if (!stopped) await publish();
+  });
   return {
-    beatNow() {
-      if (!stopped) publishLogged();
+    trialChanged() {
+      if (stopped || change !== undefined) return;
+      change = setTimeout(publishChange, HEARTBEAT_CHANGE_DELAY_MS);
+      change.unref();
     },
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(change);
       await options.redis.hdel(key, options.workerId).catch(() => undefined);
     },
   };

@@ -172,7 +172,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     health,
     onActiveTrialChange: () => {
       watchdog.follow(processor.activeTrialId);
-      beating.heartbeat?.beatNow();
+      beating.heartbeat?.trialChanged();
     },
     ...options.processor,
   });
