@@ -82,6 +82,20 @@ test('a bottom member exploits a top member; the others continue', () => {
   assert.equal(s.decide(member(1, 0.1), [member(1, 0.1), member(2, null)]).action, 'continue');
 });
 
+test('a bottom member never exploits a top member behind it (no going back in epochs)', () => {
+  const s = new PbtScheduler(space, { populationSize: 2, perturbationInterval: 1 }, 7, 'minimize');
+  // Trial 2 at epoch 2 is worse than trial 1's epoch 1: copying it would take trial 2 back to
+  // epoch 1, and trial 1 (at epoch 2 next, worse again) would copy trial 2's epoch 1: a livelock.
+  const behind = member(1, 7.6, 1);
+  const ahead = member(2, 10.7, 2);
+  assert.equal(s.decide(ahead, [behind, ahead]).action, 'continue');
+  // A donor at the same epoch or further is copied as before.
+  for (const epoch of [2, 3]) {
+    const d = s.decide(ahead, [member(1, 7.6, epoch), ahead]);
+    assert.ok(d.action === 'exploit' && d.donor === 1 && d.donorEpoch === epoch);
+  }
+});
+
 test('explore: perturbs by 0.8/1.2 within bounds, shifts lists, resamples with its probability', () => {
   const never = pbt({ resampleProbability: 0 });
   const donor: ParamSet = { learningRate: 0.9, preprocessing: 'inception', batchSize: 64 };

@@ -94,11 +94,17 @@ export class PbtScheduler {
   /**
    * The decision for `member` (one of `population`, which holds every member's latest result):
    * in the bottom group it exploits a member of the top group chosen at random and explores that
-   * member's parameters; otherwise it continues.
+   * member's parameters; otherwise it continues. Only top members at least as far as `member`
+   * (epoch) are donors: copying a checkpoint behind it would take it back in epochs, and two
+   * members that each beat the other's later result could then take each other back forever (the
+   * chaos suite's pbt-donor-worker-kill at seed 7 did: every epoch 2 scored worse than the other's
+   * epoch 1, and the sweep never reached its budget).
    */
   decide(member: PbtMember, population: readonly PbtMember[]): PbtDecision {
     const others = population.filter((m) => m.trialNumber !== member.trialNumber);
-    const { lower, upper } = this.quantiles([member, ...others]);
+    const quantiles = this.quantiles([member, ...others]);
+    const { lower } = quantiles;
+    const upper = quantiles.upper.filter((m) => m.epoch >= member.epoch);
     if (!lower.some((m) => m.trialNumber === member.trialNumber) || upper.length === 0) {
       const ranked = lower.length + upper.length > 0;
       return {
