@@ -6,6 +6,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
   DEFAULT_MAX_TRIAL_MEMORY_BYTES,
   METRICS_PATH,
+  formatSpecIssue,
   SpecError,
   SpecTooLargeError,
   TRIALS_QUEUE,
@@ -375,7 +376,7 @@ function toApiError(
     return new ApiError(
       'REQUEST_INVALID',
       {
-        detail: `${where}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+        detail: `${where}: ${issues.map(formatSpecIssue).join('; ')}`,
       },
       issues,
     );

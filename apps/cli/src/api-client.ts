@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
+import { formatSpecIssue } from '@setrain/protocol';
 import { CliError, EXIT_CODES, type ExitCode } from './errors.js';
 
 /** Options of an ApiClient. */
@@ -110,9 +111,7 @@ export class ApiClient {
     }
     const code = parsed.error?.code;
     const message = parsed.error?.message ?? `${response.status} ${response.statusText}`;
-    const issues = (parsed.error?.issues ?? []).map((i) =>
-      i.path ? `${i.path}: ${i.message}` : i.message,
-    );
+    const issues = (parsed.error?.issues ?? []).map(formatSpecIssue);
     if (response.status === 401) {
       throw new CliError(
         `the API at ${this.options.baseUrl} rejected the API key (${message}); check --api-key / SETRAIN_API_KEY`,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
+  formatSpecIssue,
   parseJobSpec,
   parseSpecText,
   parseSweepSpec,
@@ -128,6 +129,21 @@ test('malformed text and non-object specs give one clear issue', () => {
   assert.throws(() => parseSpecText('dataset: [unclosed'), /not valid YAML/);
   assert.throws(() => parseSpecText('{"dataset": '), /not valid JSON/);
   assert.throws(() => parseSweepSpec('just a string'), /a spec must be an object/);
+});
+
+test('an issue is one line, and a SpecError joins its issues the same way', () => {
+  const issues = [
+    { path: 'training.epochs', message: 'must be at least 1' },
+    { path: '', message: 'a spec must be an object' },
+  ];
+  assert.deepEqual(issues.map(formatSpecIssue), [
+    'training.epochs: must be at least 1',
+    'a spec must be an object',
+  ]);
+  assert.equal(
+    new SpecError(issues).message,
+    'training.epochs: must be at least 1; a spec must be an object',
+  );
 });
 
 test('a job is a one-trial sweep', () => {

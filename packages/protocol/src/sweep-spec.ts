@@ -277,11 +277,16 @@ export interface SpecIssue {
   message: string;
 }
 
+/** An issue as one line: `path: message`, or the message alone when it has no path. */
+export function formatSpecIssue(issue: SpecIssue): string {
+  return issue.path ? `${issue.path}: ${issue.message}` : issue.message;
+}
+
 /** A spec that does not parse or validate; `issues` name each field. */
 export class SpecError extends Error {
   readonly code = 'SPEC_INVALID';
   constructor(readonly issues: SpecIssue[]) {
-    super(issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '));
+    super(issues.map(formatSpecIssue).join('; '));
     this.name = 'SpecError';
   }
 }

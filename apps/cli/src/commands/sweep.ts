@@ -4,6 +4,7 @@ import { text as readStreamText } from 'node:stream/consumers';
 import {
   parseSpecText,
   parseSweepSpec,
+  formatSpecIssue,
   SpecError,
   type ListSweepsResponse,
   type PreviewResponse,
@@ -42,7 +43,7 @@ async function readValidSpec(ctx: CommandContext, specPath: string): Promise<str
       throw new CliError(
         `spec ${specPath} is invalid: ${err.issues.length} problem${err.issues.length > 1 ? 's' : ''}`,
         EXIT_CODES.usage,
-        err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)),
+        err.issues.map(formatSpecIssue),
       );
     }
     throw err;
