@@ -165,8 +165,9 @@ const sweepOverview = dashboard({
         "Best objective value of each unfinished or recent sweep (the sweep's goal decides min or max).",
       targets: [
         {
-          expr: 'max by (sweep) (setrain_sweep_best_objective{sweep=~"$sweep"})',
-          legend: '{{sweep}}',
+          // A multi-objective sweep has one series per objective (label `objective`).
+          expr: 'max by (sweep, objective) (setrain_sweep_best_objective{sweep=~"$sweep"})',
+          legend: '{{sweep}} {{objective}}',
         },
       ],
     },
