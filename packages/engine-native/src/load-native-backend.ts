@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { adamKernel, installFusedAdam } from './adam.js';
 import { loadAddon } from './addon.js';
+import { installBackwardRelease } from './backward-release.js';
 import { installGradientOverrides } from './gradients.js';
 import { batchNormKernels } from './kernels/batch-norm.js';
 import { broadcastBinaryKernel } from './kernels/broadcast-binary.js';
@@ -108,6 +109,7 @@ export async function loadNativeBackend(
     );
   }
   installGradientOverrides();
+  installBackwardRelease();
   await Promise.resolve();
   return {
     description: `native (oneDNN ${addon.version()}, ${threads} thread${threads === 1 ? '' : 's'})`,
