@@ -28,6 +28,7 @@ export * from './epoch-series.js';
 export * from './sweep-events.js';
 export * from './sweep-cancel.js';
 export * from './map-with-concurrency.js';
+export * from './all-settled-or-throw.js';
 export * from './trial-memory.js';
 export * from './param-expression.js';
 export * from './search-rules.js';
