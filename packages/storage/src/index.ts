@@ -2,6 +2,7 @@ export * from './errors/storage-error.js';
 export * from './errors/s3-uri-invalid-error.js';
 export * from './errors/s3-object-not-found-error.js';
 export * from './errors/s3-object-too-large-error.js';
+export * from './errors/s3-copy-source-too-large-error.js';
 export * from './errors/s3-bucket-not-found-error.js';
 export * from './errors/s3-object-json-invalid-error.js';
 export * from './errors/s3-config-invalid-error.js';

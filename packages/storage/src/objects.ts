@@ -18,6 +18,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ChecksumMismatchError } from './errors/checksum-mismatch-error.js';
 import { S3ObjectNotFoundError } from './errors/s3-object-not-found-error.js';
 import { S3ObjectTooLargeError } from './errors/s3-object-too-large-error.js';
+import { S3CopySourceTooLargeError } from './errors/s3-copy-source-too-large-error.js';
 import { S3ObjectJsonInvalidError } from './errors/s3-object-json-invalid-error.js';
 import { translateS3Error } from './s3-errors.js';
 import { formatS3Uri } from '@setrain/protocol';
@@ -265,17 +266,31 @@ export async function headObject(
   }
 }
 
+/** The largest object one CopyObject copies (S3's limit: 5 GiB). */
+export const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3;
+
+export interface CopyObjectOptions extends RequestOptions {
+  /** The source's size when the caller knows it; otherwise a HEAD asks the server first. */
+  readonly sourceBytes?: number;
+}
+
 /**
  * Server-side copy within a bucket (CopyObject): bytes and metadata (the sha256 included) stay as
- * they are and pass through no process. S3 copies objects up to 5 GiB this way.
+ * they are and pass through no process. A source above MAX_COPY_OBJECT_BYTES is refused here
+ * (S3CopySourceTooLargeError) before any copy is sent, with its size and the limit named.
  */
 export async function copyObject(
   client: S3Client,
   bucket: string,
   sourceKey: string,
   destinationKey: string,
-  options: RequestOptions = {},
+  options: CopyObjectOptions = {},
 ): Promise<void> {
+  const size = options.sourceBytes ?? (await headObject(client, bucket, sourceKey, options))?.size;
+  if (size === undefined) throw new S3ObjectNotFoundError(bucket, sourceKey);
+  if (size > MAX_COPY_OBJECT_BYTES) {
+    throw new S3CopySourceTooLargeError(bucket, sourceKey, size, MAX_COPY_OBJECT_BYTES);
+  }
   const source = `${bucket}/${sourceKey.split('/').map(encodeURIComponent).join('/')}`;
   try {
     await client.send(

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import {
   ChecksumMismatchError,
+  copyObject,
   deletePrefix,
   downloadToFile,
   getJson,
@@ -25,7 +26,9 @@ import {
   sha256Hex,
   uploadFile,
   uploadLarge,
+  MAX_COPY_OBJECT_BYTES,
   MIN_PART_SIZE_BYTES,
+  S3CopySourceTooLargeError,
 } from '@setrain/storage';
 import { startS3, tempDir, type S3Server, type TempDir } from '../../../test/harness/index.js';
 import { recordingClient } from './recording-client.js';
@@ -135,6 +138,49 @@ test('uploadLarge goes multipart above the part size and the bytes round-trip', 
   const got = await getObjectBytes(s3.client, bucket, 'big/weights.bin');
   assert.equal(got.bytes.byteLength, body.byteLength);
   assert.ok(Buffer.from(got.bytes).equals(Buffer.from(body)));
+});
+
+test('copyObject copies bytes, content type and sha256 metadata server-side; missing sources are typed', async () => {
+  const bucket = await s3.createBucket();
+  // Multipart at the source (its ETag is not an MD5): the copy must not care how it was written.
+  // The space checks the copy source's encoding; not a '+': s3rver decodes it with decodeURI.
+  const body = patternBytes(MIN_PART_SIZE_BYTES + 1000, 5);
+  const put = await uploadLarge(s3.client, bucket, 'final/a b.bin', body, {
+    partSizeBytes: MIN_PART_SIZE_BYTES,
+    contentType: 'application/octet-stream',
+  });
+  const { client, commands } = recordingClient(s3.config);
+  await copyObject(client, bucket, 'final/a b.bin', 'best/a b.bin');
+  await copyObject(client, bucket, 'final/a b.bin', 'best/known.bin', { sourceBytes: put.size });
+  // Without a known size it asks for it first; with one it sends the copy alone.
+  assert.deepEqual(commands, ['HeadObjectCommand', 'CopyObjectCommand', 'CopyObjectCommand']);
+  for (const key of ['best/a b.bin', 'best/known.bin']) {
+    const copy = await getObjectBytes(s3.client, bucket, key);
+    assert.equal(sha256Hex(copy.bytes), put.sha256);
+    assert.equal(copy.sha256, put.sha256);
+    assert.equal(copy.contentType, 'application/octet-stream');
+  }
+  await assert.rejects(
+    copyObject(s3.client, bucket, 'final/missing.bin', 'best/missing.bin'),
+    (error: unknown) => error instanceof S3ObjectNotFoundError && error.key === 'final/missing.bin',
+  );
+  assert.equal(await headObject(s3.client, bucket, 'best/missing.bin'), undefined);
+});
+
+test('copyObject refuses a source above 5 GiB before sending anything', async () => {
+  const bucket = await s3.createBucket();
+  const { client, commands } = recordingClient(s3.config);
+  const size = MAX_COPY_OBJECT_BYTES + 1;
+  await assert.rejects(
+    copyObject(client, bucket, 'final/huge.bin', 'best/huge.bin', { sourceBytes: size }),
+    (error: unknown) =>
+      error instanceof S3CopySourceTooLargeError &&
+      error.code === 'S3_COPY_SOURCE_TOO_LARGE' &&
+      error.size === size &&
+      error.message.includes(`s3://${bucket}/final/huge.bin is ${size} bytes`),
+  );
+  assert.deepEqual(commands, []);
+  assert.equal(MAX_COPY_OBJECT_BYTES, 5 * 1024 * 1024 * 1024);
 });
 
 test('streams upload multipart, hashed on the way; a given sha256 is stored and checked', async () => {
