@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import {
+  allSettledOrThrow,
   CHECKPOINT_FILES,
   checkpointFileSchema,
   epochMetricsSchema,
@@ -77,9 +78,36 @@ function fileOf(name: string, written: PutObjectResult): CheckpointFile {
   return { name, bytes: written.size, sha256: written.sha256 };
 }
 
+/** Encodes the optimizer's state and uploads it as optimizer.bin; returns the file and its layout. */
+async function writeOptimizerState(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  optimizer: tf.Optimizer,
+): Promise<{ file: PutObjectResult; specs: tf.io.WeightsManifestEntry[] }> {
+  const weights = await optimizer.getWeights();
+  let encoded: { data: ArrayBuffer; specs: tf.io.WeightsManifestEntry[] };
+  try {
+    encoded = await tf.io.encodeWeights(weights);
+  } finally {
+    // getWeights() makes a fresh scalar for the iteration count; the rest are the optimizer's own.
+    for (const weight of weights) if (weight.name === 'iter') weight.tensor.dispose();
+  }
+  const file = await uploadLarge(
+    client,
+    bucket,
+    joinKey(prefix, CHECKPOINT_FILES.optimizer),
+    new Uint8Array(encoded.data),
+    { contentType: 'application/octet-stream' },
+  );
+  return { file, specs: encoded.specs };
+}
+
 /**
- * Writes model weights (model.json + weights.bin), optimizer.bin and finally state.json (with the
- * sha256 of the three) to `prefix`; returns the bytes written and the checkpoint's trusted root.
+ * Writes model weights (model.json + weights.bin) and optimizer.bin side by side (one's hashing
+ * and encoding overlaps the other's transfer), then, once both are stored, state.json (with the
+ * sha256 of the three); returns the bytes written and the checkpoint's trusted root. If either
+ * fails, no state.json is written: the checkpoint is incomplete and the first failure propagates.
  */
 export async function writeCheckpoint(
   client: S3Client,
@@ -91,22 +119,11 @@ export async function writeCheckpoint(
     optimizerName: CheckpointState['optimizer']['name'];
   },
 ): Promise<{ bytes: number; root: CheckpointRoot }> {
-  const saved = (await model.save(s3SaveHandler(client, bucket, prefix))) as S3SaveResult;
-  const weights = await optimizer.getWeights();
-  let encoded: { data: ArrayBuffer; specs: tf.io.WeightsManifestEntry[] };
-  try {
-    encoded = await tf.io.encodeWeights(weights);
-  } finally {
-    // getWeights() makes a fresh scalar for the iteration count; the rest are the optimizer's own.
-    for (const weight of weights) if (weight.name === 'iter') weight.tensor.dispose();
-  }
-  const optimizerFile = await uploadLarge(
-    client,
-    bucket,
-    joinKey(prefix, CHECKPOINT_FILES.optimizer),
-    new Uint8Array(encoded.data),
-    { contentType: 'application/octet-stream' },
-  );
+  const [saved, optimizerState] = await allSettledOrThrow([
+    model.save(s3SaveHandler(client, bucket, prefix)) as Promise<S3SaveResult>,
+    writeOptimizerState(client, bucket, prefix, optimizer),
+  ]);
+  const optimizerFile = optimizerState.file;
   const { optimizerName, ...rest } = state;
   const stateJson: CheckpointState = {
     version: CHECKPOINT_STATE_VERSION,
@@ -114,7 +131,7 @@ export async function writeCheckpoint(
     // tfjs's WeightsManifestEntry is a closed interface; the schema keeps its fields open-ended.
     optimizer: {
       name: optimizerName,
-      weightSpecs: encoded.specs as unknown as CheckpointState['optimizer']['weightSpecs'],
+      weightSpecs: optimizerState.specs as unknown as CheckpointState['optimizer']['weightSpecs'],
     },
     files: [
       fileOf(CHECKPOINT_FILES.modelJson, saved.files.modelJson),
