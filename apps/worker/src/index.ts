@@ -30,6 +30,7 @@ export * from './job-holder/stall-credit.js';
 // The trainer: the child process that trains one trial.
 export * from './trainer/eval-metrics.js';
 export * from './trainer/checkpoints.js';
+export * from './trainer/weight-sets.js';
 export { runTrial } from './trainer/run-trial.js';
 export { runPreflight } from './trainer/preflight.js';
 export { chooseHeadActivation } from './trainer/build-model.js';

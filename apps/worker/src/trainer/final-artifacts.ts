@@ -1,19 +1,5 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { exportKerasWeights, portableSaveHandler } from '@setrain/model';
-import {
-  FINAL_FILES,
-  type ArtifactEpoch,
-  type TrialMetrics,
-  type TrialRecord,
-} from '@setrain/protocol';
-import {
-  joinKey,
-  putObject,
-  s3SaveHandler,
-  uploadLarge,
-  type S3SaveResult,
-} from '@setrain/storage';
+import type { TrialMetrics } from '@setrain/protocol';
 
 import { bestEpochOf } from '../objective.js';
 import type { TrialOutcome } from '../trial-ipc.js';
@@ -22,51 +8,7 @@ import { WorkerError } from '../worker-error.js';
 import { deleteCheckpoint } from '../checkpoint-delete.js';
 import { applyModelWeights, readVerifiedCheckpoint } from './checkpoints.js';
 import type { TrialContext } from './trial-context.js';
-
-/** One artifact set: where, which weights, which epoch. */
-interface ArtifactSet {
-  readonly prefix: string;
-  readonly set: ArtifactEpoch;
-  readonly epoch: number;
-}
-
-/**
- * Writes an artifact set: model.json (portable: loads in stock tfjs and Keras) + weights.bin,
- * weights.h5 (Keras) and classes.json, each recorded with its set and epoch.
- */
-async function writeArtifactSet(
-  client: S3Client,
-  bucket: string,
-  target: ArtifactSet,
-  model: LayersModel,
-  classes: readonly string[],
-): Promise<TrialRecord['artifacts']> {
-  const { prefix } = target;
-  const saved = (await model.save(
-    portableSaveHandler(s3SaveHandler(client, bucket, prefix)),
-  )) as S3SaveResult;
-  const h5 = await uploadLarge(
-    client,
-    bucket,
-    joinKey(prefix, FINAL_FILES.kerasH5),
-    await exportKerasWeights(model),
-    { contentType: 'application/x-hdf5' },
-  );
-  const classesJson = await putObject(
-    client,
-    bucket,
-    joinKey(prefix, FINAL_FILES.classes),
-    `${JSON.stringify(classes)}\n`,
-    { contentType: 'application/json' },
-  );
-  return [saved.files.modelJson, saved.files.weights, h5, classesJson].map((file) => ({
-    key: file.key,
-    bytes: file.size,
-    sha256: file.sha256,
-    set: target.set,
-    epoch: target.epoch,
-  }));
-}
+import { writeWeightSets, type WeightSetsPlan } from './weight-sets.js';
 
 /**
  * Puts the best epoch's weights into `model` from its checkpoint, verified from its trusted root.
@@ -87,34 +29,19 @@ async function loadBestEpochWeights(
   applyModelWeights(model, await readVerifiedCheckpoint(ctx.client, ctx.bucket, root));
 }
 
-/**
- * Writes final/ (the last epoch's weights) and best/ (the best epoch's by the objective). `model`
- * holds the last epoch's weights on entry and may hold the best's after.
- */
-async function writeWeightSets(
-  ctx: TrialContext,
-  model: LayersModel,
-  classes: readonly string[],
-): Promise<TrialRecord['artifacts']> {
+/** final/ and best/ of this trial, as writeWeightSets takes them. */
+function weightSetsPlan(ctx: TrialContext): WeightSetsPlan {
   const lastEpoch = ctx.lastCheckpointEpoch;
   const bestEpoch = bestEpochOf(ctx.history, ctx.payload.objective).epoch ?? lastEpoch;
-  const { client, bucket, keys } = ctx;
-  const last = await writeArtifactSet(
-    client,
-    bucket,
-    { prefix: keys.final, set: 'last', epoch: lastEpoch },
-    model,
-    classes,
-  );
-  if (bestEpoch !== lastEpoch) await loadBestEpochWeights(ctx, model, bestEpoch);
-  const best = await writeArtifactSet(
-    client,
-    bucket,
-    { prefix: keys.best, set: 'best', epoch: bestEpoch },
-    model,
-    classes,
-  );
-  return [...last, ...best];
+  return {
+    client: ctx.client,
+    bucket: ctx.bucket,
+    finalPrefix: ctx.keys.final,
+    bestPrefix: ctx.keys.best,
+    lastEpoch,
+    bestEpoch,
+    loadBestWeights: (model) => loadBestEpochWeights(ctx, model, bestEpoch),
+  };
 }
 
 /**
@@ -151,7 +78,7 @@ export async function writeFinalArtifacts(
   const { earlyStopped } = outcome;
   ctx.channel.send({ type: 'phase', phase: 'final' });
   const started = performance.now();
-  const artifacts = await writeWeightSets(ctx, model, classes);
+  const artifacts = await writeWeightSets(weightSetsPlan(ctx), model, classes);
   ctx.channel.send({
     type: 'metric',
     event: {
