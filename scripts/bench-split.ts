@@ -74,11 +74,9 @@ const label = (s: Split): string => `${s.workers}x${s.threads}`;
 
 function parseSplits(text: string | undefined, cores: number): Split[] {
   if (text === undefined) {
-    const defaults = [
-      { workers: 1, threads: cores },
-      { workers: cores, threads: 1 },
-    ];
-    return cores === 1 ? [defaults[0] ?? { workers: 1, threads: 1 }] : defaults;
+    // On one core both defaults are the same 1x1 split.
+    const oneWorker = { workers: 1, threads: cores };
+    return cores === 1 ? [oneWorker] : [oneWorker, { workers: cores, threads: 1 }];
   }
   return text.split(',').map((part) => {
     const match = /^(\d+)x(\d+)$/.exec(part.trim());
