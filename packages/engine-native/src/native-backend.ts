@@ -67,14 +67,17 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   /** The tensor's Float32Array when nothing else can observe it changing: one reference, never
-   * exposed, and a whole buffer rather than a view. */
+   * exposed, and a whole buffer or a view the pool handed out (nothing else sees its buffer). */
   privateFloat32(t: TensorInfo): Float32Array | undefined {
     if (t.dtype !== 'float32' || !this.data.has(t.dataId)) return undefined;
     const entry = this.data.get(t.dataId);
     const values = entry.values;
     if (!(values instanceof Float32Array) || entry.refCount !== 1 || this.exposed.has(values))
       return undefined;
-    if (values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) return undefined;
+    if (!this.pool.handedOut(values)) {
+      if (values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength)
+        return undefined;
+    }
     return values;
   }
 }
