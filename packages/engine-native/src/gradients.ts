@@ -91,6 +91,17 @@ const overrides: Record<string, (original: GradFunc) => GradFunc> = {
   Relu: (original) => elementwiseGrad(original, BINARY_OPS.ReluGrad),
 };
 
+/**
+ * Which tensors a gradient saves, where this module changes tfjs' choice. Relu's gradient reads only
+ * where the input was positive, which is where the output is: saving the output (which the next
+ * layer saves anyway) rather than the input lets the input, a batch-norm output, be freed as soon as
+ * the ReLU has read it (releaseConsumedOutputsInTraining in @setrain/model). tfjs' own gradFunc
+ * computes dy * step(saved[0]) and stays correct on every backend with either.
+ */
+const savedTensors: Partial<Record<string, Pick<GradConfig, 'inputsToSave' | 'outputsToSave'>>> = {
+  Relu: { inputsToSave: [], outputsToSave: [true] },
+};
+
 /** The wrappers this module registered, so a second install does not wrap them again. */
 const wrappers = new WeakSet<GradFunc>();
 
@@ -110,6 +121,6 @@ export function installGradientOverrides(): void {
         ? native(dy, saved, attrs)
         : original(dy, saved, attrs);
     wrappers.add(gradFunc);
-    tf.registerGradient({ ...config, gradFunc });
+    tf.registerGradient({ ...config, ...savedTensors[kernelName], gradFunc });
   }
 }

@@ -49,3 +49,4 @@ export {
   portableSaveHandler,
   toPortableTopology,
 } from './portable-topology.js';
+export { releaseConsumedOutputsInTraining } from './training-forward-release.js';

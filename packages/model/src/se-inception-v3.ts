@@ -10,6 +10,7 @@ import { type Preprocessing, type SeInceptionV3Args } from '@setrain/protocol';
 
 import { buildInceptionV3Backbone, INCEPTION_V3_FEATURE_CHANNELS } from './inception-v3.js';
 import { layerSeed } from './layer-seeds.js';
+import { releaseConsumedOutputsInTraining } from './training-forward-release.js';
 import { validateSeInceptionV3Args } from './validate-args.js';
 
 /** Name of the built model. */
@@ -135,9 +136,11 @@ export function buildSeInceptionV3(args: SeInceptionV3Args): LayersModel {
     }),
     dropped,
   );
-  return functionalModel({
+  const model = functionalModel({
     name: SE_INCEPTION_V3_MODEL_NAME,
     inputs: pixels,
     outputs: predictions,
   });
+  releaseConsumedOutputsInTraining(model);
+  return model;
 }
