@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { adamKernel, installFusedAdam } from './adam.js';
 import { loadAddon } from './addon.js';
 import { installBackwardRelease } from './backward-release.js';
+import { installTapeInputPruning } from './tape-input-pruning.js';
 import { installGradientOverrides } from './gradients.js';
 import { batchNormKernels } from './kernels/batch-norm.js';
 import { broadcastBinaryKernel } from './kernels/broadcast-binary.js';
@@ -110,6 +111,7 @@ export async function loadNativeBackend(
   }
   installGradientOverrides();
   installBackwardRelease();
+  installTapeInputPruning();
   await Promise.resolve();
   return {
     description: `native (oneDNN ${addon.version()}, ${threads} thread${threads === 1 ? '' : 's'})`,
