@@ -224,6 +224,7 @@ test('superseded checkpoints are deleted only once the new root is recorded', as
             await deleteCheckpoint(services.s3.client, services.bucket, root.prefix);
           }
         },
+        epochsEmpty: false,
       },
       { epochs: [], best: null },
     );

@@ -481,8 +481,15 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
     };
   };
 
-  /** Starts the trainer for a held job and turns its outcome into the job's result. */
-  const train = async (held: Held, signal: AbortSignal | undefined): Promise<TrialResult> => {
+  /**
+   * Starts the trainer for a held job and turns its outcome into the job's result. `firstStart`:
+   * the trial's state showed no earlier start or attempt (its epoch list is empty).
+   */
+  const train = async (
+    held: Held,
+    signal: AbortSignal | undefined,
+    firstStart: boolean,
+  ): Promise<TrialResult> => {
     const { job, payload } = held;
     const progress: TrialProgress = { epochs: [], best: null };
     const state = await store.startAttempt(payload, {
@@ -510,6 +517,7 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           await deleteCheckpoint(s3Client, payload.artifactsBucket, root.prefix);
         }
       },
+      epochsEmpty: firstStart,
     };
     const trial = launcher(requestFor(payload, state), trialListeners(listenerDeps, progress));
     const cancelReason = active?.cancelReason;
@@ -588,7 +596,11 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
           `TRIAL_CANCELLED: cancelled: ${previous.reason ?? 'before it started'}`,
         );
       }
-      return await train(held, signal);
+      const firstStart =
+        previous !== undefined &&
+        previous.startedAt === undefined &&
+        (previous.attemptsLog ?? []).length === 0;
+      return await train(held, signal, firstStart);
     } catch (error) {
       const lostReason = active?.lostLock;
       if (lostReason !== undefined && !isJobControlError(error))

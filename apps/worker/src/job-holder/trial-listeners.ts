@@ -40,6 +40,11 @@ export interface TrialListenerDeps {
   readonly onTrialStarted?: ((trialId: string, started: TrialStarted) => void) | undefined;
   /** Deletes checkpoints an epoch's superseded (called once their successor is recorded). */
   readonly deleteCheckpoints: (roots: readonly CheckpointRoot[]) => Promise<void>;
+  /**
+   * The trial's epoch list is known to be empty: this is its first start (its state had no
+   * attempt and no start), so no worker has appended to it and a reset to no epochs can be skipped.
+   */
+  readonly epochsEmpty: boolean;
 }
 
 function track(progress: TrialProgress, payload: TrialPayload, metrics: EpochMetrics): void {
@@ -80,12 +85,19 @@ export function trialListeners(
       progress.epochs.splice(0, progress.epochs.length, ...started.history);
       progress.best = null;
       for (const metrics of started.history) track(progress, payload, metrics);
-      await store.resetEpochs(payload.trialId, started.history);
-      await store.update(payload, {
+      if (started.history.length > 0 || !deps.epochsEmpty) {
+        await store.resetEpochs(payload.trialId, started.history);
+      }
+      // Only the job's holder writes these fields, and a fresh start leaves them as the attempt's
+      // start wrote them: then nothing is sent (one write per trial start instead of two).
+      await store.updateIfChanged(payload, (current) => ({
         epochsCompleted: started.history.length,
         objectiveValue: progress.best,
-        checkpoints: [...started.checkpoints],
-      });
+        // No checkpoints reads the same as an empty list (every reader defaults to []).
+        ...(started.checkpoints.length > 0 || current.checkpoints !== undefined
+          ? { checkpoints: [...started.checkpoints] }
+          : {}),
+      }));
     },
     onBatch: async (batch) => {
       await job.updateProgress({ ...batch, epochs: payload.training.epochs });

@@ -80,10 +80,24 @@ export class TrialStateStore {
 
   /** Merges `patch` into the trial's state (created from the payload if absent), atomically. */
   update(payload: TrialPayload, patch: TrialStatePatch): Promise<TrialState> {
-    return retryInfrastructure(() => this.compareAndSet(payload, patch), this.retry);
+    return retryInfrastructure(() => this.compareAndSet(payload, patch, false), this.retry);
   }
 
-  private async compareAndSet(payload: TrialPayload, patch: TrialStatePatch): Promise<TrialState> {
+  /**
+   * update(), but nothing is sent when the patch leaves the state as this store last saw it. Only
+   * for fields that no one but the worker holding the trial's job writes while it holds it (its
+   * progress: epochs, objective, checkpoints), so what this store saw last is what Redis holds for
+   * them.
+   */
+  updateIfChanged(payload: TrialPayload, patch: TrialStatePatch): Promise<TrialState> {
+    return retryInfrastructure(() => this.compareAndSet(payload, patch, true), this.retry);
+  }
+
+  private async compareAndSet(
+    payload: TrialPayload,
+    patch: TrialStatePatch,
+    skipUnchanged: boolean,
+  ): Promise<TrialState> {
     const key = this.keys.sweepTrials(payload.sweepId);
     let seen: Seen | undefined = this.known.get(payload.trialId);
     if (seen === undefined) {
@@ -96,6 +110,7 @@ export class TrialStateStore {
       const merged = Object.entries({ ...current, ...changes }).filter(([, v]) => v !== undefined);
       const next = trialStateSchema.parse(Object.fromEntries(merged));
       const raw = JSON.stringify(next);
+      if (skipUnchanged && seen?.state !== undefined && raw === seen.raw) return seen.state;
       const [written, stored] = (await this.redis.eval(
         HASH_CAS,
         1,
