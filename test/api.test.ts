@@ -1,13 +1,14 @@
 // The HTTP API and its sweep controller against a real redis-server and s3rver: validation and
 // auth errors, trials enqueued from the grid, a hand-driven BullMQ worker finishing a sweep, a
 // controller restart mid-sweep, cancel (durable: recorded while another replica holds the lock,
-// re-sent by the reconcile loop), the renewed and fenced sweep lock, a sweep whose trials all
-// failed, stalled and requeued trials, best-trial download, and the OpenAPI document.
+// re-sent by the reconcile loop), the renewed and fenced sweep lock (a pass's first reads sent
+// with it), a sweep whose trials all failed, stalled and requeued trials, best-trial download,
+// and the OpenAPI document.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { StaleSweepWriteError, SweepLock, SweepStore } from '@setrain/api';
+import { StaleSweepWriteError, SweepLock, SweepStore, type PassReads } from '@setrain/api';
 import {
   bestTrialResponseSchema,
   cancelSweepResponseSchema,
@@ -626,7 +627,26 @@ test('the sweep lock is renewed while held, and a stale writer is fenced off', a
       return store.acquireLock(other, 300);
     });
     assert.equal(held, undefined, 'the lock expired while held');
-    assert.notEqual(await store.acquireLock(other, 300), undefined, 'released afterwards');
+    const token = await store.acquireLock(other, 300);
+    assert.ok(token !== undefined, 'released afterwards');
+    // A pass's first reads ride with the lock's SET: dropped, and no pass, while another holds it.
+    let passes = 0;
+    const pass = (reads: PassReads): Promise<PassReads> => {
+      passes += 1;
+      return Promise.resolve(reads);
+    };
+    assert.equal(await lock.withLockAndReads(other, 0, [`${other}.1`], pass), undefined);
+    assert.equal(passes, 0);
+    await store.releaseLock(other, token);
+    const reads = await lock.withLockAndReads(other, 0, [`${other}.1`], pass);
+    assert.deepEqual(reads, {
+      record: undefined,
+      stop: undefined,
+      trials: { trialIds: [`${other}.1`], fresh: { total: 0, trials: [undefined] } },
+    });
+    const sweepReads = await lock.withLockAndReads(sweep.id, 5000, undefined, pass);
+    assert.deepEqual(sweepReads?.record?.id, sweep.id);
+    assert.equal(sweepReads?.trials, undefined);
 
     // Fenced: a replica that read the record before a newer write cannot overwrite it.
     const stale = await store.getSweep(sweep.id);

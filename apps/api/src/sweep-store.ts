@@ -10,7 +10,7 @@ import {
   type StopRequest,
   type TrialState,
 } from '@setrain/protocol';
-import { type Redis } from 'ioredis';
+import { type ChainableCommander, type Redis } from 'ioredis';
 
 import { StaleSweepWriteError } from './stale-sweep-write-error.js';
 import { type SweepRecord } from './sweep-record.js';
@@ -18,6 +18,27 @@ import { SweepRecordCache } from './sweep-record-cache.js';
 import { parseTrial, TrialReadCache, type StoredTrial } from './trial-read-cache.js';
 
 export type { StoredTrial } from './trial-read-cache.js';
+
+/** Trials read by id, and how many trials the sweep has (see getStoredTrialsById). */
+export interface TrialsById {
+  readonly total: number;
+  readonly trials: (StoredTrial | undefined)[];
+}
+
+/** What a controller pass reads first, sent with the sweep lock's SET (see lockWithReads). */
+export interface PassReads {
+  readonly record: SweepRecord | undefined;
+  /** The whole-sweep stop request, if one was recorded. */
+  readonly stop: StopRequest | undefined;
+  /** The trials asked for, with the sweep's trial count; undefined when none were asked for. */
+  readonly trials: TrialsReadAhead | undefined;
+}
+
+/** Trials read ahead by id: which ones, and what was read. */
+export interface TrialsReadAhead {
+  readonly trialIds: readonly string[];
+  readonly fresh: TrialsById;
+}
 
 // The trials hash's SHA-1 and, unless it is still ARGV[1] (the digest the caller holds them
 // under), its values: an unchanged hash costs one small reply instead of the whole hash.
@@ -105,7 +126,10 @@ export class SweepStore {
 
   /** The sweep's record (parsed once per stored JSON and shared, frozen: SweepRecordCache). */
   async getSweep(sweepId: string): Promise<SweepRecord | undefined> {
-    const raw = await this.redis.get(this.keys.sweep(sweepId));
+    return this.recordOf(sweepId, await this.redis.get(this.keys.sweep(sweepId)));
+  }
+
+  private recordOf(sweepId: string, raw: string | null): SweepRecord | undefined {
     if (raw !== null) return this.records.parse(sweepId, raw);
     this.records.forget(sweepId);
     return undefined;
@@ -165,9 +189,7 @@ export class SweepStore {
 
   /** The whole-sweep stop request, if one was recorded. */
   async getSweepStop(sweepId: string): Promise<StopRequest | undefined> {
-    const raw = await this.redis.hget(this.keys.sweepStops(sweepId), SWEEP_STOP_FIELD);
-    const parsed = raw === null ? undefined : stopRequestSchema.safeParse(JSON.parse(raw));
-    return parsed?.success === true ? parsed.data : undefined;
+    return stopOf(await this.redis.hget(this.keys.sweepStops(sweepId), SWEEP_STOP_FIELD));
   }
 
   /** Sweeps newest first. */
@@ -210,22 +232,21 @@ export class SweepStore {
    * The trials `trialIds` of the sweep (undefined where a trial is absent) and how many trials the
    * sweep has, in one round trip: what an incremental advance re-reads.
    */
-  async getStoredTrialsById(
+  async getStoredTrialsById(sweepId: string, trialIds: readonly string[]): Promise<TrialsById> {
+    const pipeline = this.redis.pipeline();
+    this.queueTrialsById(pipeline, sweepId, trialIds);
+    return trialsById(trialIds, resultsOf(await pipeline.exec()));
+  }
+
+  /** Adds getStoredTrialsById's reads to `pipeline` (one HLEN, then one HMGET if any ids). */
+  private queueTrialsById(
+    pipeline: ChainableCommander,
     sweepId: string,
     trialIds: readonly string[],
-  ): Promise<{ total: number; trials: (StoredTrial | undefined)[] }> {
+  ): void {
     const key = this.keys.sweepTrials(sweepId);
-    const pipeline = this.redis.pipeline().hlen(key);
+    pipeline.hlen(key);
     if (trialIds.length > 0) pipeline.hmget(key, ...trialIds);
-    const results = (await pipeline.exec()) ?? [];
-    for (const [error] of results) if (error) throw error;
-    const total = Number(results[0]?.[1] ?? 0);
-    const raws = (results[1]?.[1] ?? []) as (string | null)[];
-    const trials = trialIds.map((_, i) => {
-      const raw = raws[i];
-      return raw == null ? undefined : { raw, state: parseTrial(raw) };
-    });
-    return { total, trials };
   }
 
   async getTrials(sweepId: string): Promise<TrialState[]> {
@@ -270,6 +291,37 @@ export class SweepStore {
     return ok === 'OK' ? token : undefined;
   }
 
+  /**
+   * acquireLock, and in the same round trip (one pipeline) what a controller pass reads first:
+   * the record, the whole-sweep stop and, when `trialIds` is given, those trials and the trial
+   * count. Redis runs the reads after the SET on this connection, so they see what they would
+   * after the lock was taken. Undefined (the reads dropped) when the lock is held.
+   */
+  async lockWithReads(
+    sweepId: string,
+    ttlMs: number,
+    trialIds: readonly string[] | undefined,
+  ): Promise<{ token: string; reads: PassReads } | undefined> {
+    const token = randomBytes(12).toString('hex');
+    const pipeline = this.redis
+      .pipeline()
+      .set(this.keys.sweepLock(sweepId), token, 'PX', ttlMs, 'NX')
+      .get(this.keys.sweep(sweepId))
+      .hget(this.keys.sweepStops(sweepId), SWEEP_STOP_FIELD);
+    if (trialIds !== undefined) this.queueTrialsById(pipeline, sweepId, trialIds);
+    const [locked, record, stop, ...trials] = resultsOf(await pipeline.exec());
+    if (locked !== 'OK') return undefined;
+    return {
+      token,
+      reads: {
+        record: this.recordOf(sweepId, record as string | null),
+        stop: stopOf(stop as string | null),
+        trials:
+          trialIds === undefined ? undefined : { trialIds, fresh: trialsById(trialIds, trials) },
+      },
+    };
+  }
+
   /** Extends the lock to `ttlMs` from now if `token` still holds it; false when it was lost. */
   async renewLock(sweepId: string, token: string, ttlMs: number): Promise<boolean> {
     const renewed = await this.redis.eval(
@@ -294,4 +346,25 @@ export class SweepStore {
   async ping(): Promise<boolean> {
     return (await this.redis.ping()) === 'PONG';
   }
+}
+
+/** A pipeline's replies; throws the first command's error. */
+function resultsOf(results: [Error | null, unknown][] | null): unknown[] {
+  for (const [error] of results ?? []) if (error) throw error;
+  return (results ?? []).map(([, value]) => value);
+}
+
+/** queueTrialsById's replies (HLEN, then HMGET when there were ids) as trials by id. */
+function trialsById(trialIds: readonly string[], replies: readonly unknown[]): TrialsById {
+  const raws = (replies[1] ?? []) as (string | null)[]; // HMGET: a value or null per field
+  const trials = trialIds.map((_, i) => {
+    const raw = raws[i];
+    return raw == null ? undefined : { raw, state: parseTrial(raw) };
+  });
+  return { total: Number(replies[0] ?? 0), trials };
+}
+
+function stopOf(raw: string | null): StopRequest | undefined {
+  const parsed = raw === null ? undefined : stopRequestSchema.safeParse(JSON.parse(raw));
+  return parsed?.success === true ? parsed.data : undefined;
 }

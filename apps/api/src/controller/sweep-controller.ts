@@ -17,7 +17,7 @@ import { plannedTrialCount } from '@setrain/sweep';
 import { DEFAULT_RECONCILE_INTERVAL_MS } from '../config.js';
 import { ApiError } from '../errors.js';
 import { type SweepRecord } from '../sweep-record.js';
-import { type StoredTrial, type SweepStore } from '../sweep-store.js';
+import { type PassReads, type StoredTrial, type SweepStore } from '../sweep-store.js';
 import { collectWarmStart } from '../warm-start.js';
 import { StaleSweepWriteError } from '../stale-sweep-write-error.js';
 import {
@@ -343,8 +343,13 @@ export class SweepController {
           entry.again = false;
           const passScope = entry.scope;
           entry.scope = new Set();
-          const contended = await this.lock.withLock(sweepId, DEFAULT_LOCK_WAIT_MS, () =>
-            this.advanceFenced(sweepId, passScope),
+          // An event's pass reads the unfinished trials the cache holds with the lock and record.
+          const readAhead = passScope === 'all' ? undefined : this.trialCache.openIds(sweepId);
+          const contended = await this.lock.withLockAndReads(
+            sweepId,
+            DEFAULT_LOCK_WAIT_MS,
+            readAhead,
+            (reads) => this.advanceFenced(sweepId, passScope, reads),
           );
           if (contended === true && passes++ < MAX_CONTENDED_PASSES) {
             entry.again = true;
@@ -396,9 +401,13 @@ export class SweepController {
   }
 
   /** One advance; a write fenced off by a newer version counts as contended (re-read, retry). */
-  private async advanceFenced(sweepId: string, scope: SyncScope): Promise<boolean> {
+  private async advanceFenced(
+    sweepId: string,
+    scope: SyncScope,
+    reads: PassReads,
+  ): Promise<boolean> {
     try {
-      return await this.advanceLocked(sweepId, scope);
+      return await this.advanceLocked(sweepId, scope, reads);
     } catch (error) {
       this.trialCache.forget(sweepId);
       if (!(error instanceof StaleSweepWriteError)) throw error;
@@ -408,26 +417,31 @@ export class SweepController {
   }
 
   /** One advance under the lock. Returns true when a trial state changed under our feet. */
-  private async advanceLocked(sweepId: string, scope: SyncScope): Promise<boolean> {
+  private async advanceLocked(
+    sweepId: string,
+    scope: SyncScope,
+    reads: PassReads,
+  ): Promise<boolean> {
     this.lastStored.delete(sweepId);
     try {
-      return await this.advanceStored(sweepId, scope);
+      return await this.advanceStored(sweepId, scope, reads);
     } finally {
       this.lastStored.delete(sweepId);
     }
   }
 
-  /** advanceLocked's pass; `lastStored` follows the record's writes in it. */
-  private async advanceStored(sweepId: string, scope: SyncScope): Promise<boolean> {
-    // In one round trip: the record, the stop (read even when the sweep has ended; it is small)
-    // and, for an event's pass, the unfinished trials the cache holds (used if the record is still
-    // at the cache's version).
-    const prefetched = scope === 'all' ? undefined : this.trialCache.prefetch(sweepId);
-    prefetched?.fresh.catch(() => undefined); // awaited by read(); not when the pass ends first
-    const [loaded, stop] = await Promise.all([
-      this.store.getSweep(sweepId),
-      this.store.getSweepStop(sweepId),
-    ]);
+  /**
+   * advanceLocked's pass; `lastStored` follows the record's writes in it. `reads` came with the
+   * lock: the record, the stop (read even when the sweep has ended; it is small) and, for an
+   * event's pass, the unfinished trials the cache held (used if the record is still at the
+   * cache's version).
+   */
+  private async advanceStored(
+    sweepId: string,
+    scope: SyncScope,
+    reads: PassReads,
+  ): Promise<boolean> {
+    const { record: loaded, stop, trials: prefetched } = reads;
     if (loaded === undefined) {
       this.trialCache.forget(sweepId);
       await this.store.markInactive(sweepId);

@@ -1,18 +1,12 @@
 import { isTerminalTrialStatus } from '@setrain/protocol';
 
 import { type SweepRecord } from '../sweep-record.js';
-import { type StoredTrial, type SweepStore } from '../sweep-store.js';
+import { type StoredTrial, type SweepStore, type TrialsReadAhead } from '../sweep-store.js';
 
 /** A sweep's trials as this controller left them, valid while the record is at `version`. */
 interface CachedSweep {
   readonly version: number;
   readonly trials: readonly StoredTrial[];
-}
-
-/** The unfinished trials an incremental read re-reads, as read ahead of the record (same trip). */
-export interface TrialPrefetch {
-  readonly trialIds: readonly string[];
-  readonly fresh: Promise<{ total: number; trials: (StoredTrial | undefined)[] }>;
 }
 
 /** What a read found: the trials by trial number, and whether they were all read from Redis. */
@@ -38,17 +32,13 @@ export class TrialCache {
   constructor(private readonly store: SweepStore) {}
 
   /**
-   * Starts re-reading the unfinished trials the cache holds, so that the read goes out with the
-   * record's (one round trip); undefined when nothing is cached. read() checks it against the
-   * record's version.
+   * The unfinished trials the cache holds, to be re-read with the record (one round trip: see
+   * SweepStore.lockWithReads); undefined when nothing is cached. read() checks what was read
+   * against the record's version.
    */
-  prefetch(sweepId: string): TrialPrefetch | undefined {
+  openIds(sweepId: string): string[] | undefined {
     const cached = this.bySweep.get(sweepId);
-    if (cached === undefined) return undefined;
-    const trialIds = cached.trials
-      .filter((t) => !isTerminalTrialStatus(t.state.status))
-      .map((t) => t.state.trialId);
-    return { trialIds, fresh: this.store.getStoredTrialsById(sweepId, trialIds) };
+    return cached === undefined ? undefined : openIdsOf(cached.trials);
   }
 
   /**
@@ -58,18 +48,16 @@ export class TrialCache {
   async read(
     record: Pick<SweepRecord, 'id' | 'version'>,
     full: boolean,
-    prefetched?: TrialPrefetch,
+    prefetched?: TrialsReadAhead,
   ): Promise<TrialRead> {
     const cached = this.bySweep.get(record.id);
     if (full || cached === undefined || cached.version !== record.version) {
       return this.readAll(record.id);
     }
-    const openIds = cached.trials
-      .filter((t) => !isTerminalTrialStatus(t.state.status))
-      .map((t) => t.state.trialId);
+    const openIds = openIdsOf(cached.trials);
     const fresh =
       prefetched !== undefined && sameIds(prefetched.trialIds, openIds)
-        ? await prefetched.fresh
+        ? prefetched.fresh
         : await this.store.getStoredTrialsById(record.id, openIds);
     if (fresh.total !== cached.trials.length || fresh.trials.includes(undefined)) {
       return this.readAll(record.id);
@@ -93,6 +81,10 @@ export class TrialCache {
     this.bySweep.delete(sweepId);
     return { trials: await this.store.getStoredTrials(sweepId), full: true };
   }
+}
+
+function openIdsOf(trials: readonly StoredTrial[]): string[] {
+  return trials.filter((t) => !isTerminalTrialStatus(t.state.status)).map((t) => t.state.trialId);
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
