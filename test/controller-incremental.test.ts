@@ -1,13 +1,20 @@
 // The sweep controller's incremental advances, against a real redis-server and s3rver: the trial
 // cache re-reads only unfinished trials while this process wrote the sweep last and reads
 // everything otherwise; two API replicas driving one sweep from queue events alone (no reconcile
-// pass after the first) run every trial exactly once and find the best.
+// pass after the first) run every trial exactly once and find the best; a pass over a sweep this
+// controller already settled does not archive it again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { SweepStore, TrialCache } from '@setrain/api';
-import { type TrialPayload, type TrialState } from '@setrain/protocol';
-import { type Job } from 'bullmq';
+import { SweepController, SweepStore, TrialCache } from '@setrain/api';
+import {
+  sweepSpecSchema,
+  TRIALS_QUEUE,
+  type TrialPayload,
+  type TrialResult,
+  type TrialState,
+} from '@setrain/protocol';
+import { Queue, type Job } from 'bullmq';
 
 import { useApiTestFile } from './api-world.js';
 
@@ -18,6 +25,8 @@ const api = useApiTestFile({
   appDeps: { metrics: false, reconcileIntervalMs: 600_000 },
   sharedWorld: true,
 });
+
+const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
 
 function trial(n: number, status: TrialState['status']): TrialState {
   return {
@@ -119,4 +128,54 @@ test('two replicas drive a 40-trial sweep from queue events: each trial runs onc
   assert.deepEqual([...runs.values()].sort(), new Array<number>(40).fill(1));
   const values = sweep.trials.map((t) => t.objectiveValue ?? Infinity);
   assert.equal(sweep.best?.objectiveValue, Math.min(...values));
+});
+
+test('a pass over a sweep this controller settled does not archive it again', async () => {
+  const prefix = `${api.sharedWorld.prefix}:settle`;
+  const store = new SweepStore(api.sharedWorld.redis, prefix);
+  const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, {
+    connection: api.sharedWorld.redis,
+    prefix,
+  });
+  let archived = 0;
+  const controller = new SweepController({
+    store,
+    queue,
+    s3: api.s3.client,
+    artifactsBucket: api.sharedWorld.bucket,
+    logger: SILENT,
+    archive: {
+      archive: () => {
+        archived += 1;
+        return Promise.resolve();
+      },
+    },
+  });
+  try {
+    const spec = sweepSpecSchema.parse({
+      dataset: api.sharedWorld.dataset,
+      training: { epochs: 1, seed: 4 },
+      search: { strategy: 'grid', parameters: { dropout: [0.1] } },
+      objective: { metric: 'val_loss', goal: 'minimize' },
+      parallelism: 1,
+    });
+    const record = await controller.createSweep({ spec, kind: 'sweep' });
+    // Its worker ends the trial (the state first, as workers do); the job is gone.
+    const [queued] = await store.getStoredTrials(record.id);
+    assert.ok(queued !== undefined);
+    const done = { ...queued.state, status: 'completed' as const, objectiveValue: 0.5 };
+    assert.equal(await store.compareAndSetTrial(record.id, done, queued.raw), true);
+    await queue.remove(queued.state.trialId);
+    await controller.advance(record.id);
+    assert.equal((await store.getSweep(record.id))?.status, 'completed');
+    assert.equal(archived, 1);
+    // What a late queue event or the reconcile loop does after the sweep has settled.
+    await controller.advance(record.id);
+    await controller.advance(record.id);
+    assert.equal(archived, 1, 'archived once');
+  } finally {
+    await controller.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
 });

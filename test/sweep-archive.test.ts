@@ -66,7 +66,7 @@ test('an archived sweep still answers GET after its Redis keys expired', async (
   );
   const archive = await waitFor(
     async () =>
-      getJson<{ sweep: { id: string } }>(
+      getJson<{ sweep: { id: string }; epochs: Record<string, unknown[]> }>(
         api.s3.client,
         api.sharedWorld.bucket,
         runKeys(sweepId).archiveJson,
@@ -76,6 +76,14 @@ test('an archived sweep still answers GET after its Redis keys expired', async (
     { what: 'archive.json', timeoutMs: 30_000, intervalMs: 100 },
   );
   assert.equal(archive.sweep.id, sweepId);
+  // Every trial's epochs, read in one round trip.
+  assert.deepEqual(
+    Object.entries(archive.epochs).map(([trialId, epochs]) => [trialId, epochs.length]),
+    [
+      [`${sweepId}.1`, 1],
+      [`${sweepId}.2`, 1],
+    ],
+  );
   // retention best-k (k 1): trial 2 (worse val_loss) lost its weights, kept its trial.json.
   const trial2 = runKeys(sweepId).trial(`${sweepId}.2`);
   assert.deepEqual(

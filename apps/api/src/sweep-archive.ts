@@ -67,8 +67,10 @@ export class SweepArchive {
   async archive(record: SweepRecord, trials: readonly TrialState[]): Promise<void> {
     const { store } = this.options;
     await this.pruneTrials(record, trials);
-    const epochs: Record<string, EpochMetrics[]> = {};
-    for (const trial of trials) epochs[trial.trialId] = await store.getEpochs(trial.trialId);
+    const lists = await store.getEpochsOf(trials.map((trial) => trial.trialId));
+    const epochs: Record<string, EpochMetrics[]> = Object.fromEntries(
+      trials.map((trial, i) => [trial.trialId, lists[i] ?? []]),
+    );
     const document: SweepArchiveDocument = {
       version: SWEEP_ARCHIVE_VERSION,
       archivedAt: new Date().toISOString(),

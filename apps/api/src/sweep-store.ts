@@ -281,7 +281,16 @@ export class SweepStore {
   /** The trial's metrics per finished epoch (the worker appends them). */
   async getEpochs(trialId: string): Promise<EpochMetrics[]> {
     const raws = await this.redis.lrange(this.keys.trialEpochs(trialId), 0, -1);
-    return raws.map((raw) => epochMetricsSchema.parse(JSON.parse(raw)));
+    return raws.map(parseEpoch);
+  }
+
+  /** getEpochs for each of `trialIds`, in order, in one round trip (one pipeline). */
+  async getEpochsOf(trialIds: readonly string[]): Promise<EpochMetrics[][]> {
+    if (trialIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const trialId of trialIds) pipeline.lrange(this.keys.trialEpochs(trialId), 0, -1);
+    const lists = resultsOf(await pipeline.exec()) as string[][]; // LRANGE: a list of values
+    return lists.map((raws) => raws.map(parseEpoch));
   }
 
   /** Takes the sweep's lock for `ttlMs`; returns the token to release it with, or undefined if held. */
@@ -362,6 +371,10 @@ function trialsById(trialIds: readonly string[], replies: readonly unknown[]): T
     return raw == null ? undefined : { raw, state: parseTrial(raw) };
   });
   return { total: Number(replies[0] ?? 0), trials };
+}
+
+function parseEpoch(raw: string): EpochMetrics {
+  return epochMetricsSchema.parse(JSON.parse(raw));
 }
 
 function stopOf(raw: string | null): StopRequest | undefined {

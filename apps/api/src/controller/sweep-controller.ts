@@ -43,6 +43,8 @@ import { TrialStopper } from './trial-stopper.js';
 import { TrialSync } from './trial-sync.js';
 import { runUserAction } from './user-action.js';
 
+/** How many settled sweeps a controller remembers, so that it does not archive them again. */
+const SETTLED_SWEEPS_KEPT = 64;
 /** Extra passes of one advance when a worker wrote a trial state under our feet. */
 const MAX_CONTENDED_PASSES = 3;
 /** How long a user action (cancel, pause, resume, PATCH) waits for the sweep lock. */
@@ -90,6 +92,11 @@ export class SweepController {
   private readonly deferred = new Map<string, { trialIds: Set<string>; timer: NodeJS.Timeout }>();
   /** Per sweep, the record as this process last stored it in the advance under way. */
   private readonly lastStored = new Map<string, SweepRecord>();
+  /**
+   * Sweeps this process settled (archived and marked inactive), by the record version it settled:
+   * a later pass over the same version (an event that arrived meanwhile) archives nothing again.
+   */
+  private readonly settledVersions = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private reconciling: Promise<void> | undefined;
@@ -627,6 +634,7 @@ export class SweepController {
   ): Promise<void> {
     let record = settled;
     if (!isFinishedSweepStatus(record.status)) return;
+    if (this.settledVersions.get(record.id) === record.version) return;
     const trials = read ?? (await this.store.getTrials(record.id));
     if (trials.some((t) => !isTerminalTrialStatus(t.status))) return;
     if (!record.finalSweepJsonWritten) {
@@ -648,10 +656,21 @@ export class SweepController {
       return; // stays active: the reconcile loop retries
     }
     await this.store.markInactive(record.id);
+    this.rememberSettled(record);
     this.options.logger.info(
       { sweepId: record.id, status: record.status, best: record.best?.trialId },
       'sweep ended',
     );
+  }
+
+  /** Remembers that `record`'s version is settled (the most recent SETTLED_SWEEPS_KEPT sweeps). */
+  private rememberSettled(record: SweepRecord): void {
+    this.settledVersions.delete(record.id);
+    this.settledVersions.set(record.id, record.version);
+    for (const oldest of this.settledVersions.keys()) {
+      if (this.settledVersions.size <= SETTLED_SWEEPS_KEPT) break;
+      this.settledVersions.delete(oldest);
+    }
   }
 
   private stamp(): string {
