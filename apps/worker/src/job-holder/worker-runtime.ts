@@ -130,9 +130,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   const stateConnection = new Redis(config.redisUrl, {
     ...config.redisSentinel,
     maxRetriesPerRequest: 3,
-    // Commands sent in one tick go out in one write (a trial's start reads its stop requests
-    // and its state together): on a busy machine each socket write costs more than the command.
-    enableAutoPipelining: true,
   });
   const lockDurationMs = config.lockDurationMs;
   // Set once the BullMQ worker exists: the key of a job's hash, for the stall credit.
