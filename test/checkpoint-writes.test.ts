@@ -10,10 +10,11 @@ import { after, before, test } from 'node:test';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { CHECKPOINT_FILES, type EpochMetrics } from '@setrain/protocol';
+import { CHECKPOINT_FILES } from '@setrain/protocol';
 import { getObjectBytes, headObject, joinKey, sha256Hex } from '@setrain/storage';
 import { checkpointStateSchema, writeCheckpoint } from '@setrain/worker';
 
+import { epochMetrics } from './fixtures/epoch-metrics.js';
 import { s3RequestLog } from './fixtures/s3-request-log.js';
 import { startS3, type S3Server } from './harness/index.js';
 
@@ -24,15 +25,7 @@ before(async () => {
 });
 after(() => s3.stop());
 
-const metrics: EpochMetrics = {
-  epoch: 1,
-  loss: 1,
-  accuracy: 0.5,
-  val_loss: 1,
-  val_accuracy: 0.5,
-  durationMs: 1,
-  imagesPerSec: 1,
-};
+const metrics = epochMetrics(1);
 const state = {
   trialId: 's1.0',
   epoch: 1,

@@ -32,6 +32,7 @@ import { getObjectBytes, listKeys, putObject, sha256Hex } from '@setrain/storage
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
+import { epochMetrics } from './fixtures/epoch-metrics.js';
 import {
   startRedis,
   startS3,
@@ -63,15 +64,7 @@ after(async () => {
   await Promise.all([redisServer?.stop(), s3?.stop()]);
 });
 
-const metrics = (epoch: number, valLoss: number): EpochMetrics => ({
-  epoch,
-  loss: valLoss,
-  accuracy: 0.5,
-  val_loss: valLoss,
-  val_accuracy: 0.5,
-  durationMs: 1,
-  imagesPerSec: 1,
-});
+const metrics = epochMetrics;
 
 /** Writes a complete checkpoint (files, then state.json) at `prefix`; returns its trusted root. */
 async function writeCheckpoint(

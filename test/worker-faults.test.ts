@@ -35,6 +35,7 @@ import {
 } from '@setrain/worker';
 
 import { uniqueName, waitFor } from './harness/index.js';
+import { epochMetrics } from './fixtures/epoch-metrics.js';
 import { uploadShapesDataset, type UploadedShapesDataset } from './fixtures/shapes-dataset.js';
 import {
   enqueueTrial,
@@ -200,15 +201,7 @@ test('superseded checkpoints are deleted only once the new root is recorded', as
   });
   const job = await queue.add('trial', payload, { jobId: payload.trialId });
   const [old, next] = [await putCheckpoint(payload, 1), await putCheckpoint(payload, 2)];
-  const metrics = {
-    epoch: 2,
-    loss: 1,
-    accuracy: 0.5,
-    val_loss: 1,
-    val_accuracy: 0.5,
-    durationMs: 1,
-    imagesPerSec: 1,
-  };
+  const metrics = epochMetrics(2);
   const listenersWith = (store: TrialStateStore) =>
     trialListeners(
       {
