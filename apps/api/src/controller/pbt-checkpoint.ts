@@ -1,6 +1,7 @@
 // Server-side copies of complete checkpoints for PBT's exploit step.
 import { type S3Client } from '@aws-sdk/client-s3';
 import {
+  allSettledOrThrow,
   CHECKPOINT_FILES,
   epochMetricsSchema,
   formatS3Uri,
@@ -14,8 +15,20 @@ import { z } from 'zod';
 const stateViewSchema = z.object({
   epoch: z.number().int().min(1),
   epochs: z.array(epochMetricsSchema),
-  files: z.array(z.object({ name: z.string().regex(/^[\w.-]+$/) })),
+  files: z.array(
+    z.object({
+      name: z.string().regex(/^[\w.-]+$/),
+      /** The object's size as written (checkpoints from older workers may lack it). */
+      bytes: z.number().int().nonnegative().optional(),
+    }),
+  ),
 });
+
+/** A checkpoint's state.json, parsed, and its own size in bytes. */
+interface StateView {
+  state: z.infer<typeof stateViewSchema>;
+  stateBytes: number;
+}
 
 /** A donor checkpoint that does not match its trusted root: PBT does not copy it. */
 export class CheckpointCopyError extends Error {
@@ -26,11 +39,7 @@ export class CheckpointCopyError extends Error {
 }
 
 /** Reads a checkpoint's state.json and checks it against the root's sha256. */
-async function readState(
-  s3: S3Client,
-  bucket: string,
-  root: CheckpointRoot,
-): Promise<z.infer<typeof stateViewSchema>> {
+async function readState(s3: S3Client, bucket: string, root: CheckpointRoot): Promise<StateView> {
   const key = joinKey(root.prefix, CHECKPOINT_FILES.state);
   const { bytes } = await getObjectBytes(s3, bucket, key);
   const actual = sha256Hex(bytes);
@@ -39,15 +48,18 @@ async function readState(
       `${formatS3Uri({ bucket, key })} has sha256 ${actual}, expected ${root.stateSha256}`,
     );
   }
-  return stateViewSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+  const state = stateViewSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+  return { state, stateBytes: bytes.byteLength };
 }
 
 /**
  * Copies a complete checkpoint to `prefix` with CopyObject (no bytes pass through the API): every
- * file its state.json lists, then state.json itself, last, as the worker writes them. A complete
- * checkpoint is immutable, so the copy has the same trusted root (state.json's sha256), which is
- * checked on the copy before it is returned; the worker verifies every other file from it when it
- * resumes. Returns the copy's root and the run's metrics up to the checkpoint's epoch.
+ * file its state.json lists, concurrently, then state.json itself, last, once they all succeeded,
+ * as the worker writes them. The sizes state.json records (trusted: its sha256 is the root's) spare
+ * copyObject a HEAD per file. A complete checkpoint is immutable, so the copy has the same trusted
+ * root (state.json's sha256), which is checked on the copy before it is returned; the worker
+ * verifies every other file from it when it resumes. Returns the copy's root and the run's metrics
+ * up to the checkpoint's epoch.
  */
 export async function copyCheckpoint(
   s3: S3Client,
@@ -55,16 +67,25 @@ export async function copyCheckpoint(
   root: CheckpointRoot,
   prefix: string,
 ): Promise<{ root: CheckpointRoot; epochs: EpochMetrics[] }> {
-  const state = await readState(s3, bucket, root);
-  for (const file of state.files) {
-    await copyObject(s3, bucket, joinKey(root.prefix, file.name), joinKey(prefix, file.name));
-  }
+  const { state, stateBytes } = await readState(s3, bucket, root);
+  await allSettledOrThrow(
+    state.files.map((file) =>
+      copyObject(
+        s3,
+        bucket,
+        joinKey(root.prefix, file.name),
+        joinKey(prefix, file.name),
+        file.bytes === undefined ? {} : { sourceBytes: file.bytes },
+      ),
+    ),
+  );
   const copied = { epoch: root.epoch, prefix, stateSha256: root.stateSha256 };
   await copyObject(
     s3,
     bucket,
     joinKey(root.prefix, CHECKPOINT_FILES.state),
     joinKey(prefix, CHECKPOINT_FILES.state),
+    { sourceBytes: stateBytes },
   );
   await readState(s3, bucket, copied);
   return { root: copied, epochs: state.epochs.filter((m) => m.epoch <= state.epoch) };
