@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "setrain_native",
-      "sources": ["csrc/addon.cc", "csrc/dnnl_kernels.cc", "csrc/loops.cc"],
+      "sources": ["csrc/addon.cc", "csrc/dnnl_kernels.cc", "csrc/kernel_queue.cc", "csrc/loops.cc"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": [
         "-std=c++17",

@@ -21,14 +21,17 @@ using dt = dnnl::memory::data_type;
 
 int g_threads = 1;
 
+// Never destroyed: at exit, static destructors run while the kernel queue's thread may still be
+// running a kernel that uses them (addon.cc lets it finish first, but only from an exit handler
+// registered before these first-use statics would register their destructors).
 dnnl::engine& cpu_engine() {
-  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  return eng;
+  static dnnl::engine* eng = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *eng;
 }
 
 dnnl::stream& cpu_stream() {
-  static dnnl::stream s(cpu_engine());
-  return s;
+  static dnnl::stream* s = new dnnl::stream(cpu_engine());
+  return *s;
 }
 
 

@@ -424,6 +424,17 @@ void batch_norm_train(const float* x, const float* offset, float eps, int64_t ro
   batch_norm(x, mean, var, offset, nullptr, eps, rows, c, y);
 }
 
+void batch_norm_moving_averages(const float* old_mean, const float* old_var, const float* mean,
+                                const float* var, int64_t rows, int64_t c, float rate,
+                                float* new_mean, float* new_var) {
+  const float unbias = static_cast<float>(static_cast<double>(rows) / static_cast<double>(rows - 1));
+  for (int64_t i = 0; i < c; i++) {
+    const float batch_var = rows > 1 ? var[i] * unbias : var[i];
+    new_mean[i] = old_mean[i] - (old_mean[i] - mean[i]) * rate;
+    new_var[i] = old_var[i] - (old_var[i] - batch_var) * rate;
+  }
+}
+
 void batch_norm_train_grad(const float* x, const float* mean, const float* var, const float* dy,
                            float eps, int64_t rows, int64_t c, float* dx, float* doffset) {
   const float n = static_cast<float>(rows);

@@ -30,6 +30,11 @@ void batch_norm_grad(const float* x, const float* mean, const float* var, const 
  * then y = (x - mean) * rsqrt(var + eps) + offset (offset may be null). */
 void batch_norm_train(const float* x, const float* offset, float eps, int64_t rows, int64_t c,
                       float* y, float* mean, float* var);
+/** Keras' moving averages after a training batch norm, in the float32 steps of the unfused layer:
+ * old - (old - batch) * rate, with the unbiased batch variance (rows / (rows - 1)). */
+void batch_norm_moving_averages(const float* old_mean, const float* old_var, const float* mean,
+                                const float* var, int64_t rows, int64_t c, float rate,
+                                float* new_mean, float* new_var);
 /** Gradient of batch_norm_train's y through x (including the batch statistics) and offset. */
 void batch_norm_train_grad(const float* x, const float* mean, const float* var, const float* dy,
                            float eps, int64_t rows, int64_t c, float* dx, float* doffset);

@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 import { NativeBackendError } from './native-backend-error.js';
 
-/** The compiled kernels (csrc/addon.cc). Arrays are the tensors' own storage; nothing is copied. */
+/** The compiled kernels (csrc/addon.cc). Arrays are the tensors' own storage; nothing is copied.
+ * Each kernel returns its ticket when the kernel queue is on (setAsync(1)) and 0 when it ran at
+ * once; see kernel-queue.ts for what a queued kernel asks of its caller. */
 export interface NativeAddon {
   setThreads(threads: number): void;
   getThreads(): number;
@@ -18,19 +20,19 @@ export interface NativeAddon {
     out: Float32Array,
     shape: Int32Array,
     activation: number,
-  ): void;
+  ): number;
   conv2dBackpropInput(
     dy: Float32Array,
     filter: Float32Array,
     dx: Float32Array,
     shape: Int32Array,
-  ): void;
+  ): number;
   conv2dBackpropFilter(
     x: Float32Array,
     dy: Float32Array,
     dw: Float32Array,
     shape: Int32Array,
-  ): void;
+  ): number;
   matmul(
     a: Float32Array,
     b: Float32Array,
@@ -44,7 +46,7 @@ export interface NativeAddon {
     transposeA: number,
     transposeB: number,
     activation: number,
-  ): void;
+  ): number;
   binary(
     op: number,
     a: Float32Array,
@@ -53,8 +55,8 @@ export interface NativeAddon {
     bStrides: Int32Array,
     outShape: Int32Array,
     out: Float32Array,
-  ): void;
-  unary(op: number, x: Float32Array, out: Float32Array, alpha: number, size: number): void;
+  ): number;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number, size: number): number;
   reduce(
     op: number,
     x: Float32Array,
@@ -62,7 +64,7 @@ export interface NativeAddon {
     outer: number,
     r: number,
     inner: number,
-  ): void;
+  ): number;
   batchNorm(
     x: Float32Array,
     mean: Float32Array,
@@ -73,7 +75,7 @@ export interface NativeAddon {
     out: Float32Array,
     rows: number,
     channels: number,
-  ): void;
+  ): number;
   batchNormGrad(
     x: Float32Array,
     mean: Float32Array,
@@ -88,8 +90,9 @@ export interface NativeAddon {
     dvariance: Float32Array,
     dscale: Float32Array,
     doffset: Float32Array,
-  ): void;
-  /** Training-mode batch norm without scale: writes y and the batch mean and biased variance. */
+  ): number;
+  /** Training-mode batch norm without scale: writes y and the batch mean and biased variance, and,
+   * given the moving statistics, their new values (old - (old - batch) * rate, unbiased variance). */
   batchNormTrain(
     x: Float32Array,
     offset: Float32Array | null,
@@ -99,7 +102,12 @@ export interface NativeAddon {
     y: Float32Array,
     mean: Float32Array,
     variance: Float32Array,
-  ): void;
+    oldMean?: Float32Array,
+    oldVariance?: Float32Array,
+    rate?: number,
+    newMean?: Float32Array,
+    newVariance?: Float32Array,
+  ): number;
   /** Gradient of batchNormTrain's y through x (batch statistics included) and offset. */
   batchNormTrainGrad(
     x: Float32Array,
@@ -111,7 +119,7 @@ export interface NativeAddon {
     channels: number,
     dx: Float32Array,
     doffset: Float32Array,
-  ): void;
+  ): number;
   copy2d(
     src: Float32Array,
     srcOffset: number,
@@ -121,8 +129,8 @@ export interface NativeAddon {
     dstPitch: number,
     rows: number,
     cols: number,
-  ): void;
-  pool(kind: number, x: Float32Array, out: Float32Array, shape: Int32Array): void;
+  ): number;
+  pool(kind: number, x: Float32Array, out: Float32Array, shape: Int32Array): number;
   adam(
     value: Float32Array,
     m: Float32Array,
@@ -140,14 +148,23 @@ export interface NativeAddon {
     epsilon: number,
     oneMinusAccBeta1: number,
     oneMinusAccBeta2: number,
-  ): void;
+  ): number;
   poolGrad(
     kind: number,
     dy: Float32Array,
     x: Float32Array | null,
     dx: Float32Array,
     shape: Int32Array,
-  ): void;
+  ): number;
+  /** 1: kernels run on the kernel queue's thread from now on; 0: run what is queued, then on the
+   * calling thread again. */
+  setAsync(on: number): void;
+  /** Returns once the kernel with this ticket has run; throws a queued kernel's error once. */
+  wait(ticket: number): void;
+  /** The last ticket that has run. */
+  completed(): number;
+  /** Milliseconds the kernel queue's thread has spent running kernels. */
+  busyMs(): number;
 }
 
 /** Where node-gyp puts the addon, relative to this file (src/ or dist/). */

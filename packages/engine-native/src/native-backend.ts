@@ -3,6 +3,7 @@ import type { BackendValues, DataId, TensorInfo } from '@tensorflow/tfjs-core';
 
 import type { NativeAddon } from './addon.js';
 import { Float32BufferPool } from './buffer-pool.js';
+import type { KernelQueue } from './kernel-queue.js';
 
 /**
  * The cpu backend's storage (one TypedArray per tensor) with native kernels on top: every kernel
@@ -13,6 +14,9 @@ import { Float32BufferPool } from './buffer-pool.js';
  * handed to a cpu-backend kernel that may keep a view of them). An array that was never exposed and
  * belongs to exactly one tensor can be updated in place, which the fused Adam step does, and can be
  * reused for a new tensor once its tensor is disposed, which the kernels' output arrays do.
+ *
+ * With the kernel queue on, an array may still be in use by a queued kernel: every read from
+ * JavaScript (readSync, read, a cpu-backend kernel's inputs via syncInputs) first waits for it.
  */
 export class NativeBackend extends MathBackendCPU {
   readonly addon: NativeAddon;
@@ -20,9 +24,13 @@ export class NativeBackend extends MathBackendCPU {
   readonly pool = new Float32BufferPool();
   private readonly exposed = new WeakSet<object>();
 
-  constructor(addon: NativeAddon) {
+  readonly queue: KernelQueue;
+
+  /** `addon` is the queue's tracked addon (`queue.kernels`). */
+  constructor(addon: NativeAddon, queue: KernelQueue) {
     super();
     this.addon = addon;
+    this.queue = queue;
     // The cpu backend prints "install our node backend ... to speed things up dramatically" on its
     // first tensor in Node; here that advice is wrong (this backend is the fast one). The flag is
     // private in the typings, hence the cast.
@@ -30,12 +38,14 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   override readSync(dataId: DataId): BackendValues {
+    this.syncData(dataId);
     const values = super.readSync(dataId);
     this.exposed.add(values);
     return values;
   }
 
   override async read(dataId: DataId): Promise<BackendValues> {
+    this.syncData(dataId);
     const values = await super.read(dataId);
     this.exposed.add(values);
     return values;
@@ -52,7 +62,24 @@ export class NativeBackend extends MathBackendCPU {
     return deleted;
   }
 
+  /** Waits until no queued kernel touches these tensors' arrays: before JavaScript reads them. */
+  syncInputs(tensors: readonly (TensorInfo | undefined)[]): void {
+    for (const t of tensors) if (t !== undefined) this.syncData(t.dataId);
+  }
+
+  private syncData(dataId: DataId): void {
+    if (!this.data.has(dataId)) return;
+    const entry = this.data.get(dataId);
+    this.queue.sync(entry.values);
+    // A complex tensor's parts are tensors of their own.
+    if (entry.complexTensorInfos !== undefined) {
+      this.syncData(entry.complexTensorInfos.real.dataId);
+      this.syncData(entry.complexTensorInfos.imag.dataId);
+    }
+  }
+
   override dispose(): void {
+    this.queue.drain();
     this.pool.clear();
     super.dispose();
   }

@@ -120,21 +120,25 @@ export function batchNormKernels(addon: NativeAddon): KernelConfig[] {
       const y = outputArray(cpu, xv.length);
       const mean = new Float32Array(channels);
       const variance = new Float32Array(channels);
-      addon.batchNormTrain(xv, o, epsilon, rows, channels, y, mean, variance);
-      // The moving averages in the float32 steps of the unfused layer (tf.sub, tf.mul): old -
-      // (old - batch) * rate, with Keras' unbiased variance.
-      const f = Math.fround;
-      const rate = f(averagingRate);
-      const unbias = f(rows / (rows - 1));
       const newMean = new Float32Array(channels);
       const newVariance = new Float32Array(channels);
-      for (let c = 0; c < channels; c++) {
-        const m = oldMean[c] ?? 0;
-        const v = oldVariance[c] ?? 0;
-        const batchVariance = rows > 1 ? f((variance[c] ?? 0) * unbias) : (variance[c] ?? 0);
-        newMean[c] = f(m - f(f(m - (mean[c] ?? 0)) * rate));
-        newVariance[c] = f(v - f(f(v - batchVariance) * rate));
-      }
+      // The moving averages are computed by the addon too (in the float32 steps of the unfused
+      // layer), so that with the kernel queue on nothing here waits for the batch statistics.
+      addon.batchNormTrain(
+        xv,
+        o,
+        epsilon,
+        rows,
+        channels,
+        y,
+        mean,
+        variance,
+        oldMean,
+        oldVariance,
+        averagingRate,
+        newMean,
+        newVariance,
+      );
       return [
         makeOutput(cpu, [...x.shape], y),
         ...[mean, variance, newMean, newVariance].map((values) =>

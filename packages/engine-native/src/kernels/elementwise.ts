@@ -145,7 +145,9 @@ export function addNKernel(addon: NativeAddon): KernelConfig {
     const values = tensors.map((t) => float32Values(cpu, t));
     if (values.some((v) => v === undefined || v.length !== sizeOf(first.shape))) return null;
     const out = outputArray(cpu, sizeOf(first.shape));
-    out.set(values[0] as Float32Array);
+    // A native copy, not out.set(): with the kernel queue on, the first input may still be being
+    // written, and `out` (a reused array) still read, by queued kernels.
+    addon.copy2d(values[0] as Float32Array, 0, out.length, out, 0, out.length, 1, out.length);
     const shape = Int32Array.from([out.length]);
     const strides = Int32Array.from([1]);
     for (let i = 1; i < values.length; i++) {

@@ -82,7 +82,13 @@ export function nativeKernel(kernelName: string, impl: NativeKernelImpl): Kernel
   return {
     kernelName,
     backendName: NATIVE_BACKEND_NAME,
-    kernelFunc: (args) => impl(args) ?? fallback(args),
+    kernelFunc: (args) => {
+      const out = impl(args);
+      if (out !== null) return out;
+      // The cpu kernel reads the inputs' arrays from JavaScript: queued kernels must finish first.
+      if (args.backend instanceof NativeBackend) args.backend.syncInputs(inputList(args.inputs));
+      return fallback(args);
+    },
   };
 }
 
