@@ -2,7 +2,7 @@
 //
 //   npm run bench:engine -- [--size 75] [--batch 8] [--steps 5] [--warmup 1] [--repeat 1]
 //                           [--engines tensorflow,webgpu,native,wasm] [--classes 10] [--threads N]
-//                           [--modes train,predict]
+//                           [--modes train,predict] [--kernels queued|inline]
 //
 // Every (engine, repeat) runs in its own child process, so backends never share a heap or a
 // tfjs engine; repeats are interleaved (a,b,a,b) so machine noise hits every engine alike.
@@ -42,6 +42,9 @@ const DEFAULT_CLASSES = 10;
 /** What a run measures: training steps (trainOnBatch) or forward passes (predict). */
 const BENCH_MODES = ['train', 'predict'] as const;
 type BenchMode = (typeof BENCH_MODES)[number];
+/** How the native engine runs its kernels (loadNativeBackend's asyncKernels on or off). */
+const NATIVE_KERNEL_MODES = ['queued', 'inline'] as const;
+type NativeKernelMode = (typeof NATIVE_KERNEL_MODES)[number];
 /** Prefix of the one stdout line a child reports on; everything else it prints is passed through. */
 const RESULT_PREFIX = 'BENCH_RESULT ';
 
@@ -56,6 +59,8 @@ interface BenchOptions {
   threads: number | undefined;
   engines: BackendName[];
   modes: BenchMode[];
+  /** native only: kernels on the addon's kernel queue (the default) or inside each call. */
+  kernels: NativeKernelMode;
 }
 
 interface BenchResult {
@@ -68,17 +73,26 @@ interface BenchResult {
   imgPerSec: number;
   /** Median step time. */
   msPerStep: number;
+  /** Images of all timed steps over their wall time, until every queued kernel has run. */
+  wallImgPerSec: number;
   stepMs: number[];
   peakRssMB: number;
   numTensorsAfter: number;
   description: string;
   threads?: number;
+  kernels?: NativeKernelMode;
 }
 
 interface BenchSkip {
   engine: BackendName;
   skipped: true;
   reason: string;
+}
+
+/** Waits for the native engine's queued kernels (no-op on other engines). */
+function drainKernels(): void {
+  const backend = tf.backend() as { queue?: { drain(): void } };
+  backend.queue?.drain();
 }
 
 /** `name` if it is one of `allowed`; otherwise an error that lists them. */
@@ -109,6 +123,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; child: BackendNa
       threads: { type: 'string' },
       child: { type: 'string' },
       modes: { type: 'string' },
+      kernels: { type: 'string' },
     },
     strict: true,
   });
@@ -130,6 +145,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; child: BackendNa
       threads: values.threads === undefined ? undefined : int('threads', values.threads, 1, 1),
       engines,
       modes,
+      kernels: oneOf('kernel mode', NATIVE_KERNEL_MODES, values.kernels ?? 'queued'),
     },
     child: values.child === undefined ? undefined : engine(values.child),
   };
@@ -150,6 +166,15 @@ async function runChild(
     );
     description = info.description;
     threads = info.threads;
+    if (engine === 'native' && options.kernels === 'inline') {
+      // initEngine loaded native with its defaults; loading it again only changes these options.
+      const { loadNativeBackend } = await import('@setrain/engine-native');
+      const native = await loadNativeBackend({
+        ...(threads === undefined ? {} : { threads }),
+        asyncKernels: false,
+      });
+      description = native.description;
+    }
   } catch (error) {
     if (error instanceof EngineError) return { engine, skipped: true, reason: error.message };
     throw error;
@@ -181,11 +206,17 @@ async function runChild(
   };
   for (let i = 0; i < options.warmup; i++) await step();
   const stepMs: number[] = [];
+  const firstStart = process.hrtime.bigint();
   for (let i = 0; i < options.steps; i++) {
     const start = process.hrtime.bigint();
     await step();
     stepMs.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
+  // With native's kernel queue a step's loss is read while its backward pass and Adam still run
+  // (the next step's loss read waits for them, so in steady state the median step is the real
+  // rate); the wall rate also counts the last step's tail.
+  drainKernels();
+  const wallMs = Number(process.hrtime.bigint() - firstStart) / 1e6;
   // The median step, as the PyTorch reference reports (a mean lets one host hiccup move it).
   const medianMs = median(stepMs);
   tf.dispose([x, y]);
@@ -199,6 +230,7 @@ async function runChild(
     steps: options.steps,
     imgPerSec: round((options.batch * 1000) / medianMs, 3),
     msPerStep: round(medianMs, 1),
+    wallImgPerSec: round((options.batch * options.steps * 1000) / wallMs, 3),
     stepMs: stepMs.map((ms) => round(ms, 1)),
     // The kernel's high-water mark (getrusage ru_maxrss, KiB), the statistic the PyTorch reference
     // reports; sampling rss() between awaits missed the peak inside a step.
@@ -207,6 +239,7 @@ async function runChild(
     description,
   };
   if (threads !== undefined) result.threads = threads;
+  if (engine === 'native') result.kernels = options.kernels;
   return result;
 }
 

@@ -2,10 +2,13 @@
 // batch, image size, threads, Adam, binary cross-entropy) in PyTorch 1.13 (Debian's python3-torch,
 // oneDNN) and in setrain's native engine, each run in its own process, interleaved and alternating
 // which goes first, so load from other processes hits both alike. Prints one JSON line per pair
-// and a table of ratios (ours / PyTorch, higher is better) with peak memory.
+// and a table of ratios (ours / PyTorch, higher is better) with peak memory. With
+// --native-kernels queued,inline the native engine also runs with its kernel queue off (each kernel
+// inside its call, as before the queue), in the same rotation, and the table adds queued/inline per
+// run; a second table gives each engine's 2-thread/1-thread ratio (median img/s of the same run).
 //
 //   node --conditions=source --import tsx scripts/bench/compare-pytorch.ts [--repeat 3] [--steps 10]
-//        [--warmup 1] [--batch 8] [--sizes 75,139] [--threads 1,2]
+//        [--warmup 1] [--batch 8] [--sizes 75,139] [--threads 1,2] [--native-kernels queued]
 //
 // `npm run bench:engine` runs it after the per-engine runs when /usr/bin/python3 can import torch
 // and torchvision (apt-get install python3-torch python3-torchvision).
@@ -34,7 +37,13 @@ export interface PytorchComparisonOptions {
   warmup: number;
   repeat: number;
   classes: number;
+  /** Native kernel modes to run (bench-engine's --kernels); the first is compared with PyTorch.
+   * Default ['queued']. */
+  nativeKernels?: readonly NativeKernelMode[];
 }
+
+export const NATIVE_KERNEL_MODES = ['queued', 'inline'] as const;
+export type NativeKernelMode = (typeof NATIVE_KERNEL_MODES)[number];
 
 interface EngineRun {
   imgPerSec: number;
@@ -53,6 +62,11 @@ export interface ComparisonPair {
   ratio: number;
   nativePeakRssMB: number;
   pytorchPeakRssMB: number;
+  /** How native ran its kernels in this pair. */
+  nativeKernels: NativeKernelMode;
+  /** With --native-kernels queued,inline: the inline run of the same rotation. */
+  inlineImgPerSec?: number;
+  inlinePeakRssMB?: number;
 }
 
 const benchEngineScript = fileURLToPath(new URL('../bench-engine.ts', import.meta.url));
@@ -93,12 +107,14 @@ async function runNative(
   size: number,
   threads: number,
   o: PytorchComparisonOptions,
+  kernels: NativeKernelMode,
 ): Promise<EngineRun> {
   const args = [
     ...process.execArgv,
     benchEngineScript,
     '--child',
     'native',
+    ...['--kernels', kernels],
     ...['--size', String(size), '--batch', String(o.batch), '--steps', String(o.steps)],
     ...['--warmup', String(o.warmup), '--classes', String(o.classes), '--threads', String(threads)],
   ];
@@ -133,17 +149,45 @@ async function runPytorch(
 export function comparisonTable(pairs: readonly ComparisonPair[]): string {
   const rows = new Map<string, ComparisonPair[]>();
   for (const p of pairs) {
-    const key = `${p.size}x${p.size}, batch ${p.batch}, ${p.threads} thread${p.threads === 1 ? '' : 's'}`;
+    const key = `${p.size}x${p.size}, ${p.threads} thread${p.threads === 1 ? '' : 's'}`;
     rows.set(key, [...(rows.get(key) ?? []), p]);
   }
+  const withInline = pairs.some((p) => p.inlineImgPerSec !== undefined);
+  const fixed = (xs: readonly number[]) => xs.map((x) => x.toFixed(2)).join(', ');
   const lines = [
-    '| configuration | native img/s | PyTorch img/s | ratio native/PyTorch per run | min ratio | peak RSS native / PyTorch (MiB) |',
-    '| --- | --- | --- | --- | --- | --- |',
+    `| configuration | native img/s |${withInline ? ' native inline img/s |' : ''} PyTorch img/s | ratio native/PyTorch per run | min ratio |${withInline ? ' queued/inline per run |' : ''} peak RSS native / PyTorch (MiB) |`,
+    `| --- | --- |${withInline ? ' --- |' : ''} --- | --- | --- |${withInline ? ' --- |' : ''} --- |`,
   ];
   for (const [key, list] of rows) {
     const ratios = list.map((p) => p.ratio);
+    const inline = list.map((p) => p.inlineImgPerSec ?? Number.NaN);
+    const queuedOverInline = list.map((p) => p.nativeImgPerSec / (p.inlineImgPerSec ?? Number.NaN));
     lines.push(
-      `| ${key} | ${median(list.map((p) => p.nativeImgPerSec)).toFixed(2)} | ${median(list.map((p) => p.pytorchImgPerSec)).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(', ')} | ${Math.min(...ratios).toFixed(2)} | ${Math.max(...list.map((p) => p.nativePeakRssMB)).toFixed(0)} / ${Math.max(...list.map((p) => p.pytorchPeakRssMB)).toFixed(0)} |`,
+      `| ${key} | ${median(list.map((p) => p.nativeImgPerSec)).toFixed(2)} |${withInline ? ` ${median(inline).toFixed(2)} |` : ''} ${median(list.map((p) => p.pytorchImgPerSec)).toFixed(2)} | ${fixed(ratios)} | ${Math.min(...ratios).toFixed(2)} |${withInline ? ` ${fixed(queuedOverInline)} |` : ''} ${Math.max(...list.map((p) => p.nativePeakRssMB)).toFixed(0)} / ${Math.max(...list.map((p) => p.pytorchPeakRssMB)).toFixed(0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Markdown table: per size, each engine's median img/s at its highest thread count over its
+ * median at one thread (the same run's medians), and native's highest against PyTorch's. */
+export function threadScalingTable(pairs: readonly ComparisonPair[]): string {
+  const sizes = [...new Set(pairs.map((p) => p.size))];
+  const lines = [
+    '| size | threads | native 2T/1T | native inline 2T/1T | PyTorch 2T/1T | native (most threads) / PyTorch (most threads) |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const size of sizes) {
+    const at = (threads: number) => pairs.filter((p) => p.size === size && p.threads === threads);
+    const counts = [...new Set(pairs.filter((p) => p.size === size).map((p) => p.threads))];
+    const most = Math.max(...counts);
+    if (!counts.includes(1) || most === 1) continue;
+    const med = (threads: number, pick: (p: ComparisonPair) => number | undefined) =>
+      median(at(threads).map((p) => pick(p) ?? Number.NaN));
+    const scale = (pick: (p: ComparisonPair) => number | undefined) =>
+      (med(most, pick) / med(1, pick)).toFixed(2);
+    lines.push(
+      `| ${size}x${size} | 1 -> ${most} | ${scale((p) => p.nativeImgPerSec)} | ${scale((p) => p.inlineImgPerSec)} | ${scale((p) => p.pytorchImgPerSec)} | ${(med(most, (p) => p.nativeImgPerSec) / med(most, (p) => p.pytorchImgPerSec)).toFixed(2)} |`,
     );
   }
   return lines.join('\n');
@@ -162,14 +206,31 @@ export async function runPytorchComparison(
     console.log(JSON.stringify({ comparison: 'native/pytorch', skipped: true, reason }));
     return undefined;
   }
+  const modes = options.nativeKernels ?? ['queued'];
+  const primary = modes[0] ?? 'queued';
   const pairs: ComparisonPair[] = [];
   for (let repeat = 0; repeat < options.repeat; repeat++) {
     for (const size of options.sizes) {
       for (const threads of options.threads) {
-        const nativeFirst = repeat % 2 === 0;
-        const first = await (nativeFirst ? runNative : runPytorch)(size, threads, options);
-        const second = await (nativeFirst ? runPytorch : runNative)(size, threads, options);
-        const [native, pytorch] = nativeFirst ? [first, second] : [second, first];
+        // Each contender goes first in turn, so a slow phase of the host hits each alike.
+        const contenders = [
+          ...modes.map((m) => m as NativeKernelMode | 'pytorch'),
+          'pytorch' as const,
+        ];
+        const shift = repeat % contenders.length;
+        const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
+        const runs = new Map<NativeKernelMode | 'pytorch', EngineRun>();
+        for (const who of order) {
+          runs.set(
+            who,
+            who === 'pytorch'
+              ? await runPytorch(size, threads, options)
+              : await runNative(size, threads, options, who),
+          );
+        }
+        const native = runs.get(primary) as EngineRun;
+        const pytorch = runs.get('pytorch') as EngineRun;
+        const inline = primary === 'inline' ? undefined : runs.get('inline');
         const pair: ComparisonPair = {
           comparison: 'native/pytorch',
           size,
@@ -181,6 +242,10 @@ export async function runPytorchComparison(
           ratio: round(native.imgPerSec / pytorch.imgPerSec, 3),
           nativePeakRssMB: native.peakRssMB,
           pytorchPeakRssMB: pytorch.peakRssMB,
+          nativeKernels: primary,
+          ...(inline === undefined
+            ? {}
+            : { inlineImgPerSec: inline.imgPerSec, inlinePeakRssMB: inline.peakRssMB }),
         };
         pairs.push(pair);
         console.log(JSON.stringify(pair));
@@ -188,6 +253,7 @@ export async function runPytorchComparison(
     }
   }
   console.log(comparisonTable(pairs));
+  console.log(threadScalingTable(pairs));
   return pairs;
 }
 
@@ -210,8 +276,17 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
       classes: { type: 'string' },
       sizes: { type: 'string' },
       threads: { type: 'string' },
+      'native-kernels': { type: 'string' },
     },
     strict: true,
+  });
+  const nativeKernels = (values['native-kernels'] ?? 'queued').split(',').map((m) => {
+    if (!(NATIVE_KERNEL_MODES as readonly string[]).includes(m)) {
+      throw new Error(
+        `unknown native kernel mode ${JSON.stringify(m)}; allowed: ${NATIVE_KERNEL_MODES.join(', ')}`,
+      );
+    }
+    return m as NativeKernelMode;
   });
   const int = (text: string | undefined, fallback: number) =>
     parseList(text, [fallback])[0] ?? fallback;
@@ -223,5 +298,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     warmup: int(values.warmup, 1),
     repeat: int(values.repeat, 3),
     classes: int(values.classes, 10),
+    nativeKernels,
   });
 }
