@@ -81,6 +81,9 @@ interface BenchResult {
   description: string;
   threads?: number;
   kernels?: NativeKernelMode;
+  kernelMsPerStep?: number;
+  waitMsPerStep?: number;
+  waitsPerStep?: number;
 }
 
 interface BenchSkip {
@@ -89,10 +92,19 @@ interface BenchSkip {
   reason: string;
 }
 
+/** The native engine's kernel queue, when the active backend has one. */
+interface QueueView {
+  drain(): void;
+  stats(): { kernelMs: number; waitedMs: number; waits: number };
+}
+
+function kernelQueue(): QueueView | undefined {
+  return (tf.backend() as { queue?: QueueView }).queue;
+}
+
 /** Waits for the native engine's queued kernels (no-op on other engines). */
 function drainKernels(): void {
-  const backend = tf.backend() as { queue?: { drain(): void } };
-  backend.queue?.drain();
+  kernelQueue()?.drain();
 }
 
 /** `name` if it is one of `allowed`; otherwise an error that lists them. */
@@ -206,6 +218,7 @@ async function runChild(
   };
   for (let i = 0; i < options.warmup; i++) await step();
   const stepMs: number[] = [];
+  const statsBefore = kernelQueue()?.stats();
   const firstStart = process.hrtime.bigint();
   for (let i = 0; i < options.steps; i++) {
     const start = process.hrtime.bigint();
@@ -217,6 +230,7 @@ async function runChild(
   // rate); the wall rate also counts the last step's tail.
   drainKernels();
   const wallMs = Number(process.hrtime.bigint() - firstStart) / 1e6;
+  const statsAfter = kernelQueue()?.stats();
   // The median step, as the PyTorch reference reports (a mean lets one host hiccup move it).
   const medianMs = median(stepMs);
   tf.dispose([x, y]);
@@ -240,6 +254,14 @@ async function runChild(
   };
   if (threads !== undefined) result.threads = threads;
   if (engine === 'native') result.kernels = options.kernels;
+  if (statsBefore !== undefined && statsAfter !== undefined) {
+    // Per timed step: time in native kernels (on the queue's thread when queued), and time and
+    // count of JavaScript waiting for queued kernels.
+    const per = (a: number, b: number) => round((b - a) / options.steps, 1);
+    result.kernelMsPerStep = per(statsBefore.kernelMs, statsAfter.kernelMs);
+    result.waitMsPerStep = per(statsBefore.waitedMs, statsAfter.waitedMs);
+    result.waitsPerStep = per(statsBefore.waits, statsAfter.waits);
+  }
   return result;
 }
 
