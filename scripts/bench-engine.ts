@@ -76,6 +76,8 @@ interface BenchResult {
   /** Images of all timed steps over their wall time, until every queued kernel has run. */
   wallImgPerSec: number;
   stepMs: number[];
+  /** When the first timed step began (ms since the epoch), to line up concurrent runs. */
+  timedStartEpochMs: number;
   peakRssMB: number;
   numTensorsAfter: number;
   description: string;
@@ -219,6 +221,7 @@ async function runChild(
   for (let i = 0; i < options.warmup; i++) await step();
   const stepMs: number[] = [];
   const statsBefore = kernelQueue()?.stats();
+  const timedStartEpochMs = performance.timeOrigin + performance.now();
   const firstStart = process.hrtime.bigint();
   for (let i = 0; i < options.steps; i++) {
     const start = process.hrtime.bigint();
@@ -246,6 +249,7 @@ async function runChild(
     msPerStep: round(medianMs, 1),
     wallImgPerSec: round((options.batch * options.steps * 1000) / wallMs, 3),
     stepMs: stepMs.map((ms) => round(ms, 1)),
+    timedStartEpochMs: round(timedStartEpochMs, 1),
     // The kernel's high-water mark (getrusage ru_maxrss, KiB), the statistic the PyTorch reference
     // reports; sampling rss() between awaits missed the peak inside a step.
     peakRssMB: round(process.resourceUsage().maxRSS / 1024, 0),
