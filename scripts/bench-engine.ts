@@ -210,7 +210,8 @@ async function runChild(
   const mode = options.modes[0] ?? 'train';
   const step = async (): Promise<void> => {
     if (mode === 'train') {
-      // trainOnBatch reads the loss back, so each step ends when the backend has finished it.
+      // trainOnBatch reads the loss back, so each step waits for its forward pass; with native's
+      // kernel queue its backward pass and Adam may still run (see drainKernels below).
       await model.trainOnBatch(x, y);
     } else {
       const predictions = model.predict(x) as tf.Tensor;
