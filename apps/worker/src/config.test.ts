@@ -15,6 +15,7 @@ test('defaults fill an empty environment', () => {
   assert.equal(config.engine, 'auto');
   assert.equal(config.lockDurationMs, DEFAULT_LOCK_DURATION_MS);
   assert.equal(config.engineThreads, undefined);
+  assert.equal(config.engineKernelQueue, true);
   assert.equal(config.outageBudgetSeconds, DEFAULT_OUTAGE_BUDGET_SECONDS);
   assert.equal(config.quarantineAfter, DEFAULT_QUARANTINE_AFTER);
   assert.equal(loadWorkerConfig({ SETRAIN_ENGINE_THREADS: '' }).engineThreads, undefined);
@@ -30,6 +31,7 @@ test('S3 and tuning variables are read', () => {
     S3_SECRET_ACCESS_KEY: 's',
     SETRAIN_ENGINE: 'wasm',
     SETRAIN_ENGINE_THREADS: '1',
+    SETRAIN_ENGINE_KERNEL_QUEUE: 'false',
     SETRAIN_WORKER_ID: 'gpu-0',
     SETRAIN_LOCK_DURATION_MS: '8000',
     METRICS_PORT: '0',
@@ -42,6 +44,7 @@ test('S3 and tuning variables are read', () => {
   assert.equal(config.s3.forcePathStyle, true);
   assert.equal(config.engine, 'wasm');
   assert.equal(config.engineThreads, 1);
+  assert.equal(config.engineKernelQueue, false);
   assert.equal(config.workerId, 'gpu-0');
   assert.equal(config.lockDurationMs, 8000);
   assert.equal(config.metricsPort, 0);
@@ -72,6 +75,7 @@ test('bad values are named with what is allowed', () => {
       loadWorkerConfig({
         SETRAIN_ENGINE: 'tpu',
         SETRAIN_ENGINE_THREADS: '0',
+        SETRAIN_ENGINE_KERNEL_QUEUE: 'maybe',
         REDIS_URL: 'http://x',
       }),
     (error: unknown) =>
@@ -79,6 +83,7 @@ test('bad values are named with what is allowed', () => {
       /WORKER_CONFIG_INVALID|invalid worker configuration/.test(error.message) &&
       /SETRAIN_ENGINE: must be one of auto, /.test(error.message) &&
       /SETRAIN_ENGINE_THREADS: must be an integer from 1 to 1024/.test(error.message) &&
+      /SETRAIN_ENGINE_KERNEL_QUEUE: must be one of true, false, 1, 0/.test(error.message) &&
       /REDIS_URL: must be a redis:\/\//.test(error.message),
   );
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 
 import { ENGINE_NAMES, type EngineName } from '@setrain/engine';
 import {
+  booleanEnv,
   logEnvShape,
   redisEnvShape,
   redisSentinelOptions,
@@ -60,6 +61,7 @@ const envSchema = z.object({
     .min(1, { error: 'must be an integer from 1 to 1024' })
     .max(1024, { error: 'must be an integer from 1 to 1024' })
     .optional(),
+  SETRAIN_ENGINE_KERNEL_QUEUE: booleanEnv.default(true),
   SETRAIN_WORKER_ID: optionalEnvString,
   SETRAIN_CACHE_DIR: optionalEnvString,
   SETRAIN_DOWNLOAD_CONCURRENCY: z.coerce
@@ -126,6 +128,9 @@ export interface WorkerConfig {
    * every core. Several workers on one machine should split its cores: oversubscribed OpenMP
    * threads wait for each other at every kernel, and a step ran 13x slower. */
   readonly engineThreads: number | undefined;
+  /** native engine: kernels on a background thread while tfjs builds the next ops (true, default);
+   * false runs each inside its call, so a failing kernel throws where its op is called. */
+  readonly engineKernelQueue: boolean;
   /** Names this worker in trial state, trial.json provenance and logs. Default `<hostname>-<pid>`. */
   readonly workerId: string;
   /** Content-addressed image cache shared by every trial on this machine. */
@@ -176,6 +181,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     s3,
     engine: e.SETRAIN_ENGINE,
     engineThreads: e.SETRAIN_ENGINE_THREADS,
+    engineKernelQueue: e.SETRAIN_ENGINE_KERNEL_QUEUE,
     workerId: e.SETRAIN_WORKER_ID ?? `${hostname()}-${process.pid}`,
     cacheDir: e.SETRAIN_CACHE_DIR ?? DEFAULT_CACHE_DIR,
     downloadConcurrency: e.SETRAIN_DOWNLOAD_CONCURRENCY,

@@ -34,6 +34,8 @@ export interface TrialRunRequest {
   readonly engine: EngineName;
   /** Threads for the engine; undefined: the engine's default (every core). */
   readonly engineThreads?: number;
+  /** The native engine's kernel queue on or off; undefined: the engine's default (on). */
+  readonly engineKernelQueue?: boolean;
   readonly workerId: string;
   readonly cacheDir: string;
   readonly downloadConcurrency: number;
@@ -61,6 +63,7 @@ export interface EarlyStopDecision {
 export interface PreflightRequest {
   readonly engine: EngineName;
   readonly engineThreads?: number;
+  readonly engineKernelQueue?: boolean;
 }
 
 /** How the preflight went. */

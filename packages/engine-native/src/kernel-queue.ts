@@ -121,8 +121,9 @@ export class KernelQueue {
       throw new NativeBackendError(
         'KERNEL_FAILED',
         `a queued native kernel failed (${text}); the tensors it and the kernels queued after it ` +
-          'wrote are invalid: dispose them and run the step again, or load the backend with ' +
-          'asyncKernels: false to see the failing op where it is called',
+          'wrote are invalid: dispose them and run the step again, or turn the kernel queue off ' +
+          'to see the failing op where it is called (loadNativeBackend({ asyncKernels: false }); ' +
+          'a setrain worker: SETRAIN_ENGINE_KERNEL_QUEUE=false)',
         { cause: error },
       );
     } finally {

@@ -50,6 +50,7 @@ export async function initEngine(options: InitEngineOptions = {}): Promise<Engin
   const context: EngineLoadContext = {
     auto: requested === 'auto',
     threads: options.threads,
+    kernelQueue: options.kernelQueue,
     xdgRuntimeDir: options.xdgRuntimeDir ?? DEFAULT_XDG_RUNTIME_DIR,
     allowSoftwareWebgpu: options.allowSoftwareWebgpu ?? false,
     webgpuTimeoutMs: options.webgpuTimeoutMs ?? DEFAULT_WEBGPU_TIMEOUT_MS,

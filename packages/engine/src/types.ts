@@ -10,6 +10,12 @@ export interface InitEngineOptions {
    */
   threads?: number;
   /**
+   * native: run kernels on a background thread, in call order, while tfjs builds the next ops
+   * (true, the engine's default), or each inside its call (false: slower, but a failing kernel
+   * throws where its op is called). Ignored by other engines.
+   */
+  kernelQueue?: boolean;
+  /**
    * XDG_RUNTIME_DIR for Dawn (webgpu), used only when the process has none. Dawn's Vulkan
    * loader setup expects it and logs errors (and on some setups fails) without it; worker
    * containers usually have no login session to set it. Default: DEFAULT_XDG_RUNTIME_DIR.
@@ -50,6 +56,7 @@ export interface EngineLoadContext {
   /** True when trying candidates for `auto` (loaders may refuse slow setups then). */
   auto: boolean;
   threads: number | undefined;
+  kernelQueue: boolean | undefined;
   xdgRuntimeDir: string;
   allowSoftwareWebgpu: boolean;
   webgpuTimeoutMs: number;

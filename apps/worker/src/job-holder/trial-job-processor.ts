@@ -43,6 +43,8 @@ export interface TrialProcessorDeps {
   readonly engine: EngineName;
   /** Threads for the engine in each trial process; undefined: every core. */
   readonly engineThreads?: number | undefined;
+  /** The native engine's kernel queue in each trial process; undefined: the engine's default. */
+  readonly engineKernelQueue?: boolean | undefined;
   readonly cacheDir: string;
   readonly downloadConcurrency: number;
   /** Image limits and cache budgets passed to each trial; defaults when absent. */
@@ -470,6 +472,9 @@ export function createTrialProcessor(deps: TrialProcessorDeps): TrialProcessor {
       s3: deps.s3,
       engine: deps.engine,
       ...(deps.engineThreads !== undefined ? { engineThreads: deps.engineThreads } : {}),
+      ...(deps.engineKernelQueue !== undefined
+        ? { engineKernelQueue: deps.engineKernelQueue }
+        : {}),
       workerId: deps.workerId,
       cacheDir: deps.cacheDir,
       downloadConcurrency: deps.downloadConcurrency,

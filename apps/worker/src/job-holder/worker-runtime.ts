@@ -66,11 +66,11 @@ async function checkEngine(
   preflight: PreflightRunner,
   logger: Logger,
 ): Promise<void> {
-  const result = await preflight(
-    config.engineThreads === undefined
-      ? { engine: config.engine }
-      : { engine: config.engine, engineThreads: config.engineThreads },
-  );
+  const result = await preflight({
+    engine: config.engine,
+    ...(config.engineThreads === undefined ? {} : { engineThreads: config.engineThreads }),
+    engineKernelQueue: config.engineKernelQueue,
+  });
   if (!result.ok) {
     throw new WorkerError(
       'ENGINE_UNAVAILABLE',
@@ -164,6 +164,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     s3: config.s3,
     engine: config.engine,
     engineThreads: config.engineThreads,
+    engineKernelQueue: config.engineKernelQueue,
     cacheDir: config.cacheDir,
     downloadConcurrency: config.downloadConcurrency,
     data: config.data,

@@ -3,6 +3,7 @@ import { layers, sequential } from '@tensorflow/tfjs-layers';
 import { initEngine } from '@setrain/engine';
 
 import type { PreflightRequest, PreflightResult } from '../trial-ipc.js';
+import { engineOptionsOf } from './engine-options.js';
 import { errorMessage } from '../worker-error.js';
 
 /** Side of the preflight's images: tiny, but every kernel family a training step uses runs. */
@@ -49,11 +50,7 @@ async function tinyTrainingStep(): Promise<number> {
 export async function runPreflight(request: PreflightRequest): Promise<PreflightResult> {
   const started = performance.now();
   try {
-    const engine = await initEngine(
-      request.engineThreads === undefined
-        ? { backend: request.engine }
-        : { backend: request.engine, threads: request.engineThreads },
-    );
+    const engine = await initEngine(engineOptionsOf(request));
     const loss = await tinyTrainingStep();
     if (!Number.isFinite(loss)) {
       return { ok: false, message: `a training step on ${engine.backend} gave a loss of ${loss}` };

@@ -2,6 +2,7 @@ import { initEngine } from '@setrain/engine';
 
 import type { TrialOutcome, TrialRunRequest, TrialStarted } from '../trial-ipc.js';
 import { buildTrialModel, type TrainingSetup } from './build-model.js';
+import { engineOptionsOf } from './engine-options.js';
 import { restoreOrInitialise } from './checkpoint-stage.js';
 import { trainEpochs } from './epoch-loop.js';
 import { writeFinalArtifacts } from './final-artifacts.js';
@@ -14,10 +15,7 @@ import { checkDataLocations, checkTrialMemory, limitsOf } from './trial-limits.j
 /** The engine stage: initialises the tfjs backend the request names. */
 async function startEngine(ctx: TrialContext): Promise<{ backend: string; description: string }> {
   ctx.channel.send({ type: 'phase', phase: 'engine' });
-  const { engine, engineThreads } = ctx.request;
-  const ready = await initEngine(
-    engineThreads === undefined ? { backend: engine } : { backend: engine, threads: engineThreads },
-  );
+  const ready = await initEngine(engineOptionsOf(ctx.request));
   ctx.provenance = { ...ctx.provenance, engine: ready.backend };
   ctx.channel.send({ type: 'metric', event: { kind: 'engine', engine: ready.backend } });
   return ready;

@@ -6,7 +6,10 @@ import type { EngineLoadContext, EngineLoader, LoadedEngine } from '../types.js'
 export const NATIVE_ENGINE_PACKAGE = '@setrain/engine-native';
 
 /** The part of @setrain/engine-native this package relies on. */
-type LoadNativeBackend = (options: { threads?: number }) => Promise<{ description: string }>;
+type LoadNativeBackend = (options: {
+  threads?: number;
+  asyncKernels?: boolean;
+}) => Promise<{ description: string }>;
 
 /** oneDNN kernels in a Node addon (@setrain/engine-native); registers the tfjs backend 'native'. */
 export const nativeLoader: EngineLoader = {
@@ -33,8 +36,10 @@ export const nativeLoader: EngineLoader = {
     }
     const loadNativeBackend = loaded.loadNativeBackend as LoadNativeBackend;
     try {
-      const options = context.threads === undefined ? {} : { threads: context.threads };
-      const { description } = await loadNativeBackend(options);
+      const { description } = await loadNativeBackend({
+        ...(context.threads === undefined ? {} : { threads: context.threads }),
+        ...(context.kernelQueue === undefined ? {} : { asyncKernels: context.kernelQueue }),
+      });
       return context.threads === undefined
         ? { description }
         : { description, threads: context.threads };
