@@ -34,11 +34,6 @@ void KernelQueue::stop() {
   thread_.join();
 }
 
-bool KernelQueue::accepting() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return accepting_;
-}
-
 int64_t KernelQueue::submit(Task task) {
   int64_t ticket;
   bool was_empty;

@@ -1,8 +1,8 @@
 // A FIFO of kernel calls run by one background thread, so the JavaScript thread can build the next
-// ops of a training step (tfjs engine, tape, layers: ~40% of a 75x75 step) while the kernels of the
-// previous ones run. Kernels run in submission order, so a kernel always sees the writes of every
-// kernel submitted before it, and an output array reused for a later kernel is written only after
-// the earlier kernels that read it finished.
+// ops of a training step (tfjs engine, tape, layers: about a third of a 75x75 step) while the
+// kernels of the previous ones run. Kernels run in submission order, so a kernel always sees the
+// writes of every kernel submitted before it, and an output array reused for a later kernel is
+// written only after the earlier kernels that read it finished.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -29,8 +29,6 @@ class KernelQueue {
   void start(Task init);
   /** Runs what was submitted, then joins the thread. Later kernels run on the caller's thread. */
   void stop();
-  /** Whether submit queues kernels (between start and stop). */
-  bool accepting();
 
   /** Queues a kernel and returns its ticket (1, 2, ...), or, when the queue is not accepting
    * (never started, or stopped by another thread), runs it here and returns 0. */

@@ -28,7 +28,7 @@ const TRIM_EVERY = 1024;
 /**
  * The JavaScript half of the addon's kernel queue (csrc/kernel_queue.h). With it on, a kernel call
  * returns as soon as its arguments are checked, and the kernel runs on the queue's thread in call
- * order, while this thread builds the next ops (tfjs engine, tape, layers: about 40% of a 75x75
+ * order, while this thread builds the next ops (tfjs engine, tape, layers: about a third of a 75x75
  * step is such JavaScript, which otherwise leaves every kernel thread waiting).
  *
  * Two things keep that invisible to tfjs:
