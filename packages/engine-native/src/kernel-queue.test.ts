@@ -8,6 +8,7 @@ import { releaseConsumedOutputsInTraining, ScaleFreeBatchNormalization } from '@
 import { engineSkipReason } from '@setrain/testing';
 
 import { nativeAddonUnavailableReason } from './addon.js';
+import { MAX_QUEUED_KERNELS } from './kernel-queue.js';
 import { loadNativeBackend } from './load-native-backend.js';
 import { NativeBackendError } from './native-backend-error.js';
 import type { NativeBackend } from './native-backend.js';
@@ -182,5 +183,33 @@ test(
     const ticket = backend.addon.unary(0, Float32Array.from([-1, 2, -3, 4]), out, 0, 4);
     assert.equal(ticket, 0);
     assert.deepEqual(Array.from(out), [0, 2, 0, 4]);
+  },
+);
+
+test(
+  'a loop that reads nothing never queues more than MAX_QUEUED_KERNELS kernels',
+  { skip },
+  async () => {
+    const backend = await useNative(true, 1);
+    const { waits } = backend.queue.stats();
+    // About a second of convolutions first, so the tiny kernels behind them pile up.
+    const slow = tf.tidy(() => {
+      const w = tf.randomUniform<tf.Rank.R4>([3, 3, 32, 32], -0.1, 0.1, 'float32', 11);
+      let y = tf.randomUniform<tf.Rank.R4>([8, 64, 64, 32], -1, 1, 'float32', 12);
+      for (let i = 0; i < 30; i++) y = tf.conv2d(y, w, 1, 'same');
+      return y;
+    });
+    const x = Float32Array.from({ length: 16 }, (_, i) => i - 8);
+    const out = new Float32Array(16);
+    for (let i = 0; i < 3 * MAX_QUEUED_KERNELS; i++) backend.addon.unary(0, x, out, 0, 16);
+    backend.queue.drain();
+    const stats = backend.queue.stats();
+    assert.ok(stats.deepestQueue <= MAX_QUEUED_KERNELS, `deepest queue ${stats.deepestQueue}`);
+    assert.ok(stats.waits > waits, 'the loop waited for the queue');
+    assert.deepEqual(
+      Array.from(out),
+      Array.from(x, (v) => Math.max(0, v)),
+    );
+    slow.dispose();
   },
 );

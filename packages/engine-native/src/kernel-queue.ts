@@ -24,6 +24,13 @@ export const QUEUEABLE_KERNELS = [
 
 /** Kept arrays are dropped (checked against completed()) once this many accumulate. */
 const TRIM_EVERY = 1024;
+/**
+ * Most kernels queued and not yet run; past it, a call waits for the oldest half to run. A training
+ * step reads its loss, which bounds the queue to about one step (1,769 kernel calls at 75x75), but a
+ * loop that reads nothing (SGD through minimize() without the cost, predictions kept for later)
+ * would otherwise queue without end, keeping every input array of those kernels alive.
+ */
+export const MAX_QUEUED_KERNELS = 8192;
 
 /**
  * The JavaScript half of the addon's kernel queue (csrc/kernel_queue.h). With it on, a kernel call
@@ -52,6 +59,7 @@ export class KernelQueue {
   private on = false;
   private waitedMs = 0;
   private waits = 0;
+  private deepest = 0;
 
   constructor(private readonly addon: NativeAddon) {
     // At exit (process.exit() included) C++ teardown frees what kernels use (oneDNN's and the
@@ -106,9 +114,15 @@ export class KernelQueue {
     this.trimAt = TRIM_EVERY;
   }
 
-  /** Time the queue's thread ran kernels, and time and count of JavaScript waiting for it. */
-  stats(): { kernelMs: number; waitedMs: number; waits: number } {
-    return { kernelMs: this.addon.busyMs(), waitedMs: this.waitedMs, waits: this.waits };
+  /** Time the queue's thread ran kernels, time and count of JavaScript waiting for it, and the
+   * most kernels queued at once (at most MAX_QUEUED_KERNELS). */
+  stats(): { kernelMs: number; waitedMs: number; waits: number; deepestQueue: number } {
+    return {
+      kernelMs: this.addon.busyMs(),
+      waitedMs: this.waitedMs,
+      waits: this.waits,
+      deepestQueue: this.deepest,
+    };
   }
 
   private waitFor(ticket: number): void {
@@ -142,6 +156,13 @@ export class KernelQueue {
       }
     }
     if (this.keptArrays.length >= this.trimAt) this.trim();
+    if (ticket - this.completedUpTo > MAX_QUEUED_KERNELS) {
+      this.completedUpTo = Math.max(this.completedUpTo, this.addon.completed());
+      if (ticket - this.completedUpTo > MAX_QUEUED_KERNELS) {
+        this.waitFor(ticket - MAX_QUEUED_KERNELS / 2);
+      }
+    }
+    this.deepest = Math.max(this.deepest, ticket - this.completedUpTo);
   }
 
   /** Lets go of the arrays of kernels that have run. */
