@@ -42,8 +42,9 @@ async function serviceEnv(service: string): Promise<Record<string, string>> {
   );
 }
 
-/** GPU workers run the tensorflow or webgpu engine; only the native engine has a thread pool. */
-const NOT_PASSED_TO_GPU_WORKERS = ['SETRAIN_ENGINE_THREADS'];
+/** GPU workers run the tensorflow or webgpu engine; only the native engine has a thread pool and
+ * a kernel queue. */
+const NOT_PASSED_TO_GPU_WORKERS = ['SETRAIN_ENGINE_THREADS', 'SETRAIN_ENGINE_KERNEL_QUEUE'];
 
 function missingFrom(
   env: Record<string, string>,
