@@ -12,10 +12,11 @@
 //
 // `npm run bench:engine` runs it after the per-engine runs when /usr/bin/python3 can import torch
 // and torchvision (apt-get install python3-torch python3-torchvision).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { runForStdout, threadEnv } from './child-run.js';
 import { median, round } from './stats.js';
 
 /** Debian's python3-torch installs for the system interpreter, not for one earlier on PATH. */
@@ -82,27 +83,6 @@ export function pytorchUnavailableReason(): string | undefined {
   return undefined;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited with ${String(code)}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-function threadEnv(threads: number): NodeJS.ProcessEnv {
-  // Both sides run OpenMP; pin its pool to the thread count under test.
-  return { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
-}
-
 async function runNative(
   size: number,
   threads: number,
@@ -118,7 +98,7 @@ async function runNative(
     ...['--size', String(size), '--batch', String(o.batch), '--steps', String(o.steps)],
     ...['--warmup', String(o.warmup), '--classes', String(o.classes), '--threads', String(threads)],
   ];
-  const stdout = await run(process.execPath, args, threadEnv(threads));
+  const stdout = await runForStdout(process.execPath, args, threadEnv(threads));
   const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
   if (line === undefined) throw new Error('the native benchmark printed no result');
   const result = JSON.parse(line.slice(RESULT_PREFIX.length)) as Partial<EngineRun> & {
@@ -139,7 +119,7 @@ async function runPytorch(
     ...['--size', String(size), '--batch', String(o.batch), '--steps', String(o.steps)],
     ...['--warmup', String(o.warmup), '--classes', String(o.classes), '--threads', String(threads)],
   ];
-  const stdout = await run(PYTHON, args, threadEnv(threads));
+  const stdout = await runForStdout(PYTHON, args, threadEnv(threads));
   const line = stdout.trim().split('\n').pop() ?? '';
   const result = JSON.parse(line) as { imgPerSec: number; peakRssMiB: number };
   return { imgPerSec: result.imgPerSec, peakRssMB: result.peakRssMiB };

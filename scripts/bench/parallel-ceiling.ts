@@ -9,10 +9,10 @@
 //
 // Rates on both sides are images over a span of whole timed steps (the pair's: only steps while
 // both ran). Prints one JSON line per round and a summary line.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { runForStdout, threadEnv } from './child-run.js';
 import { intOption } from './options.js';
 import { median, round } from './stats.js';
 
@@ -29,46 +29,30 @@ interface TrainingRun {
   timedStart: number;
 }
 
-function trainOneThread(size: number, steps: number): Promise<TrainingRun> {
+async function trainOneThread(size: number, steps: number): Promise<TrainingRun> {
   const args = [
     ...process.execArgv,
     benchEngineScript,
     ...['--child', 'native', '--threads', '1', '--size', String(size)],
     ...['--batch', String(BATCH), '--steps', String(steps), '--warmup', '2', '--classes', '10'],
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-      if (code !== 0 || line === undefined) {
-        reject(new Error(`the native benchmark exited with ${String(code)} and no result`));
-        return;
-      }
-      const result = JSON.parse(line.slice(RESULT_PREFIX.length)) as {
-        imgPerSec: number;
-        stepMs: number[];
-        timedStartEpochMs: number;
-      };
-      const stepEnds: number[] = [];
-      let at = result.timedStartEpochMs;
-      for (const ms of result.stepMs) stepEnds.push((at += ms));
-      resolve({
-        imgPerSec: result.imgPerSec,
-        batch: BATCH,
-        stepEnds,
-        timedStart: result.timedStartEpochMs,
-      });
-    });
-  });
+  const stdout = await runForStdout(process.execPath, args, threadEnv(1));
+  const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+  if (line === undefined) throw new Error('the native benchmark printed no result');
+  const result = JSON.parse(line.slice(RESULT_PREFIX.length)) as {
+    imgPerSec: number;
+    stepMs: number[];
+    timedStartEpochMs: number;
+  };
+  const stepEnds: number[] = [];
+  let at = result.timedStartEpochMs;
+  for (const ms of result.stepMs) stepEnds.push((at += ms));
+  return {
+    imgPerSec: result.imgPerSec,
+    batch: BATCH,
+    stepEnds,
+    timedStart: result.timedStartEpochMs,
+  };
 }
 
 /** Images over the time of the whole timed steps that began at or after `from` and ended by
