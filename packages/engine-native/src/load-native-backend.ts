@@ -132,7 +132,7 @@ export async function loadNativeBackend(
     installFusedAdam();
     tf.registerBackend(
       NATIVE_BACKEND_NAME,
-      () => new NativeBackend(addon, queue),
+      () => new NativeBackend(queue),
       options.priority ?? DEFAULT_NATIVE_PRIORITY,
     );
   }

@@ -26,10 +26,10 @@ export class NativeBackend extends MathBackendCPU {
 
   readonly queue: KernelQueue;
 
-  /** `addon` is the queue's tracked addon (`queue.kernels`). */
-  constructor(addon: NativeAddon, queue: KernelQueue) {
+  constructor(queue: KernelQueue) {
     super();
-    this.addon = addon;
+    // The kernels go through the queue's tracked addon, which records what each queued one uses.
+    this.addon = queue.kernels;
     this.queue = queue;
     // The cpu backend prints "install our node backend ... to speed things up dramatically" on its
     // first tensor in Node; here that advice is wrong (this backend is the fast one). The flag is
