@@ -21,7 +21,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { ENGINE_NAMES, initEngine, type EngineName } from '@setrain/engine';
-import { mapWithConcurrency, trialPayloadSchema } from '@setrain/protocol';
+import {
+  DEFAULT_MAX_TRIAL_MEMORY_BYTES,
+  mapWithConcurrency,
+  trialPayloadSchema,
+} from '@setrain/protocol';
 import { getObjectBytes } from '@setrain/storage';
 import {
   baseSizeFor,
@@ -215,6 +219,12 @@ async function measureDataWait(
         workerId: 'bench-data',
         cacheDir,
         downloadConcurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+        // The dataset lives in its own bucket, apart from the artifacts: allow it, as a worker's
+        // SETRAIN_DATA_BUCKETS would (without this the trial fails DATA_BUCKET_NOT_ALLOWED).
+        limits: {
+          maxTrialMemoryBytes: DEFAULT_MAX_TRIAL_MEMORY_BYTES,
+          dataBuckets: [dataset.bucket],
+        },
       },
       {
         onMetric: (event) => {
