@@ -13,8 +13,13 @@
 //   cache) and one epoch of batches turned into tensors;
 // - warm epoch: another epoch from the open decoded images (what every later epoch costs);
 // - warm trial: prepareData again on the same cache (a second trial on the machine) plus an epoch.
+// Each phase also records its CPU: this process's (every thread: sharp's, libuv's) and s3rver's
+// (its process group, from /proc), per image. `coldCpuVsFloor` divides the cold phase's CPU by what
+// it cannot avoid, measured in the same repeat: the download-only phase (client and server) plus
+// the baseline's decode. On a shared two-core machine CPU per image is steadier than images/s.
 // Then one real trial (the worker's forked trainer process, --epochs epochs) reports each step's
 // data wait; the share is sum(wait) / sum(wait + step). Prints one JSON object.
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +51,7 @@ import {
   uploadShapesDataset,
   type UploadedShapesDataset,
 } from '../test/fixtures/shapes-dataset.js';
+import { processGroupCpuMs } from './bench/process-group-cpu.js';
 import { median, round } from './bench/stats.js';
 import { intOption as int } from './bench/options.js';
 
@@ -95,10 +101,23 @@ function engineName(text: string): EngineName {
   return found;
 }
 
-async function timed(work: () => Promise<unknown>): Promise<number> {
+/** What one phase cost: wall time, and CPU in this process (all its threads: sharp's, libuv's)
+ * and in s3rver's process group. */
+interface PhaseCost {
+  seconds: number;
+  nodeCpuMs: number;
+  s3CpuMs: number;
+}
+
+async function measured(s3: S3Server, work: () => Promise<unknown>): Promise<PhaseCost> {
+  const s3Before = (await processGroupCpuMs(s3.process.pid)) ?? 0;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   await work();
-  return (performance.now() - start) / 1000;
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  const s3After = (await processGroupCpuMs(s3.process.pid)) ?? 0;
+  return { seconds, nodeCpuMs: (used.user + used.system) / 1000, s3CpuMs: s3After - s3Before };
 }
 
 /** One epoch of batches (every image, in order) turned into tensors and released. */
@@ -111,41 +130,44 @@ async function epochToTensors(data: PreparedData, o: Options): Promise<void> {
   }
 }
 
-interface PipelineRates {
-  baseline: number[];
-  downloadOnly: number[];
-  cold: number[];
-  warmEpoch: number[];
-  warmTrial: number[];
-}
+const PHASES = ['baseline', 'downloadOnly', 'cold', 'warmEpoch', 'warmTrial'] as const;
+type Phase = (typeof PHASES)[number];
+
+/** Per phase, one cost per repeat. */
+type PipelineCosts = Record<Phase, PhaseCost[]>;
 
 async function measurePipeline(
   s3: S3Server,
   dataset: UploadedShapesDataset,
   o: Options,
-): Promise<PipelineRates> {
+): Promise<PipelineCosts> {
   const base = baseSizeFor(o.size, AUGMENTATION);
-  const rates: PipelineRates = {
+  const costs: PipelineCosts = {
     baseline: [],
     downloadOnly: [],
     cold: [],
     warmEpoch: [],
     warmTrial: [],
   };
-  const perSecond = (seconds: number): number => o.images / seconds;
   for (let repeat = 0; repeat < o.repeat; repeat++) {
-    const baseline = await timed(() =>
-      mapWithConcurrency(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
-        await sharp(image.bytes).resize(base, base, { fit: 'fill' }).removeAlpha().raw().toBuffer();
-      }),
+    costs.baseline.push(
+      await measured(s3, () =>
+        mapWithConcurrency(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
+          await sharp(image.bytes)
+            .resize(base, base, { fit: 'fill' })
+            .removeAlpha()
+            .raw()
+            .toBuffer();
+        }),
+      ),
     );
-    rates.baseline.push(perSecond(baseline));
-    const downloadOnly = await timed(() =>
-      mapWithConcurrency(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
-        await getObjectBytes(s3.client, dataset.bucket, `${dataset.prefix}/${image.key}`);
-      }),
+    costs.downloadOnly.push(
+      await measured(s3, () =>
+        mapWithConcurrency(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
+          await getObjectBytes(s3.client, dataset.bucket, `${dataset.prefix}/${image.key}`);
+        }),
+      ),
     );
-    rates.downloadOnly.push(perSecond(downloadOnly));
     const cacheDir = await mkdtemp(join(tmpdir(), 'setrain-bench-data-'));
     const request: PrepareDataRequest = {
       datasetUri: dataset.manifestUri,
@@ -157,28 +179,28 @@ async function measurePipeline(
     };
     try {
       let data: PreparedData | undefined;
-      const cold = await timed(async () => {
+      const cold = await measured(s3, async () => {
         data = await prepareData(s3.client, request);
         await epochToTensors(data, o);
       });
       if (data === undefined || !data.images.built) throw new Error('the cold run hit a cache');
       const first = data;
-      const warmEpoch = await timed(() => epochToTensors(first, o));
+      const warmEpoch = await measured(s3, () => epochToTensors(first, o));
       let again: PreparedData | undefined;
-      const warmTrial = await timed(async () => {
+      const warmTrial = await measured(s3, async () => {
         again = await prepareData(s3.client, request);
         await epochToTensors(again, o);
       });
       if (again?.images.built !== false) throw new Error('the warm trial decoded again');
       await Promise.all([first.images.close(), again.images.close()]);
-      rates.cold.push(perSecond(cold));
-      rates.warmEpoch.push(perSecond(warmEpoch));
-      rates.warmTrial.push(perSecond(warmTrial));
+      costs.cold.push(cold);
+      costs.warmEpoch.push(warmEpoch);
+      costs.warmTrial.push(warmTrial);
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
     }
   }
-  return rates;
+  return costs;
 }
 
 interface DataWait {
@@ -265,10 +287,30 @@ async function main(): Promise<void> {
       size: o.imageSize,
       seed: 5,
     });
-    const rates = await measurePipeline(s3, dataset, o);
+    const costs = await measurePipeline(s3, dataset, o);
     const dataWait = await measureDataWait(s3, dataset, o);
-    const baseline = median(rates.baseline);
-    const ratio = (values: number[]): number => round(median(values) / baseline, 2);
+    const rates = (phase: Phase): number[] => costs[phase].map((c) => o.images / c.seconds);
+    const baseline = median(rates('baseline'));
+    const ratio = (phase: Phase): number => round(median(rates(phase)) / baseline, 2);
+    const cpu = (c: PhaseCost): number => c.nodeCpuMs + c.s3CpuMs;
+    // The cold path's CPU against what it cannot avoid, repeat by repeat: fetching every object
+    // (client and server) plus decoding it. Steadier than img/s on a shared machine, and says how
+    // much the caches' bookkeeping adds.
+    const coldCpuVsFloor = costs.cold.map((cold, i) => {
+      const download = costs.downloadOnly[i] ?? assert.fail();
+      const decode = costs.baseline[i] ?? assert.fail();
+      return cpu(cold) / (cpu(download) + decode.nodeCpuMs);
+    });
+    const perImage = (ms: number): number => round(ms / o.images, 2);
+    const cpuMsPerImage = Object.fromEntries(
+      PHASES.map((phase) => [
+        phase,
+        {
+          node: perImage(median(costs[phase].map((c) => c.nodeCpuMs))),
+          s3rver: perImage(median(costs[phase].map((c) => c.s3CpuMs))),
+        },
+      ]),
+    );
     console.log(
       JSON.stringify(
         {
@@ -281,21 +323,22 @@ async function main(): Promise<void> {
           repeat: o.repeat,
           statistic: 'median over repeats, images/s',
           baselineSharpImgPerSec: round(baseline, 1),
-          downloadOnlyImgPerSec: round(median(rates.downloadOnly), 1),
-          coldImgPerSec: round(median(rates.cold), 1),
-          warmEpochImgPerSec: round(median(rates.warmEpoch), 1),
-          warmTrialImgPerSec: round(median(rates.warmTrial), 1),
-          coldVsBaseline: ratio(rates.cold),
-          warmEpochVsBaseline: ratio(rates.warmEpoch),
-          warmTrialVsBaseline: ratio(rates.warmTrial),
+          downloadOnlyImgPerSec: round(median(rates('downloadOnly')), 1),
+          coldImgPerSec: round(median(rates('cold')), 1),
+          warmEpochImgPerSec: round(median(rates('warmEpoch')), 1),
+          warmTrialImgPerSec: round(median(rates('warmTrial')), 1),
+          coldVsBaseline: ratio('cold'),
+          warmEpochVsBaseline: ratio('warmEpoch'),
+          warmTrialVsBaseline: ratio('warmTrial'),
+          cpuMsPerImage,
+          coldCpuVsFloor: round(median(coldCpuVsFloor), 2),
           goals: { coldVsBaseline: 0.8, warmEpochVsBaseline: 20, dataWaitShareMax: 0.02 },
           dataWait,
           runs: {
-            baseline: rates.baseline.map((v) => round(v, 1)),
-            downloadOnly: rates.downloadOnly.map((v) => round(v, 1)),
-            cold: rates.cold.map((v) => round(v, 1)),
-            warmEpoch: rates.warmEpoch.map((v) => round(v, 1)),
-            warmTrial: rates.warmTrial.map((v) => round(v, 1)),
+            ...Object.fromEntries(
+              PHASES.map((phase) => [phase, rates(phase).map((v) => round(v, 1))]),
+            ),
+            coldCpuVsFloor: coldCpuVsFloor.map((v) => round(v, 2)),
           },
         },
         null,

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { datasetKeys } from '@setrain/protocol';
-import { putObject } from '@setrain/storage';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ChecksumMismatchError, putObject } from '@setrain/storage';
 import { ImageCache, prepareData } from '@setrain/worker';
 
 import { pngBomb } from './fixtures/image-bombs.js';
@@ -87,21 +88,103 @@ async function filesUnder(dir: string): Promise<{ path: string; size: number }[]
   );
 }
 
-test('the image cache is content-addressed and evicts the least recently used at its budget', async () => {
+/** Images are read into memory up to `inMemoryMaxBytes` (default), streamed to a file above it. */
+const DOWNLOAD_MODES = [
+  { mode: 'into memory', inMemoryMaxBytes: undefined },
+  { mode: 'streamed to a file', inMemoryMaxBytes: 0 },
+] as const;
+
+for (const { mode, inMemoryMaxBytes } of DOWNLOAD_MODES) {
+  const name = mode.split(' ').at(-1) ?? mode;
+  test(`the image cache (downloads ${mode}) is content-addressed and evicts the least recently used at its budget`, async () => {
+    await contentAddressedAndBounded(`evict-${name}`, inMemoryMaxBytes);
+  });
+
+  test(`the image cache (downloads ${mode}) caches nothing whose bytes fail their sha256 or outgrew the limit`, async () => {
+    const prefix = `datasets/corrupt-${name}`;
+    const data = await uploadShapesDataset(
+      worker.services.s3.client,
+      worker.services.bucket,
+      prefix,
+      { count: 2 },
+    );
+    const keys = datasetKeys(prefix);
+    const dir = join(worker.services.cache.path, `corrupt-${name}`);
+    const imageCache = new ImageCache(worker.services.s3.client, {
+      dir,
+      limits: { maxBytes: MAX_BYTES, maxPixels: 1e6 },
+      ...(inMemoryMaxBytes !== undefined ? { inMemoryMaxBytes } : {}),
+    });
+    const first = data.images[0] ?? assert.fail();
+    // Stored with the sha256 of other bytes: what a bit flip at rest looks like to the reader.
+    const wrongKey = keys.image('wrong-sha.jpg');
+    await worker.services.s3.client.send(
+      new PutObjectCommand({
+        Bucket: worker.services.bucket,
+        Key: wrongKey,
+        Body: first.bytes,
+        Metadata: { sha256: '0'.repeat(64) },
+      }),
+    );
+    await assert.rejects(
+      imageCache.get({
+        bucket: worker.services.bucket,
+        key: wrongKey,
+        etag: 'e1',
+        size: first.bytes.length,
+      }),
+      (error: unknown) => error instanceof ChecksumMismatchError && error.uri.endsWith(wrongKey),
+    );
+    // Listed small, replaced by more than the limit before it was read.
+    const grownKey = keys.image('grown.jpg');
+    await putObject(
+      worker.services.s3.client,
+      worker.services.bucket,
+      grownKey,
+      randomBytes(MAX_BYTES + 1),
+    );
+    await assert.rejects(
+      imageCache.get({ bucket: worker.services.bucket, key: grownKey, etag: 'e2', size: 10 }),
+      (error: Error & { code?: string }) =>
+        error.code === 'IMAGE_TOO_LARGE' && error.message.includes(`${MAX_BYTES + 1} bytes`),
+    );
+    assert.deepEqual(await filesUnder(dir), [], 'no object, index or temporary file is left');
+    // The good image still comes, decodable from what get() hands back.
+    const good = await imageCache.get({
+      bucket: worker.services.bucket,
+      key: keys.image(first.key),
+      etag: 'e3',
+      size: first.bytes.length,
+    });
+    assert.equal(good.downloaded, true);
+    assert.deepEqual(await readFile(good.path), Buffer.from(first.bytes));
+    if (good.bytes !== undefined) assert.deepEqual(Buffer.from(good.bytes), first.bytes);
+    assert.equal(good.bytes !== undefined, inMemoryMaxBytes === undefined);
+  });
+}
+
+async function contentAddressedAndBounded(
+  name: string,
+  inMemoryMaxBytes: number | undefined,
+): Promise<void> {
   const data = await uploadShapesDataset(
     worker.services.s3.client,
     worker.services.bucket,
-    'datasets/evict',
+    `datasets/${name}`,
     {
       count: 8,
     },
   );
-  const keys = datasetKeys('datasets/evict');
+  const keys = datasetKeys(`datasets/${name}`);
   const sizes = data.images.map((image) => image.bytes.length);
   // Room for about three images.
   const budget = Math.max(...sizes) * 3;
-  const dir = join(worker.services.cache.path, 'evict');
-  const imageCache = new ImageCache(worker.services.s3.client, { dir, maxBytes: budget });
+  const dir = join(worker.services.cache.path, name);
+  const imageCache = new ImageCache(worker.services.s3.client, {
+    dir,
+    maxBytes: budget,
+    ...(inMemoryMaxBytes !== undefined ? { inMemoryMaxBytes } : {}),
+  });
   const requests = data.images.map((image) => ({
     bucket: worker.services.bucket,
     key: keys.image(image.key),
@@ -136,7 +219,7 @@ test('the image cache is content-addressed and evicts the least recently used at
   );
   const copy = await imageCache.get({ ...(requests.at(-1) ?? assert.fail()), key: copyKey });
   assert.equal(copy.path, last.path);
-});
+}
 
 test('decoded images are shared: a second trial on the machine downloads and decodes nothing', async () => {
   const data = await uploadShapesDataset(

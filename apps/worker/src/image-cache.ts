@@ -4,7 +4,12 @@ import { join } from 'node:path';
 
 import type { S3Client } from '@aws-sdk/client-s3';
 import { formatS3Uri } from '@setrain/protocol';
-import { downloadToFile, isSha256Hex } from '@setrain/storage';
+import {
+  downloadToFile,
+  downloadVerifiedBytes,
+  isSha256Hex,
+  S3ObjectTooLargeError,
+} from '@setrain/storage';
 
 import { evictToBudget, touchCached, type EvictionReport } from './cache-budget.js';
 import { checkImageBytes, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-decode.js';
@@ -25,6 +30,8 @@ export interface CachedImage {
   readonly sha256: string;
   /** Whether this call fetched it from S3. */
   readonly downloaded: boolean;
+  /** The bytes, when this call fetched them into memory (decode these rather than the file). */
+  readonly bytes?: Uint8Array;
 }
 
 /** Options of {@link ImageCache}. */
@@ -35,10 +42,18 @@ export interface ImageCacheOptions {
   readonly maxBytes?: number;
   /** Objects over `limits.maxBytes` fail before they are downloaded. */
   readonly limits?: ImageLimits;
+  /**
+   * Objects up to this size are read into memory, hashed and written with one call (and handed to
+   * the decoder as bytes); larger ones stream through a hasher into their file. Default 16 MiB.
+   */
+  readonly inMemoryMaxBytes?: number;
   readonly signal?: AbortSignal;
 }
 
 export const DEFAULT_CACHE_MAX_BYTES = 10 * 1024 ** 3;
+/** A dataset image is usually tens of kilobytes: for those, streaming into a file through a hasher
+ * cost more than the download itself (bench:data's cold epoch). */
+export const DEFAULT_IN_MEMORY_MAX_BYTES = 16 * 1024 ** 2;
 
 /**
  * A local, content-addressed, bounded image cache shared by every trial on the machine. A file is
@@ -55,6 +70,8 @@ export class ImageCache {
   private readonly limits: ImageLimits;
   /** Bytes downloaded since the last eviction pass. */
   private pendingBytes = 0;
+  /** Directories this instance has created (eviction removes files, never directories). */
+  private readonly madeDirs = new Set<string>();
 
   constructor(
     private readonly client: S3Client,
@@ -84,14 +101,17 @@ export class ImageCache {
       await touchCached(this.pathOf(known));
       return { path: this.pathOf(known), sha256: known, downloaded: false };
     }
-    const sha256 = await this.download(request, uri);
-    await mkdir(join(indexPath, '..'), { recursive: true });
-    await writeAtomically(indexPath, sha256);
+    const inMemory = request.size <= (this.options.inMemoryMaxBytes ?? DEFAULT_IN_MEMORY_MAX_BYTES);
+    const fetched = inMemory
+      ? await this.downloadToMemory(request, uri)
+      : { sha256: await this.download(request, uri) };
+    await this.mkdirOnce(join(indexPath, '..'));
+    await writeAtomically(indexPath, fetched.sha256);
     this.pendingBytes += request.size;
     // Evicting as downloads go keeps the cache bounded even while one dataset larger than the
     // budget streams through it (images are decoded as soon as they land).
     if (this.pendingBytes > this.maxBytes / 10) await this.evict();
-    return { path: this.pathOf(sha256), sha256, downloaded: true };
+    return { path: this.pathOf(fetched.sha256), downloaded: true, ...fetched };
   }
 
   /** Evicts the least recently used images until the cache is within its budget. */
@@ -107,12 +127,38 @@ export class ImageCache {
     return join(this.indexDir, name.slice(0, 2), name);
   }
 
+  /** Creates a directory of the cache once per instance (a trial creates a few hundred at most). */
+  private async mkdirOnce(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.madeDirs.add(dir);
+  }
+
+  /** Reads, hashes (and verifies) the object in memory, then writes its file atomically. */
+  private async downloadToMemory(
+    request: CacheRequest,
+    uri: string,
+  ): Promise<{ sha256: string; bytes: Uint8Array }> {
+    const result = await downloadVerifiedBytes(this.client, request.bucket, request.key, {
+      // The object may have grown since it was listed: refused before its body is read.
+      maxBytes: this.limits.maxBytes,
+      ...(this.options.signal !== undefined ? { signal: this.options.signal } : {}),
+    }).catch((error: unknown) => {
+      if (error instanceof S3ObjectTooLargeError) checkImageBytes(error.size, uri, this.limits);
+      throw error;
+    });
+    const path = this.pathOf(result.sha256);
+    await this.mkdirOnce(join(path, '..'));
+    await writeAtomically(path, result.bytes);
+    return { sha256: result.sha256, bytes: result.bytes };
+  }
+
   private async download(request: CacheRequest, uri: string): Promise<string> {
     const temp = join(
       this.objectsDir,
       `${process.pid}.${Math.random().toString(36).slice(2)}.download.tmp`,
     );
-    await mkdir(this.objectsDir, { recursive: true });
+    await this.mkdirOnce(this.objectsDir);
     try {
       const result = await downloadToFile(this.client, request.bucket, request.key, temp, {
         ...(this.options.signal !== undefined ? { signal: this.options.signal } : {}),
@@ -120,7 +166,7 @@ export class ImageCache {
       // The object may have grown since it was listed.
       checkImageBytes(result.size, uri, this.limits);
       const path = this.pathOf(result.sha256);
-      await mkdir(join(path, '..'), { recursive: true });
+      await this.mkdirOnce(join(path, '..'));
       await rename(temp, path);
       return result.sha256;
     } finally {
@@ -137,7 +183,7 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
+async function writeAtomically(path: string, text: string | Uint8Array): Promise<void> {
   const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(temp, text);
   await rename(temp, path);

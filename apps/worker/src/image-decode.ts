@@ -35,13 +35,14 @@ export function checkImageBytes(size: number, uri: string, limits: ImageLimits):
 }
 
 /**
- * Decodes an image file to `size` x `size` RGB bytes (aspect ratio not kept: the model is square).
+ * Decodes an image (a file's path, or its bytes) to `size` x `size` RGB bytes (aspect ratio not
+ * kept: the model is square).
  * The dimensions are read from the header first and checked against `limits.maxPixels`, so a
  * decompression bomb (a small file declaring a huge image) fails before any pixel is decoded; JPEG
  * and WebP are then shrunk while they load, straight towards the target size.
  */
 export async function decodeImage(
-  path: string,
+  input: string | Uint8Array,
   size: number,
   uri: string,
   limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
@@ -49,7 +50,7 @@ export async function decodeImage(
   let width: number | undefined;
   let height: number | undefined;
   try {
-    ({ width, height } = await sharp(path, { limitInputPixels: false }).metadata());
+    ({ width, height } = await sharp(input, { limitInputPixels: false }).metadata());
   } catch (cause) {
     throw corrupt(uri, cause);
   }
@@ -63,7 +64,7 @@ export async function decodeImage(
     );
   }
   try {
-    const { data, info } = await sharp(path, {
+    const { data, info } = await sharp(input, {
       failOn: 'warning',
       limitInputPixels: limits.maxPixels,
       sequentialRead: true,

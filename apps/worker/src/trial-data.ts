@@ -105,7 +105,13 @@ export async function prepareData(
     async (index) => {
       const image = await imageCache.get(requests[index] as CacheRequest);
       if (image.downloaded) downloaded += 1;
-      return decodeImage(image.path, request.baseSize, uris[index] as string, limits);
+      // Bytes just downloaded are decoded from memory: no second read of the file just written.
+      return decodeImage(
+        image.bytes ?? image.path,
+        request.baseSize,
+        uris[index] as string,
+        limits,
+      );
     },
   );
   if (images.built) await imageCache.evict();

@@ -563,6 +563,49 @@ export async function presignGetUrl(
   return getSignedUrl(client, command, { expiresIn });
 }
 
+/** Bytes read by {@link downloadVerifiedBytes}, with their actual sha256. */
+export interface VerifiedBytes {
+  readonly bytes: Uint8Array;
+  readonly size: number;
+  /** sha256 of `bytes` (computed, whether or not it was checked). */
+  readonly sha256: string;
+  readonly etag: string;
+  /** Whether the bytes were checked against a known sha256. */
+  readonly verified: boolean;
+}
+
+/** The sha256 a download is checked against, if any (see {@link DownloadOptions}). */
+function expectedSha256Of(options: DownloadOptions, info: ObjectInfo): string | undefined {
+  return options.verifySha256 === false ? undefined : (options.expectedSha256 ?? info.sha256);
+}
+
+/**
+ * Reads a whole object into memory and hashes it, checked like {@link downloadToFile} (a mismatch
+ * throws ChecksumMismatchError): for objects small enough to hold, one buffer instead of a stream
+ * through a hasher into a file.
+ */
+export async function downloadVerifiedBytes(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  options: DownloadOptions & ReadLimitOptions = {},
+): Promise<VerifiedBytes> {
+  checkSha256Option(options.expectedSha256);
+  const { bytes, ...info } = await getObjectBytes(client, bucket, key, options);
+  const sha256 = sha256Hex(bytes);
+  const expected = expectedSha256Of(options, info);
+  if (expected !== undefined && expected !== sha256) {
+    throw new ChecksumMismatchError(formatS3Uri({ bucket, key }), expected, sha256);
+  }
+  return {
+    bytes,
+    size: bytes.byteLength,
+    sha256,
+    etag: info.etag,
+    verified: expected !== undefined,
+  };
+}
+
 /**
  * Streams an object to `path` (via `path.partial`, renamed when complete and verified), hashing on
  * the way. With verification on, a mismatch removes the partial file and throws ChecksumMismatchError.
@@ -589,8 +632,7 @@ export async function downloadToFile(
     await pipeline(body, hasher.stream, file, options.signal ? { signal: options.signal } : {});
     const sha256 = hasher.digest();
     const size = hasher.size();
-    const expected =
-      options.verifySha256 === false ? undefined : (options.expectedSha256 ?? info.sha256);
+    const expected = expectedSha256Of(options, info);
     if (expected !== undefined && expected !== sha256) {
       throw new ChecksumMismatchError(formatS3Uri({ bucket, key }), expected, sha256);
     }
