@@ -11,7 +11,7 @@
 // - download only: every object fetched into memory with the same concurrency (the S3 floor);
 // - cold: an empty cache directory, then prepareData (list, download, decode into the decoded
 //   cache) and one epoch of batches turned into tensors;
-// - warm epoch: another epoch from the open decoded images (what every later epoch costs);
+// - warm epoch: five more epochs from the open decoded images (what every later epoch costs);
 // - warm trial: prepareData again on the same cache (a second trial on the machine) plus an epoch.
 // Each phase also records its CPU: this process's (every thread: sharp's, libuv's) and s3rver's
 // (its process group, from /proc), per image. `coldCpuVsFloor` divides the cold phase's CPU by what
@@ -54,6 +54,9 @@ import {
 import { processGroupCpuMs } from './bench/process-group-cpu.js';
 import { median, round } from './bench/stats.js';
 import { intOption as int } from './bench/options.js';
+
+/** Epochs the warm-epoch phase runs in one measurement. */
+const WARM_EPOCHS = 5;
 
 /** Default augmentation of a trial spec (flip, crop 0.875): the base size is the crop's source. */
 const AUGMENTATION = { flip: true, crop: true, cropFraction: 0.875 };
@@ -104,12 +107,18 @@ function engineName(text: string): EngineName {
 /** What one phase cost: wall time, and CPU in this process (all its threads: sharp's, libuv's)
  * and in s3rver's process group. */
 interface PhaseCost {
+  /** Images the phase went through. */
+  images: number;
   seconds: number;
   nodeCpuMs: number;
   s3CpuMs: number;
 }
 
-async function measured(s3: S3Server, work: () => Promise<unknown>): Promise<PhaseCost> {
+async function measured(
+  s3: S3Server,
+  images: number,
+  work: () => Promise<unknown>,
+): Promise<PhaseCost> {
   const s3Before = (await processGroupCpuMs(s3.process.pid)) ?? 0;
   const cpu = process.cpuUsage();
   const start = performance.now();
@@ -117,7 +126,12 @@ async function measured(s3: S3Server, work: () => Promise<unknown>): Promise<Pha
   const seconds = (performance.now() - start) / 1000;
   const used = process.cpuUsage(cpu);
   const s3After = (await processGroupCpuMs(s3.process.pid)) ?? 0;
-  return { seconds, nodeCpuMs: (used.user + used.system) / 1000, s3CpuMs: s3After - s3Before };
+  return {
+    images,
+    seconds,
+    nodeCpuMs: (used.user + used.system) / 1000,
+    s3CpuMs: s3After - s3Before,
+  };
 }
 
 /** One epoch of batches (every image, in order) turned into tensors and released. */
@@ -151,7 +165,7 @@ async function measurePipeline(
   };
   for (let repeat = 0; repeat < o.repeat; repeat++) {
     costs.baseline.push(
-      await measured(s3, () =>
+      await measured(s3, o.images, () =>
         mapWithConcurrency(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
           await sharp(image.bytes)
             .resize(base, base, { fit: 'fill' })
@@ -162,7 +176,7 @@ async function measurePipeline(
       ),
     );
     costs.downloadOnly.push(
-      await measured(s3, () =>
+      await measured(s3, o.images, () =>
         mapWithConcurrency(dataset.images, DEFAULT_DOWNLOAD_CONCURRENCY, async (image) => {
           await getObjectBytes(s3.client, dataset.bucket, `${dataset.prefix}/${image.key}`);
         }),
@@ -179,15 +193,19 @@ async function measurePipeline(
     };
     try {
       let data: PreparedData | undefined;
-      const cold = await measured(s3, async () => {
+      const cold = await measured(s3, o.images, async () => {
         data = await prepareData(s3.client, request);
         await epochToTensors(data, o);
       });
       if (data === undefined || !data.images.built) throw new Error('the cold run hit a cache');
       const first = data;
-      const warmEpoch = await measured(s3, () => epochToTensors(first, o));
+      // Several epochs in one measurement: one epoch of 64 decoded images takes a few ms, too
+      // short to time on a shared machine.
+      const warmEpoch = await measured(s3, o.images * WARM_EPOCHS, async () => {
+        for (let epoch = 0; epoch < WARM_EPOCHS; epoch++) await epochToTensors(first, o);
+      });
       let again: PreparedData | undefined;
-      const warmTrial = await measured(s3, async () => {
+      const warmTrial = await measured(s3, o.images, async () => {
         again = await prepareData(s3.client, request);
         await epochToTensors(again, o);
       });
@@ -289,7 +307,7 @@ async function main(): Promise<void> {
     });
     const costs = await measurePipeline(s3, dataset, o);
     const dataWait = await measureDataWait(s3, dataset, o);
-    const rates = (phase: Phase): number[] => costs[phase].map((c) => o.images / c.seconds);
+    const rates = (phase: Phase): number[] => costs[phase].map((c) => c.images / c.seconds);
     const baseline = median(rates('baseline'));
     const ratio = (phase: Phase): number => round(median(rates(phase)) / baseline, 2);
     const cpu = (c: PhaseCost): number => c.nodeCpuMs + c.s3CpuMs;
@@ -301,13 +319,12 @@ async function main(): Promise<void> {
       const decode = costs.baseline[i] ?? assert.fail();
       return cpu(cold) / (cpu(download) + decode.nodeCpuMs);
     });
-    const perImage = (ms: number): number => round(ms / o.images, 2);
     const cpuMsPerImage = Object.fromEntries(
       PHASES.map((phase) => [
         phase,
         {
-          node: perImage(median(costs[phase].map((c) => c.nodeCpuMs))),
-          s3rver: perImage(median(costs[phase].map((c) => c.s3CpuMs))),
+          node: round(median(costs[phase].map((c) => c.nodeCpuMs / c.images)), 2),
+          s3rver: round(median(costs[phase].map((c) => c.s3CpuMs / c.images)), 2),
         },
       ]),
     );

@@ -70,3 +70,37 @@ test('loadBatch crops and flips decoded pixels and fills the targets', async () 
   assert.deepEqual([flipped.pixels[0], flipped.pixels[3]], [100, 50]);
   assert.deepEqual([...plain.targets], [0, 1]);
 });
+
+test('loadBatch matches a pixel-by-pixel crop and flip for every plan of an epoch', async () => {
+  // Random pixels, the real sizes (base 86, input 75), crops and flips from the epoch planner.
+  const base = baseSizeFor(75, AUGMENT);
+  const random = Prng.forStream(4, 'pixels');
+  const raws = [0, 1, 2].map(() =>
+    Uint8Array.from({ length: base * base * 3 }, () => random.nextInt(256)),
+  );
+  const images = {
+    size: base,
+    read: (index: number) => Promise.resolve(raws[index] as Uint8Array),
+  };
+  const samples = raws.map((_, i) => ({ uri: `s3://b/${i}.png`, target: Float32Array.of(i) }));
+  const plans = [
+    ...planEpoch([0, 1, 2, 0, 1, 2, 0, 1], Prng.forStream(3, 'train'), AUGMENT, 75),
+    ...planValidation([2], AUGMENT, 75),
+  ];
+  assert.ok(plans.some((p) => p.flip) && plans.some((p) => !p.flip), 'both kinds of rows');
+  const batch = await loadBatch(images, samples, plans, 75, 1);
+  plans.forEach((plan, i) => {
+    const raw = raws[plan.index] as Uint8Array;
+    for (let y = 0; y < 75; y++) {
+      for (let x = 0; x < 75; x++) {
+        const sourceX = (plan.flip ? 74 - x : x) + plan.cropX;
+        for (let c = 0; c < 3; c++) {
+          const want = raw[((y + plan.cropY) * base + sourceX) * 3 + c];
+          const got = batch.pixels[((i * 75 + y) * 75 + x) * 3 + c];
+          if (got !== want)
+            assert.fail(`plan ${i} pixel (${x}, ${y}) channel ${c}: ${got} != ${want}`);
+        }
+      }
+    }
+  });
+});

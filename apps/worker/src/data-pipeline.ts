@@ -120,8 +120,15 @@ export async function loadBatch(
     const out = i * inputSize * inputSize * 3;
     for (let y = 0; y < inputSize; y++) {
       const row = (y + plan.cropY) * baseSize;
+      if (!plan.flip) {
+        // An unflipped row is one contiguous run: set() converts uint8 to float32 natively, several
+        // times faster than the per-pixel loop (bench:data's warm epoch).
+        const from = (row + plan.cropX) * 3;
+        pixels.set(image.subarray(from, from + inputSize * 3), out + y * inputSize * 3);
+        continue;
+      }
       for (let x = 0; x < inputSize; x++) {
-        const sourceX = plan.flip ? inputSize - 1 - x : x;
+        const sourceX = inputSize - 1 - x;
         const from = (row + sourceX + plan.cropX) * 3;
         const to = out + (y * inputSize + x) * 3;
         pixels[to] = image[from] as number;

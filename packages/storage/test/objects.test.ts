@@ -7,11 +7,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   ChecksumMismatchError,
   copyObject,
   deletePrefix,
   downloadToFile,
+  downloadVerifiedBytes,
   getJson,
   getObjectBytes,
   getObjectText,
@@ -23,6 +25,7 @@ import {
   S3BucketNotFoundError,
   S3ObjectJsonInvalidError,
   S3ObjectNotFoundError,
+  S3ObjectTooLargeError,
   sha256Hex,
   uploadFile,
   uploadLarge,
@@ -235,6 +238,46 @@ test('uploadFile and downloadToFile round-trip a file and verify its sha256', as
     { code: 'ENOENT' },
   );
   assert.equal((await getObjectText(s3.client, bucket, 'plain.txt')).text, 'hello');
+});
+
+test('downloadVerifiedBytes reads an object into memory, checked against its sha256 metadata', async () => {
+  const bucket = await s3.createBucket();
+  const body = patternBytes(4096, 5);
+  await putObject(s3.client, bucket, 'img.bin', body);
+  const got = await downloadVerifiedBytes(s3.client, bucket, 'img.bin');
+  assert.equal(got.verified, true);
+  assert.equal(got.size, body.byteLength);
+  assert.equal(got.sha256, sha256Hex(body));
+  assert.ok(Buffer.from(got.bytes).equals(Buffer.from(body)));
+  // Metadata that lies about the bytes (a bit flip at rest) fails; an expected hash overrides it.
+  await s3.client.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: 'flipped.bin',
+      Body: body,
+      Metadata: { sha256: 'e'.repeat(64) },
+    }),
+  );
+  await assert.rejects(
+    downloadVerifiedBytes(s3.client, bucket, 'flipped.bin'),
+    (error: unknown) =>
+      error instanceof ChecksumMismatchError &&
+      error.uri === `s3://${bucket}/flipped.bin` &&
+      error.expectedSha256 === 'e'.repeat(64),
+  );
+  const trusted = await downloadVerifiedBytes(s3.client, bucket, 'flipped.bin', {
+    expectedSha256: sha256Hex(body),
+  });
+  assert.equal(trusted.verified, true);
+  // Without metadata (another uploader) the bytes are hashed but not checked.
+  await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: 'bare.bin', Body: body }));
+  const bare = await downloadVerifiedBytes(s3.client, bucket, 'bare.bin');
+  assert.deepEqual([bare.verified, bare.sha256], [false, sha256Hex(body)]);
+  // Over the read limit: refused from the response's length, before the body is read.
+  await assert.rejects(
+    downloadVerifiedBytes(s3.client, bucket, 'img.bin', { maxBytes: 100 }),
+    (error: unknown) => error instanceof S3ObjectTooLargeError && error.size === body.byteLength,
+  );
 });
 
 test('listObjects pages through a prefix; deletePrefix removes only that prefix', async () => {
