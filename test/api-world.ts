@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 
-import { buildApp, type ApiApp, type AppDeps } from '@setrain/api';
+import { API_REDIS_OPTIONS, buildApp, type ApiApp, type AppDeps } from '@setrain/api';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
   apiErrorBodySchema,
@@ -71,11 +71,7 @@ export async function createApiWorld(options: ApiWorldOptions): Promise<ApiWorld
       { key: 'images/2.png', labels: ['square'] },
     ],
   });
-  const redis = new Redis(redisServer.url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    lazyConnect: true,
-  });
+  const redis = new Redis(redisServer.url, API_REDIS_OPTIONS);
   await redis.connect();
   const closers: (() => Promise<unknown>)[] = [];
   const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, { connection: redis, prefix });

@@ -1,6 +1,6 @@
 // The API (buildApp, its sweep controller) and in-process workers running the benchmark-only noop
 // trainer, on a given redis-server and s3rver: what bench:queue and bench:api measure.
-import { buildApp, type ApiApp } from '@setrain/api';
+import { API_REDIS_OPTIONS, buildApp, type ApiApp } from '@setrain/api';
 import { redisKeys, sweepDetailSchema, TRIALS_QUEUE, type SweepSpecInput } from '@setrain/protocol';
 import { loadWorkerConfig, startWorker, type WorkerRuntime } from '@setrain/worker';
 import { Queue } from 'bullmq';
@@ -38,11 +38,7 @@ export async function startNoopStack(
   const keyPrefix = `{bench-${Date.now()}}`;
   const bucket = await s3.createBucket();
   const data = await uploadShapesDataset(s3.client, bucket, 'datasets/bench', { count: 4 });
-  const apiRedis = new Redis(redis.url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    lazyConnect: true,
-  });
+  const apiRedis = new Redis(redis.url, API_REDIS_OPTIONS);
   await apiRedis.connect();
   const app = await buildApp({
     redis: apiRedis,

@@ -1,5 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
+import { trackProxiedConnection } from './proxied-connection.js';
+
 /** A TCP proxy in front of a real service that can break a response off mid-stream. */
 export interface CuttingProxy {
   /** `http://127.0.0.1:<port>` */
@@ -25,7 +27,7 @@ export async function startCuttingProxy(target: string): Promise<CuttingProxy> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(Number(port), hostname);
-    sockets.add(client).add(upstream);
+    trackProxiedConnection(client, upstream, sockets);
     let cutAt: number | undefined;
     let sent = 0;
     client.on('data', (chunk: Buffer) => {
@@ -47,14 +49,6 @@ export async function startCuttingProxy(target: string): Promise<CuttingProxy> {
       sent += chunk.length;
       client.write(chunk);
     });
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('close', close).on('error', close);
-    upstream.on('close', close).on('error', close);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

@@ -14,3 +14,4 @@ export * from './redis.js';
 export * from './s3.js';
 export * from './prometheus.js';
 export * from './cutting-proxy.js';
+export * from './outage-proxy.js';

@@ -51,6 +51,7 @@ import { registerWebhookRoutes } from './routes/webhooks.js';
 import { Webhooks, type WebhookSettings } from './webhooks/webhooks.js';
 import { SweepArchive } from './sweep-archive.js';
 import { SweepStore } from './sweep-store.js';
+import { BLOCKING_REDIS_OPTIONS } from './api-redis.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -190,10 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     prefix: deps.keyPrefix,
   });
   // QueueEvents blocks on XREAD: it needs a connection of its own that waits instead of failing.
-  const eventsConnection = deps.redis.duplicate({
-    maxRetriesPerRequest: null,
-    enableOfflineQueue: true,
-  });
+  const eventsConnection = deps.redis.duplicate(BLOCKING_REDIS_OPTIONS);
   const queueEvents = new QueueEvents(TRIALS_QUEUE, {
     connection: eventsConnection,
     prefix: deps.keyPrefix,

@@ -2,24 +2,18 @@ import { loggerOptions } from '@setrain/protocol';
 import { createS3Client } from '@setrain/storage';
 import { Redis } from 'ioredis';
 
+import { API_REDIS_OPTIONS } from './api-redis.js';
 import { buildApp } from './app.js';
 import { ApiKeyVerifier } from './auth.js';
 import { loadConfig } from './config.js';
 import { readKeys, watchKeys } from './key-reload.js';
 
-/** Commands fail after this many reconnect-retries, so requests answer 503 instead of hanging. */
-const API_REDIS_MAX_RETRIES_PER_REQUEST = 1;
 /** A shutdown that takes longer (e.g. Redis gone, so BullMQ cannot close cleanly) is forced. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 // Wiring only: config -> dependencies -> app -> listen; SIGTERM/SIGINT close everything.
 const config = loadConfig();
-const redis = new Redis(config.redisUrl, {
-  ...config.redisSentinel,
-  maxRetriesPerRequest: API_REDIS_MAX_RETRIES_PER_REQUEST,
-  enableOfflineQueue: false,
-  lazyConnect: true,
-});
+const redis = new Redis(config.redisUrl, { ...config.redisSentinel, ...API_REDIS_OPTIONS });
 await redis.connect();
 const s3 = createS3Client(config.s3);
 const verifier = new ApiKeyVerifier(readKeys(config.apiKeysFile, config.apiKeys));

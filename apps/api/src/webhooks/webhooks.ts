@@ -2,6 +2,7 @@ import { WEBHOOKS_QUEUE, type WebhookJob } from '@setrain/protocol';
 import { Queue } from 'bullmq';
 import { type Redis } from 'ioredis';
 
+import { BLOCKING_REDIS_OPTIONS } from '../api-redis.js';
 import { type ControllerLogger } from '../controller/options.js';
 import { WebhookAddressPolicy } from './webhook-address-policy.js';
 import { WebhookDeliveries } from './webhook-deliveries.js';
@@ -62,7 +63,7 @@ export class Webhooks {
       now: options.now,
     });
     // The sender's worker blocks on Redis: a connection of its own that waits instead of failing.
-    this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+    this.connection = redis.duplicate(BLOCKING_REDIS_OPTIONS);
     this.sender = new WebhookSender({
       connection: this.connection,
       prefix,

@@ -1,0 +1,83 @@
+/**
+ * The API's own Redis connection (API_REDIS_OPTIONS: auto-pipelined, no offline queue) against a
+ * redis-server that goes away (behind a proxy that drops and refuses connections): reads answer
+ * 503 REDIS_UNAVAILABLE at once instead of hanging, and answer again once it is back.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+
+import { API_REDIS_OPTIONS, buildApp, type ApiApp } from '@setrain/api';
+import { newSweepId, trialIdOf } from '@setrain/protocol';
+import { Redis } from 'ioredis';
+
+import {
+  startOutageProxy,
+  startRedis,
+  startS3,
+  waitFor,
+  type OutageProxy,
+  type RedisServer,
+  type S3Server,
+} from './harness/index.js';
+
+const KEY = 'outage-test-key-0123456789abcdef';
+
+let redisServer: RedisServer;
+let proxy: OutageProxy;
+let s3: S3Server;
+let redis: Redis;
+let app: ApiApp;
+
+before(async () => {
+  redisServer = await startRedis();
+  proxy = await startOutageProxy(redisServer.port);
+  s3 = await startS3();
+  redis = new Redis(`redis://127.0.0.1:${proxy.port}`, API_REDIS_OPTIONS);
+  await redis.connect();
+  app = await buildApp({
+    redis,
+    s3: s3.client,
+    keyPrefix: '{outage}',
+    artifactsBucket: await s3.createBucket(),
+    apiKeys: [KEY],
+    metrics: false,
+  });
+  await app.ready();
+});
+
+after(async () => {
+  await proxy.up(); // BullMQ's connections close cleanly only with Redis there
+  await app.close();
+  redis.disconnect();
+  await proxy.stop();
+  await redisServer.stop();
+  await s3.stop();
+});
+
+const statusRead = (trialId: string) =>
+  app.inject({
+    method: 'GET',
+    url: `/v1/trials/${trialId}`,
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+
+test('with Redis gone, status reads answer 503 REDIS_UNAVAILABLE at once, and recover', async () => {
+  const trialId = trialIdOf(newSweepId(randomBytes), 1);
+  const before = await statusRead(trialId);
+  assert.equal(before.statusCode, 404, before.body);
+  await proxy.down();
+  const started = Date.now();
+  // Concurrent reads share one pipelined write: every one of them must fail cleanly.
+  const answers = await Promise.all(Array.from({ length: 20 }, () => statusRead(trialId)));
+  for (const answer of answers) {
+    assert.equal(answer.statusCode, 503, answer.body);
+    assert.match(answer.body, /REDIS_UNAVAILABLE/);
+  }
+  assert.ok(Date.now() - started < 5_000, `answered in ${Date.now() - started} ms`);
+  await proxy.up();
+  await waitFor(async () => (await statusRead(trialId)).statusCode === 404, {
+    what: 'status reads to answer again',
+    timeoutMs: 15_000,
+  });
+});
