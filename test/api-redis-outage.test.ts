@@ -1,5 +1,5 @@
 /**
- * The API's own Redis connection (API_REDIS_OPTIONS: auto-pipelined, no offline queue) against a
+ * The API's own Redis connection (API_REDIS_OPTIONS: no offline queue, one retry) against a
  * redis-server that goes away (behind a proxy that drops and refuses connections): reads answer
  * 503 REDIS_UNAVAILABLE at once instead of hanging, and answer again once it is back.
  */
@@ -68,7 +68,7 @@ test('with Redis gone, status reads answer 503 REDIS_UNAVAILABLE at once, and re
   assert.equal(before.statusCode, 404, before.body);
   await proxy.down();
   const started = Date.now();
-  // Concurrent reads share one pipelined write: every one of them must fail cleanly.
+  // Many reads in flight when it goes: every one of them must fail cleanly, none may hang.
   const answers = await Promise.all(Array.from({ length: 20 }, () => statusRead(trialId)));
   for (const answer of answers) {
     assert.equal(answer.statusCode, 503, answer.body);

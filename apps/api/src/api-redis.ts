@@ -10,20 +10,21 @@ export const API_REDIS_OPTIONS = Object.freeze({
   enableOfflineQueue: false,
   lazyConnect: true,
   /**
-   * Commands issued in the same event-loop turn go out in one socket write (and their replies come
-   * back in one read). Under 200 concurrent status reads that is 1.5x the requests/s (bench:api):
-   * each read was two writes to Redis of its own, and a socket write is most of a read's cost.
+   * Off. Batching every command of an event-loop turn into one write raised status reads under 200
+   * clients from 0.32-0.33x to 0.37-0.43x of a Fastify hello-world (bench:api) but slowed the
+   * controller by a quarter (bench:queue: 2.2-2.3 -> 2.7-3.1 ms of Node CPU per trial, end->next-
+   * start gap 0-1 -> 5 ms), its passes being sequential round trips. Sending a status read's two
+   * commands as one explicit pipeline was slower still (0.23-0.25x): ioredis' pipeline costs more
+   * CPU than the write it saves.
    */
-  enableAutoPipelining: true,
+  enableAutoPipelining: false,
 } satisfies RedisOptions);
 
 /**
  * Options of a connection duplicated from the API's for blocking reads (QueueEvents' XREAD, the
- * webhook deliverer's): it waits through reconnects instead of failing, and sends each command as
- * it comes (a blocking command holds the connection; nothing would share its write).
+ * webhook deliverer's): it waits through reconnects instead of failing.
  */
 export const BLOCKING_REDIS_OPTIONS = Object.freeze({
   maxRetriesPerRequest: null,
   enableOfflineQueue: true,
-  enableAutoPipelining: false,
 } satisfies RedisOptions);

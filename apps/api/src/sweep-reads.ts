@@ -47,12 +47,8 @@ export async function findTrialView(
   sweepId: string,
   trialId: string,
 ): Promise<{ state: TrialState; epochs: EpochMetrics[] } | undefined> {
-  // Both reads at once: one round trip (one write, with auto-pipelining) for the common case.
-  const [state, epochs] = await Promise.all([
-    context.store.getTrial(sweepId, trialId),
-    context.store.getEpochs(trialId),
-  ]);
-  if (state !== undefined) return { state, epochs };
+  const state = await context.store.getTrial(sweepId, trialId);
+  if (state !== undefined) return { state, epochs: await context.store.getEpochs(trialId) };
   if ((await context.store.getSweep(sweepId)) !== undefined) return undefined;
   const archive = await loadArchive(context, sweepId);
   const archived = archive?.trials.find((t) => t.trialId === trialId);
