@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { datasetKeys } from '@setrain/protocol';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { ChecksumMismatchError, putObject } from '@setrain/storage';
+import { ChecksumMismatchError, putObject, sha256Hex } from '@setrain/storage';
 import { ImageCache, prepareData } from '@setrain/worker';
 
 import { pngBomb } from './fixtures/image-bombs.js';
@@ -160,6 +160,43 @@ for (const { mode, inMemoryMaxBytes } of DOWNLOAD_MODES) {
     assert.deepEqual(await readFile(good.path), Buffer.from(first.bytes));
     if (good.bytes !== undefined) assert.deepEqual(Buffer.from(good.bytes), first.bytes);
     assert.equal(good.bytes !== undefined, inMemoryMaxBytes === undefined);
+  });
+}
+
+for (const { mode, inMemoryMaxBytes } of DOWNLOAD_MODES) {
+  const name = mode.split(' ').at(-1) ?? mode;
+  test(`the image cache (downloads ${mode}) leaves no temporary file when its write fails`, async () => {
+    const prefix = `datasets/unwritable-${name}`;
+    const data = await uploadShapesDataset(
+      worker.services.s3.client,
+      worker.services.bucket,
+      prefix,
+      { count: 1 },
+    );
+    const image = data.images[0] ?? assert.fail();
+    const dir = join(worker.services.cache.path, `unwritable-${name}`);
+    const imageCache = new ImageCache(worker.services.s3.client, {
+      dir,
+      ...(inMemoryMaxBytes !== undefined ? { inMemoryMaxBytes } : {}),
+    });
+    // A directory where the image's file goes: the rename into place fails, as a full disk would.
+    const blocked = imageCache.pathOf(sha256Hex(image.bytes));
+    await mkdir(join(blocked, 'occupied'), { recursive: true });
+    await assert.rejects(
+      imageCache.get({
+        bucket: worker.services.bucket,
+        key: datasetKeys(prefix).image(image.key),
+        etag: 'e1',
+        size: image.bytes.length,
+      }),
+      (error: NodeJS.ErrnoException) => error.code !== undefined,
+    );
+    const left = await readdir(dir, { recursive: true });
+    assert.deepEqual(
+      left.filter((entry) => /\.(tmp|partial)$/.test(entry)),
+      [],
+      'no temporary file is left',
+    );
   });
 }
 

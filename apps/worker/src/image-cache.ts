@@ -183,8 +183,15 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-async function writeAtomically(path: string, text: string | Uint8Array): Promise<void> {
+/** Writes a file under a temporary name, then renames it into place; a failed write (a full disk)
+ * leaves no temporary file behind (eviction never counts or removes `.tmp` files). */
+async function writeAtomically(path: string, data: string | Uint8Array): Promise<void> {
   const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(temp, text);
-  await rename(temp, path);
+  try {
+    await writeFile(temp, data);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
 }
