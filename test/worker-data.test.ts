@@ -161,10 +161,7 @@ for (const { mode, inMemoryMaxBytes } of DOWNLOAD_MODES) {
     if (good.bytes !== undefined) assert.deepEqual(Buffer.from(good.bytes), first.bytes);
     assert.equal(good.bytes !== undefined, inMemoryMaxBytes === undefined);
   });
-}
 
-for (const { mode, inMemoryMaxBytes } of DOWNLOAD_MODES) {
-  const name = mode.split(' ').at(-1) ?? mode;
   test(`the image cache (downloads ${mode}) leaves no temporary file when its write fails`, async () => {
     const prefix = `datasets/unwritable-${name}`;
     const data = await uploadShapesDataset(
