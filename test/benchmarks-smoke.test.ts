@@ -153,7 +153,7 @@ test('bench:memory, bench:ceiling and bench:split run at their smallest sizes', 
   );
   positive(memory[0] ?? {}, 'measuredMiB');
   positive(memory[0] ?? {}, 'estimateMiB');
-  const ceiling = jsonObjects(await bench('bench:ceiling', ['--repeat', '1', '--steps', '6']));
+  const ceiling = jsonObjects(await bench('bench:ceiling', ['--repeat', '1', '--steps', '12']));
   positive(ceiling.at(-1) ?? {}, 'ceiling');
   const [split] = jsonObjects(
     await bench('bench:split', [
