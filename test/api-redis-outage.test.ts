@@ -1,7 +1,8 @@
 /**
- * The API's own Redis connection (API_REDIS_OPTIONS: no offline queue, one retry) against a
- * redis-server that goes away (behind a proxy that drops and refuses connections): reads answer
- * 503 REDIS_UNAVAILABLE at once instead of hanging, and answer again once it is back.
+ * The API's own Redis connections (API_REDIS_OPTIONS: no offline queue, one retry; the read
+ * routes' auto-pipelined duplicate, READ_REDIS_OPTIONS) against a redis-server that goes away
+ * (behind a proxy that drops and refuses connections): reads answer 503 REDIS_UNAVAILABLE at once
+ * instead of hanging, /readyz says Redis is not ready, and both answer again once it is back.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -62,6 +63,14 @@ const statusRead = (trialId: string) =>
     headers: { authorization: `Bearer ${KEY}` },
   });
 
+async function readiness() {
+  const answer = await app.inject({ method: 'GET', url: '/readyz' });
+  return {
+    status: answer.statusCode,
+    redis: answer.json<{ checks: { redis: boolean } }>().checks.redis,
+  };
+}
+
 test('with Redis gone, status reads answer 503 REDIS_UNAVAILABLE at once, and recover', async () => {
   const trialId = trialIdOf(newSweepId(randomBytes), 1);
   const before = await statusRead(trialId);
@@ -78,6 +87,25 @@ test('with Redis gone, status reads answer 503 REDIS_UNAVAILABLE at once, and re
   await proxy.up();
   await waitFor(async () => (await statusRead(trialId)).statusCode === 404, {
     what: 'status reads to answer again',
+    timeoutMs: 15_000,
+  });
+  // The API's own connection (writes, /readyz) comes back too.
+  await waitFor(async () => (await readiness()).status === 200, {
+    what: '/readyz to answer ready again',
+    timeoutMs: 15_000,
+  });
+});
+
+test('/readyz reports Redis not ready while it is gone, and ready again after', async () => {
+  assert.deepEqual(await readiness(), { status: 200, redis: true });
+  await proxy.down();
+  try {
+    assert.deepEqual(await readiness(), { status: 503, redis: false });
+  } finally {
+    await proxy.up();
+  }
+  await waitFor(async () => (await readiness()).status === 200, {
+    what: '/readyz to answer ready again',
     timeoutMs: 15_000,
   });
 });

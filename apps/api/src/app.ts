@@ -51,7 +51,8 @@ import { registerWebhookRoutes } from './routes/webhooks.js';
 import { Webhooks, type WebhookSettings } from './webhooks/webhooks.js';
 import { SweepArchive } from './sweep-archive.js';
 import { SweepStore } from './sweep-store.js';
-import { BLOCKING_REDIS_OPTIONS } from './api-redis.js';
+import { TrialDetailMemo } from './trial-detail-memo.js';
+import { BLOCKING_REDIS_OPTIONS, READ_REDIS_OPTIONS } from './api-redis.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -136,7 +137,15 @@ export type ApiApp = FastifyInstance<
 
 /** What route modules share. */
 export interface RouteContext {
+  /** The controller's store, on the API's connection: every write goes through it. */
   readonly store: SweepStore;
+  /**
+   * The read routes' store, on a connection of its own with auto-pipelining (READ_REDIS_OPTIONS).
+   * A read after a write the client saw answered finds it: Redis applied the write first.
+   */
+  readonly reads: SweepStore;
+  /** Status documents of the trials read last, reused while their stored JSON is unchanged. */
+  readonly trialDetails: TrialDetailMemo;
   readonly controller: SweepController;
   readonly s3: S3Client;
   readonly artifactsBucket: string;
@@ -186,6 +195,10 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   );
 
   const store = new SweepStore(deps.redis, deps.keyPrefix);
+  const readConnection = deps.redis.duplicate(READ_REDIS_OPTIONS);
+  readConnection.on('error', (error: unknown) => {
+    app.log.warn({ err: error }, 'read connection error');
+  });
   const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, {
     connection: deps.redis,
     prefix: deps.keyPrefix,
@@ -237,6 +250,8 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   const principals = new WeakMap<FastifyRequest, Principal>();
   const context: RouteContext = {
     store,
+    reads: new SweepStore(readConnection, deps.keyPrefix),
+    trialDetails: new TrialDetailMemo(),
     controller,
     s3: deps.s3,
     artifactsBucket: deps.artifactsBucket,
@@ -333,22 +348,45 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   registerEventRoutes(app, context, deps.events);
   registerUiRoutes(app, deps.uiDir);
 
-  app.addHook('onReady', (done) => {
+  app.addHook('onReady', async () => {
+    await connectReads(readConnection, app.log);
     void queueEvents.run().catch((error: unknown) => {
       app.log.warn({ err: error }, 'queue events stopped');
     });
     controller.start();
     webhooks.start();
-    done();
   });
   app.addHook('onClose', async () => {
-    await controller.close();
-    await webhooks.close();
-    await queueEvents.close();
-    await queue.close();
+    // Each closes even when one before it fails: QueueEvents' close rejects ('Connection is
+    // closed') when Redis was down as the API started, and the rest must still let go.
+    const closers: [string, () => Promise<unknown>][] = [
+      ['sweep controller', () => controller.close()],
+      ['webhooks', () => webhooks.close()],
+      ['queue events', () => queueEvents.close()],
+      ['queue', () => queue.close()],
+    ];
+    for (const [what, close] of closers) {
+      await close().catch((error: unknown) => {
+        app.log.warn({ err: error }, `closing the ${what} failed`);
+      });
+    }
     eventsConnection.disconnect();
+    readConnection.disconnect();
   });
   return app;
+}
+
+/**
+ * Connects the read routes' connection (lazy, like the API's) before the app serves. When Redis is
+ * down it keeps retrying in the background and reads answer 503 meanwhile, as on the API's.
+ */
+async function connectReads(connection: Redis, log: FastifyBaseLogger): Promise<void> {
+  if (connection.status !== 'wait') return;
+  try {
+    await connection.connect();
+  } catch (error) {
+    log.warn({ err: error }, 'read connection not ready; retrying in the background');
+  }
 }
 
 /** Maps anything thrown in a request to a catalogued API error. */

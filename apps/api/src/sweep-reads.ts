@@ -1,8 +1,9 @@
-import { type EpochMetrics, type TrialState } from '@setrain/protocol';
+import { type TrialState } from '@setrain/protocol';
 
 import { type RouteContext } from './app.js';
 import { ApiError } from './errors.js';
 import { type SweepRecord } from './sweep-record.js';
+import { trialDetailJson } from './trial-detail-json.js';
 
 /** A sweep as the read routes show it: from Redis while it lives there, else from its archive. */
 export interface SweepView {
@@ -26,9 +27,9 @@ export async function findSweepView(
   context: RouteContext,
   sweepId: string,
 ): Promise<SweepView | undefined> {
-  const record = await context.store.getSweep(sweepId);
+  const record = await context.reads.getSweep(sweepId);
   if (record !== undefined) {
-    return { record, trials: await context.store.getTrials(sweepId), archived: false };
+    return { record, trials: await context.reads.getTrials(sweepId), archived: false };
   }
   const archive = await loadArchive(context, sweepId);
   return archive && { record: archive.sweep, trials: archive.trials, archived: true };
@@ -41,16 +42,20 @@ export async function loadSweepView(context: RouteContext, sweepId: string): Pro
   return view;
 }
 
-/** A trial's state and epoch metrics, from Redis or from its sweep's archive. */
-export async function findTrialView(
+/**
+ * `GET /v1/trials/:id`'s body: from Redis (through the memo of unchanged trials), or from its
+ * sweep's archive once the keys expired; undefined when there is no such trial.
+ */
+export async function findTrialDetailJson(
   context: RouteContext,
   sweepId: string,
   trialId: string,
-): Promise<{ state: TrialState; epochs: EpochMetrics[] } | undefined> {
-  const state = await context.store.getTrial(sweepId, trialId);
-  if (state !== undefined) return { state, epochs: await context.store.getEpochs(trialId) };
-  if ((await context.store.getSweep(sweepId)) !== undefined) return undefined;
+): Promise<string | undefined> {
+  const { state, epochs } = await context.reads.getTrialRaws(sweepId, trialId);
+  if (state !== undefined)
+    return context.trialDetails.detailJson(sweepId, trialId, { state, epochs });
+  if ((await context.reads.getSweep(sweepId)) !== undefined) return undefined;
   const archive = await loadArchive(context, sweepId);
   const archived = archive?.trials.find((t) => t.trialId === trialId);
-  return archived && { state: archived, epochs: archive?.epochs[trialId] ?? [] };
+  return archived && trialDetailJson(sweepId, archived, archive?.epochs[trialId] ?? []);
 }

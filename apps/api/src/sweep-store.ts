@@ -19,6 +19,12 @@ import { parseTrial, TrialReadCache, type StoredTrial } from './trial-read-cache
 
 export type { StoredTrial } from './trial-read-cache.js';
 
+/** A trial's stored JSON: its state (undefined when there is no such trial) and its epoch rows. */
+export interface TrialRaws {
+  readonly state: string | undefined;
+  readonly epochs: readonly string[];
+}
+
 /** Trials read by id, and how many trials the sweep has (see getStoredTrialsById). */
 export interface TrialsById {
   readonly total: number;
@@ -278,6 +284,18 @@ export class SweepStore {
     return result === 1;
   }
 
+  /**
+   * The trial's state and epoch metrics as the JSON Redis holds (state undefined: no such trial),
+   * both commands sent at once: on an auto-pipelined connection they leave in one write.
+   */
+  async getTrialRaws(sweepId: string, trialId: string): Promise<TrialRaws> {
+    const [state, epochs] = await Promise.all([
+      this.redis.hget(this.keys.sweepTrials(sweepId), trialId),
+      this.redis.lrange(this.keys.trialEpochs(trialId), 0, -1),
+    ]);
+    return { state: state ?? undefined, epochs };
+  }
+
   /** The trial's metrics per finished epoch (the worker appends them). */
   async getEpochs(trialId: string): Promise<EpochMetrics[]> {
     const raws = await this.redis.lrange(this.keys.trialEpochs(trialId), 0, -1);
@@ -373,7 +391,7 @@ function trialsById(trialIds: readonly string[], replies: readonly unknown[]): T
   return { total: Number(replies[0] ?? 0), trials };
 }
 
-function parseEpoch(raw: string): EpochMetrics {
+export function parseEpoch(raw: string): EpochMetrics {
   return epochMetricsSchema.parse(JSON.parse(raw));
 }
 

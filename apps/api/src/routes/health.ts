@@ -50,7 +50,7 @@ export function registerHealthRoutes(app: ApiApp, context: RouteContext): void {
       const [redis, s3] = await Promise.all([
         probe(() =>
           Promise.race([
-            context.store.ping(),
+            Promise.all([context.store.ping(), context.reads.ping()]),
             new Promise((_resolve, reject) => {
               timeout.addEventListener('abort', () => {
                 reject(new Error('timeout'));

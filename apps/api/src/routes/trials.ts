@@ -14,9 +14,8 @@ import { z } from 'zod';
 
 import { type ApiApp, type RouteContext } from '../app.js';
 import { ApiError } from '../errors.js';
-import { findSweepView, findTrialView } from '../sweep-reads.js';
+import { findSweepView, findTrialDetailJson } from '../sweep-reads.js';
 import { listTrialFiles, type TrialFiles } from '../trial-artifacts.js';
-import { trialDetailJson } from '../trial-detail-json.js';
 import { verifyingStream } from './best.js';
 import { COMMON_ERROR_RESPONSES } from './error-responses.js';
 
@@ -54,11 +53,10 @@ export function registerTrialRoutes(app: ApiApp, context: RouteContext): void {
       const trialId = request.params.id;
       const parsed = parseTrialId(trialId);
       if (parsed === undefined) throw new ApiError('TRIAL_NOT_FOUND', { trialId });
-      const view = await findTrialView(context, parsed.sweepId, trialId);
-      if (view === undefined) throw new ApiError('TRIAL_NOT_FOUND', { trialId });
-      // Serialised here: Fastify sends a JSON string as it is, without the response schema's
-      // validation (see trialDetailJson); the type provider types send() by the schema only.
-      const json = trialDetailJson(parsed.sweepId, view.state, view.epochs);
+      const json = await findTrialDetailJson(context, parsed.sweepId, trialId);
+      if (json === undefined) throw new ApiError('TRIAL_NOT_FOUND', { trialId });
+      // Fastify sends a JSON string as it is, without the response schema's validation (see
+      // trialDetailJson); the type provider types send() by the schema only.
       return reply.type('application/json; charset=utf-8').send(json as never);
     },
   );
