@@ -72,7 +72,7 @@ test('the memo reuses a body only while the stored state and epoch rows are unch
 });
 
 test('the memo keeps at most maxTrials trials, dropping the least recently read', () => {
-  const memo = new TrialDetailMemo(2);
+  const memo = new TrialDetailMemo({ maxTrials: 2 });
   const read = (trialId: string) =>
     memo.detailJson('sw-t', trialId, {
       state: JSON.stringify(stateOf(trialId, 0)),
@@ -93,4 +93,36 @@ test('a stored state that is not a valid trial fails the read instead of being k
   const memo = new TrialDetailMemo();
   assert.throws(() => memo.detailJson('sw-t', 'sw-t.9', { state: '{"trialId":1}', epochs: [] }));
   assert.equal(memo.size, 0);
+});
+
+test('the memo stays within its character budget and does not keep a trial over an eighth of it', () => {
+  const state = JSON.stringify(stateOf('sw-t.1', 0));
+  const rows = Array.from({ length: 40 }, (_, i) => epochRow(i + 1));
+  const probe = new TrialDetailMemo();
+  probe.detailJson('sw-t', 'sw-t.1', { state, epochs: rows });
+  const oneTrial = probe.keptChars; // the state, the rows and the body
+  assert.ok(oneTrial > rows.join('').length, `${oneTrial} characters`);
+
+  // Room for eight such trials (each is an eighth of the budget): a ninth drops the least recent.
+  const memo = new TrialDetailMemo({ maxChars: oneTrial * 8 });
+  const read = (n: number) =>
+    memo.detailJson('sw-t', `sw-t.${n}`, {
+      state: JSON.stringify(stateOf(`sw-t.${n}`, 0)),
+      epochs: rows,
+    });
+  for (let n = 1; n <= 8; n += 1) read(n);
+  assert.equal(memo.size, 8);
+  assert.equal(memo.keptChars, oneTrial * 8);
+  read(9);
+  assert.equal(memo.size, 8);
+  assert.equal(memo.keptChars, oneTrial * 8);
+  read(1); // the least recently read was dropped: built again
+  assert.deepEqual(memo.counts, { reused: 0, built: 10 });
+
+  // A trial over an eighth of the budget is answered but not kept.
+  const small = new TrialDetailMemo({ maxChars: oneTrial * 4 });
+  const json = small.detailJson('sw-t', 'sw-t.1', { state, epochs: rows });
+  assert.equal(json, expected('sw-t.1', state, rows));
+  assert.equal(small.size, 0);
+  assert.equal(small.keptChars, 0);
 });
