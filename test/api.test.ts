@@ -285,6 +285,21 @@ test('a sweep enqueues grid trials up to parallelism and a worker drives it to c
     );
     assert.equal(trial.status, 'completed');
     assert.equal(trial.epochs.length, 1);
+    // Reads after the epoch list changes (TrialDetailMemo keeps the first read's document): each
+    // answers what Redis holds, never the kept document.
+    const epochsKey = redisKeys(w.prefix).trialEpochs(`${sweep.id}.1`);
+    const readEpochs = async () =>
+      trialDetailSchema
+        .parse(
+          (
+            await app.inject({ method: 'GET', url: `/v1/trials/${sweep.id}.1`, headers: AUTH })
+          ).json(),
+        )
+        .epochs.map((e) => e.epoch);
+    await w.redis.rpush(epochsKey, JSON.stringify({ ...trial.epochs[0], epoch: 2 }));
+    assert.deepEqual(await readEpochs(), [1, 2]);
+    await w.redis.rpop(epochsKey);
+    assert.deepEqual(await readEpochs(), [1]);
 
     // Best: presigned URLs and a tar stream of trial.json + final/.
     const best = bestTrialResponseSchema.parse(
