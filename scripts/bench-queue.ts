@@ -3,9 +3,13 @@
 // nothing, on the same redis-server, in the same run.
 //
 //   npm run bench:queue -- [--trials 1000] [--workers 4] [--timeout-s 300] [--only setrain|baseline]
+//                          [--trace-commands]
 //
 // --only runs one side (to profile it: node --cpu-prof --conditions=source --import tsx
-// scripts/bench-queue.ts --only setrain); the ratios are then left out.
+// scripts/bench-queue.ts --only setrain); the ratios are then left out. --trace-commands records
+// each side's commands with MONITOR and reports them per trial by the role of the connection that
+// sent them (scripts/bench/redis-command-trace.ts); MONITOR slows Redis, so that run's timings are
+// not comparable with an untraced run's.
 //
 // setrain: the API (buildApp, its sweep controller) takes a random-search sweep of --trials trials
 // with parallelism = --workers; --workers in-process workers (startWorker) run them. Baseline: raw
@@ -23,6 +27,7 @@ import { startRedis, startS3, type RedisServer, type S3Server } from '../test/ha
 import { startNoopStack } from './bench/noop-stack.js';
 import { intOption } from './bench/options.js';
 import { commandCounts, commandsPerTrial } from './bench/redis-command-stats.js';
+import { RedisCommandTrace, type RoleCommands } from './bench/redis-command-trace.js';
 import { percentile, round } from './bench/stats.js';
 
 interface Options {
@@ -31,6 +36,8 @@ interface Options {
   timeoutMs: number;
   /** Run only this side (profiling); undefined: both. */
   only: 'setrain' | 'baseline' | undefined;
+  /** Record each side's commands by connection role (MONITOR). */
+  traceCommands: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -41,6 +48,7 @@ function parseOptions(argv: string[]): Options {
       workers: { type: 'string' },
       'timeout-s': { type: 'string' },
       only: { type: 'string' },
+      'trace-commands': { type: 'boolean' },
     },
     strict: true,
   });
@@ -50,6 +58,7 @@ function parseOptions(argv: string[]): Options {
   }
   return {
     only,
+    traceCommands: values['trace-commands'] === true,
     trials: intOption('trials', values.trials, 1000, 1, 10_000),
     workers: intOption('workers', values.workers, 4, 1, 64),
     timeoutMs: intOption('timeout-s', values['timeout-s'], 300, 1, 3600) * 1000,
@@ -70,6 +79,8 @@ interface QueueStats {
   redisCpuMsPerTrial?: number;
   /** Redis commands per trial during the run, by command (INFO commandstats; Lua's count too). */
   redisCommandsPerTrial?: Record<string, number>;
+  /** With --trace-commands: commands per trial by the role of the connection that sent them. */
+  commandsByConnectionRole?: Record<string, RoleCommands>;
 }
 
 /** `workerOf` names the worker that ran a job (gaps are measured per worker). */
@@ -114,7 +125,11 @@ async function waitUntil(
 }
 
 /** Raw BullMQ: noop workers and a producer keeping `workers` jobs outstanding. */
-async function runBaseline(redis: RedisServer, o: Options): Promise<QueueStats> {
+async function runBaseline(
+  redis: RedisServer,
+  o: Options,
+  finished: () => void,
+): Promise<QueueStats> {
   const prefix = '{bench-raw}';
   const name = 'bench-raw';
   const connections = Array.from(
@@ -152,6 +167,7 @@ async function runBaseline(redis: RedisServer, o: Options): Promise<QueueStats> 
     await waitUntil('the raw BullMQ jobs', o.timeoutMs, () =>
       Promise.resolve(completed >= o.trials),
     );
+    finished();
     return statsOf(await queue.getJobs(['completed'], 0, -1), (job) => job.processedBy);
   } finally {
     await Promise.all(workers.map((w) => w.close()));
@@ -163,11 +179,17 @@ async function runBaseline(redis: RedisServer, o: Options): Promise<QueueStats> 
 }
 
 /** setrain: the API's controller and `workers` workers running the benchmark-only trainer. */
-async function runSetrain(redis: RedisServer, s3: S3Server, o: Options): Promise<QueueStats> {
+async function runSetrain(
+  redis: RedisServer,
+  s3: S3Server,
+  o: Options,
+  finished: () => void,
+): Promise<QueueStats> {
   const stack = await startNoopStack(redis, s3, o.workers);
   try {
     const sweepId = await stack.submitSweep(o.trials, o.workers);
     await stack.waitForSweep(sweepId, o.timeoutMs);
+    finished();
     const jobs = await stack.queue.getJobs(['completed'], 0, -1);
     return statsOf(jobs, (job) => stack.workerOfTrial.get(job.id ?? ''));
   } finally {
@@ -175,19 +197,28 @@ async function runSetrain(redis: RedisServer, s3: S3Server, o: Options): Promise
   }
 }
 
-/** `run`'s stats with its CPU time and Redis commands per trial (setup and teardown included). */
+/**
+ * `run`'s stats with its CPU time and Redis commands per trial (setup and teardown included). `run`
+ * calls `finished` once its trials are done, before it reads their jobs back for the stats: the
+ * command trace (--trace-commands) stops there, so the benchmark's own reads are not in it.
+ */
 async function withCosts(
   redis: RedisServer,
   o: Options,
-  run: () => Promise<QueueStats>,
+  run: (finished: () => void) => Promise<QueueStats>,
 ): Promise<QueueStats> {
+  const trace = o.traceCommands ? await RedisCommandTrace.start(redis.url) : undefined;
+  let commandsByConnectionRole: Record<string, RoleCommands> | undefined;
   const before = await commandCounts(redis.url);
   const cpu = process.cpuUsage();
-  const stats = await run();
+  const stats = await run(() => {
+    commandsByConnectionRole = trace?.stop(o.trials);
+  });
   const used = process.cpuUsage(cpu);
   const after = await commandCounts(redis.url);
   return {
     ...stats,
+    ...(commandsByConnectionRole === undefined ? {} : { commandsByConnectionRole }),
     nodeCpuMsPerTrial: round((used.user + used.system) / 1000 / o.trials, 2),
     redisCpuMsPerTrial: round(((after.cpuS - before.cpuS) * 1000) / o.trials, 2),
     redisCommandsPerTrial: commandsPerTrial(before.counts, after.counts, o.trials),
@@ -199,9 +230,13 @@ async function main(): Promise<void> {
   const [redis, s3] = await Promise.all([startRedis(), startS3()]);
   try {
     const baseline =
-      o.only === 'setrain' ? undefined : await withCosts(redis, o, () => runBaseline(redis, o));
+      o.only === 'setrain'
+        ? undefined
+        : await withCosts(redis, o, (finished) => runBaseline(redis, o, finished));
     const setrain =
-      o.only === 'baseline' ? undefined : await withCosts(redis, o, () => runSetrain(redis, s3, o));
+      o.only === 'baseline'
+        ? undefined
+        : await withCosts(redis, o, (finished) => runSetrain(redis, s3, o, finished));
     const ratios =
       baseline === undefined || setrain === undefined
         ? {}
@@ -219,6 +254,9 @@ async function main(): Promise<void> {
           trials: o.trials,
           workers: o.workers,
           statistic: 'p50/p99 over trials (nearest rank), trials/s over the whole run',
+          ...(o.traceCommands
+            ? { traced: 'MONITOR was on: compare commands, not timings, with an untraced run' }
+            : {}),
           baseline,
           setrain,
           ...ratios,

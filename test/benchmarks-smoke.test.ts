@@ -81,8 +81,10 @@ test('bench:data measures the pipeline against sharp and the download floor, and
   }
 });
 
-test('bench:queue runs a noop sweep and raw BullMQ on the same Redis', async () => {
-  const [result] = jsonObjects(await bench('bench:queue', ['--trials', '20', '--workers', '2']));
+test('bench:queue runs a noop sweep and raw BullMQ on the same Redis, and splits their commands by connection', async () => {
+  const [result] = jsonObjects(
+    await bench('bench:queue', ['--trials', '20', '--workers', '2', '--trace-commands']),
+  );
   assert.ok(result);
   assert.equal(positive(result, 'setrain.trials'), 20);
   assert.equal(positive(result, 'baseline.trials'), 20);
@@ -90,6 +92,18 @@ test('bench:queue runs a noop sweep and raw BullMQ on the same Redis', async () 
   positive(result, 'baseline.trialsPerSec');
   positive(result, 'throughputVsBaseline');
   positive(result, 'setrain.nodeCpuMsPerTrial');
+  // Each side's trials took one job add, a worker's fetch and finish, and their events.
+  for (const side of ['baseline', 'setrain']) {
+    for (const role of ['job producer (controller)', 'BullMQ worker', 'queue events']) {
+      positive(result, `${side}.commandsByConnectionRole.${role}.sentPerTrial`, 0.5);
+    }
+  }
+  // Only setrain's workers write trial state beside BullMQ.
+  positive(
+    result,
+    'setrain.commandsByConnectionRole.other (setrain worker: trial state, stops, heartbeats).sentPerTrial',
+    1,
+  );
 });
 
 test('bench:api loads the API and a Fastify hello-world, all answers 2xx', async () => {
