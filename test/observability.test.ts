@@ -25,7 +25,9 @@ import {
   startPrometheus,
   startRedis,
   startS3,
-  startServiceProcess,
+  s3EnvOf,
+  startNodeService,
+  WORKER_MAIN,
   tempDir,
   waitFor,
   type PrometheusServer,
@@ -37,7 +39,6 @@ import {
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const INFRA = join(REPO_ROOT, 'infra');
-const WORKER_MAIN = join(REPO_ROOT, 'apps/worker/src/main.ts');
 const WORKERS = 2;
 const SWEEP_TIMEOUT_MS = 480_000;
 /** Grafana's $__rate_interval at this test's 1 s scrape interval (4 scrapes, with room). */
@@ -194,30 +195,14 @@ async function startWorkers(): Promise<void> {
     const env = {
       REDIS_URL: redis.url,
       SETRAIN_KEY_PREFIX: keyPrefix,
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: 'us-east-1',
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_ACCESS_KEY_ID: s3.config.accessKeyId ?? '',
-      S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey ?? '',
+      ...s3EnvOf(s3),
       SETRAIN_ENGINE: 'wasm',
       SETRAIN_WORKER_ID: `obs-worker-${i + 1}`,
       SETRAIN_CACHE_DIR: join(work.path, `cache-${i + 1}`),
       METRICS_PORT: String(port),
       LOG_LEVEL: 'warn',
     };
-    const worker = startServiceProcess(
-      `worker-${i + 1}`,
-      'env',
-      [
-        ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-        process.execPath,
-        '--conditions=source',
-        '--import',
-        'tsx',
-        WORKER_MAIN,
-      ],
-      { cwd: REPO_ROOT },
-    );
+    const worker = startNodeService(`worker-${i + 1}`, WORKER_MAIN, env);
     workers.push(worker);
     workerPorts.push(port);
     await waitFor(

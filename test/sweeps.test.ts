@@ -4,9 +4,7 @@
 // on the trial, its final weights and trial.json written; the API is killed mid-sweep and a new
 // one finishes the sweep with exactly maxTrials trials.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import {
   runKeys,
@@ -18,12 +16,16 @@ import {
 import { getJson, listObjects } from '@setrain/storage';
 
 import { uploadShapesDataset } from './fixtures/shapes-dataset.js';
-import { startServiceProcess, waitFor, type ServiceProcess } from './harness/index.js';
+import {
+  API_MAIN,
+  s3EnvOf,
+  startNodeService,
+  waitFor,
+  type ServiceProcess,
+} from './harness/index.js';
 import { startLocalStack, type LocalStack } from './stack/local-stack.js';
 import { stackApi } from './stack/stack-api.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const API_MAIN = join(REPO_ROOT, 'apps/api/src/main.ts');
 /** Generous: two trials of 2-3 epochs on 2 shared cores, process starts included. */
 const SWEEP_TIMEOUT_MS = 240_000;
 
@@ -58,11 +60,7 @@ async function getSweep(id: string): Promise<SweepDetail | undefined> {
 function startApiAgain(): ServiceProcess {
   const port = new URL(stack.apiUrl).port;
   const env = {
-    S3_ENDPOINT: stack.s3.endpoint,
-    S3_REGION: 'us-east-1',
-    S3_FORCE_PATH_STYLE: 'true',
-    S3_ACCESS_KEY_ID: stack.s3.config.accessKeyId ?? '',
-    S3_SECRET_ACCESS_KEY: stack.s3.config.secretAccessKey ?? '',
+    ...s3EnvOf(stack.s3),
     PORT: port,
     HOST: '127.0.0.1',
     REDIS_URL: stack.redisUrl,
@@ -72,19 +70,7 @@ function startApiAgain(): ServiceProcess {
     SETRAIN_RECONCILE_INTERVAL_MS: '500',
     LOG_LEVEL: 'warn',
   };
-  const service = startServiceProcess(
-    'setrain-api-2',
-    'env',
-    [
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      process.execPath,
-      '--conditions=source',
-      '--import',
-      'tsx',
-      API_MAIN,
-    ],
-    { cwd: REPO_ROOT },
-  );
+  const service = startNodeService('setrain-api-2', API_MAIN, env);
   extraServices.push(service);
   return service;
 }

@@ -10,6 +10,7 @@ export * from './temp-dir.js';
 export * from './unique-name.js';
 export * from './wait-for.js';
 export * from './service-process.js';
+export * from './node-service.js';
 export * from './redis.js';
 export * from './s3.js';
 export * from './prometheus.js';

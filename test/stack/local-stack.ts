@@ -7,13 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import {
   freePort,
   startRedis,
   startS3,
-  startServiceProcess,
+  API_MAIN,
+  s3EnvOf,
+  startNodeService,
+  WORKER_MAIN,
   tempDir,
   waitFor,
   type RedisServer,
@@ -21,10 +23,6 @@ import {
   type ServiceProcess,
   type TempDir,
 } from '../harness/index.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const API_MAIN = join(REPO_ROOT, 'apps/api/src/main.ts');
-const WORKER_MAIN = join(REPO_ROOT, 'apps/worker/src/main.ts');
 
 export const DEFAULT_STACK_WORKERS = 2;
 export const DEFAULT_STACK_START_TIMEOUT_MS = 60_000;
@@ -64,17 +62,6 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-function nodeService(name: string, main: string, env: Record<string, string>): ServiceProcess {
-  // `env` sets the service's environment on top of ours without touching this process.
-  const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return startServiceProcess(
-    name,
-    'env',
-    [...assignments, process.execPath, '--conditions=source', '--import', 'tsx', main],
-    { cwd: REPO_ROOT },
-  );
-}
-
 /** Starts Redis (unless given), S3, the API and the workers; stops what started if any step fails. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const started: { stop(): Promise<void> }[] = [];
@@ -93,15 +80,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     started.push({ stop: () => work.cleanup() });
     const keyPrefix = `{setrain-${randomBytes(4).toString('hex')}}`;
     const apiKey = randomBytes(16).toString('hex');
-    const s3Env = {
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: 'us-east-1',
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_ACCESS_KEY_ID: s3.config.accessKeyId ?? '',
-      S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey ?? '',
-    };
+    const s3Env = s3EnvOf(s3);
     const apiPort = await freePort();
-    const api = nodeService('setrain-api', API_MAIN, {
+    const api = startNodeService('setrain-api', API_MAIN, {
       ...s3Env,
       PORT: String(apiPort),
       HOST: '127.0.0.1',
@@ -122,7 +103,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       workerCount++;
       const workerId = id ?? `worker-${workerCount}`;
       const metricsPort = await freePort();
-      const worker = nodeService(`setrain-${workerId}`, WORKER_MAIN, {
+      const worker = startNodeService(`setrain-${workerId}`, WORKER_MAIN, {
         ...s3Env,
         REDIS_URL: redisUrl,
         SETRAIN_KEY_PREFIX: keyPrefix,
