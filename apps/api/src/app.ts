@@ -109,8 +109,13 @@ export interface AppDeps {
   readonly jobAttempts?: number;
   /** First backoff delay between attempts; default 10 s. */
   readonly jobBackoffMs?: number;
-  /** Fastify logger options; default off (tests). main.ts passes `{ level }`. */
+  /** Fastify logger options; default off (tests). */
   readonly logger?: FastifyServerOptions['logger'];
+  /**
+   * A logger to use instead of `logger`'s options: main.ts passes the pino logger it already
+   * logged with while it waited for Redis, so the process has one.
+   */
+  readonly loggerInstance?: FastifyBaseLogger;
   /** Serve Prometheus metrics at /metrics (aggregates without a key; per-sweep series with
    * `metricsToken`) and time every request; default true. */
   readonly metrics?: boolean;
@@ -168,7 +173,9 @@ export interface RouteContext {
 export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const app = fastify({
-    logger: deps.logger ?? false,
+    ...(deps.loggerInstance !== undefined
+      ? { loggerInstance: deps.loggerInstance }
+      : { logger: deps.logger ?? false }),
     bodyLimit,
     // Errors carry no stack to clients; the error handler logs them.
     return503OnClosing: true,

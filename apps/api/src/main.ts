@@ -1,20 +1,28 @@
-import { loggerOptions } from '@setrain/protocol';
+import { loggerOptions, redisTargetOf, watchRedisReachability } from '@setrain/protocol';
 import { createS3Client } from '@setrain/storage';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 
 import { API_REDIS_OPTIONS } from './api-redis.js';
 import { buildApp } from './app.js';
 import { ApiKeyVerifier } from './auth.js';
 import { loadConfig } from './config.js';
 import { readKeys, watchKeys } from './key-reload.js';
+import { connectWhenReachable } from './redis-startup.js';
 
 /** A shutdown that takes longer (e.g. Redis gone, so BullMQ cannot close cleanly) is forced. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 // Wiring only: config -> dependencies -> app -> listen; SIGTERM/SIGINT close everything.
 const config = loadConfig();
+const log = pino(loggerOptions(config.logLevel, { service: 'api' }));
 const redis = new Redis(config.redisUrl, { ...config.redisSentinel, ...API_REDIS_OPTIONS });
-await redis.connect();
+watchRedisReachability(redis, {
+  target: redisTargetOf(config.redisUrl, config.redisSentinel),
+  connection: 'api',
+  log,
+});
+await connectWhenReachable(redis);
 const s3 = createS3Client(config.s3);
 const verifier = new ApiKeyVerifier(readKeys(config.apiKeysFile, config.apiKeys));
 const app = await buildApp({
@@ -31,7 +39,7 @@ const app = await buildApp({
   presignExpiresSeconds: config.presignExpiresSeconds,
   sweepRetentionSeconds: config.sweepRetentionSeconds,
   webhooks: config.webhooks,
-  logger: loggerOptions(config.logLevel, { service: 'api' }),
+  loggerInstance: log,
 });
 
 const stopWatchingKeys =

@@ -23,6 +23,7 @@ export * from './artifacts.js';
 export * from './checkpoint-retention.js';
 export * from './metrics.js';
 export * from './redis-sentinel.js';
+export * from './redis-reachability.js';
 export * from './env-fragments.js';
 export * from './epoch-series.js';
 export * from './sweep-events.js';

@@ -1,6 +1,11 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { TRIALS_QUEUE, type TrialResult } from '@setrain/protocol';
+import {
+  redisTargetOf,
+  TRIALS_QUEUE,
+  watchRedisReachability,
+  type TrialResult,
+} from '@setrain/protocol';
 
 import {
   DEFAULT_OUTAGE_BUDGET_SECONDS,
@@ -122,15 +127,25 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
     throw error;
   }
   health.preflightSucceeded();
+  // Each connection's failures are logged (throttled, with what to do) rather than printed by
+  // ioredis at every retry; while Redis is unreachable the worker waits here for it.
+  const watched = (connection: string, redis: Redis): Redis => {
+    watchRedisReachability(redis, {
+      target: redisTargetOf(config.redisUrl, config.redisSentinel),
+      connection,
+      log: logger,
+    });
+    return redis;
+  };
   // BullMQ workers block on Redis; they need unlimited retries per request.
-  const bullConnection = new Redis(config.redisUrl, {
-    ...config.redisSentinel,
-    maxRetriesPerRequest: null,
-  });
-  const stateConnection = new Redis(config.redisUrl, {
-    ...config.redisSentinel,
-    maxRetriesPerRequest: 3,
-  });
+  const bullConnection = watched(
+    'bullmq',
+    new Redis(config.redisUrl, { ...config.redisSentinel, maxRetriesPerRequest: null }),
+  );
+  const stateConnection = watched(
+    'state',
+    new Redis(config.redisUrl, { ...config.redisSentinel, maxRetriesPerRequest: 3 }),
+  );
   const lockDurationMs = config.lockDurationMs;
   // Set once the BullMQ worker exists: the key of a job's hash, for the stall credit.
   const jobKey: { of?: (jobId: string) => string } = {};
@@ -180,7 +195,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerRu
   let control: ControlSubscription | undefined;
   try {
     control = await subscribeToControl(
-      new Redis(config.redisUrl, { ...config.redisSentinel, maxRetriesPerRequest: null }),
+      watched(
+        'control',
+        new Redis(config.redisUrl, { ...config.redisSentinel, maxRetriesPerRequest: null }),
+      ),
       config.keyPrefix,
       (message) => {
         if (message.type === 'cancel' && processor.cancel(message.trialIds, message.reason)) {
