@@ -3,7 +3,8 @@
  * connections): neither exits (the API used to, with ioredis' bare "Connection is closed."), both
  * log a structured "Redis unreachable" warning that names the Redis and says what to do (not
  * ioredis' "Unhandled error event" at every retry), and both carry on once it answers: the API
- * builds, listens and turns ready; the worker starts and registers its heartbeat.
+ * builds, listens and turns ready; the worker starts and registers its heartbeat. A wrong
+ * password is named as such, with where to fix it, and never logged.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -151,4 +152,28 @@ test('the API and a worker started before Redis wait for it, say why, and start 
     assert.equal(service.exit(), undefined, `${service.name} is still running`);
     assert.doesNotMatch(service.output(), /Unhandled error event/);
   }
+});
+
+test('an API given the wrong Redis password says so, and where to fix it, instead of exiting', async () => {
+  // A user of its own (the default user, which the harness and the other test use, stays open).
+  const admin = new Redis(redisServer.url);
+  await admin.acl('SETUSER', 'late-user', 'on', '>the-right-one', '~*', '&*', '+@all');
+  admin.disconnect();
+  const api = startMain('api-wrong-password', API_MAIN, {
+    ...s3EnvOf(s3),
+    REDIS_URL: `redis://late-user:not-the-right-one@127.0.0.1:${redisServer.port}`,
+    SETRAIN_ARTIFACTS_BUCKET: await s3.createBucket(),
+    SETRAIN_API_KEYS: API_KEY,
+    HOST: '127.0.0.1',
+    PORT: String(await freePort()),
+    LOG_LEVEL: 'info',
+  });
+  await waitForLog(api, 'Redis refused the credentials');
+  const [line] = logLines(api, 'Redis refused the credentials');
+  assert.equal(line?.['redis'], `redis://127.0.0.1:${redisServer.port}`, 'no credentials logged');
+  assert.match(String(line?.['error']), /WRONGPASS/);
+  assert.match(String(line?.['hint']), /check the user name and password in REDIS_URL/);
+  assert.doesNotMatch(api.output(), /not-the-right-one/);
+  assert.equal(api.exit(), undefined);
+  await api.stop();
 });

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 
 import {
+  REDIS_AUTH_HINT,
   REDIS_UNREACHABLE_HINT,
   redisTargetOf,
   watchRedisReachability,
@@ -101,4 +102,14 @@ test('failures are logged at once, then at most once per interval with the count
   stop();
   assert.equal(client.listenerCount('error'), 0);
   assert.equal(client.listenerCount('ready'), 0);
+});
+
+test('a refused password is named as such, with where to fix it', () => {
+  const client = new EventEmitter();
+  const { lines, log } = recorder();
+  watchRedisReachability(client, { target: 'redis://127.0.0.1:6379', connection: 'state', log });
+  client.emit('error', new Error('WRONGPASS invalid username-password pair or user is disabled.'));
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]?.msg, 'Redis refused the credentials');
+  assert.equal(lines[0]?.obj['hint'], REDIS_AUTH_HINT);
 });

@@ -3,7 +3,8 @@
  * by itself (every 2 s at most), but emits an `error` at every failed try, and without a listener
  * it prints "[ioredis] Unhandled error event" to stderr each time. These helpers turn that into a
  * structured warning at most every REDIS_UNREACHABLE_LOG_INTERVAL_MS that names the Redis it tried
- * and says what to do, and one line when it answers again.
+ * and says what to do (a refused password gets its own message and hint), and one line when it
+ * answers again.
  */
 import type { RedisSentinelOptions } from './redis-sentinel.js';
 
@@ -13,6 +14,13 @@ export const REDIS_UNREACHABLE_LOG_INTERVAL_MS = 10_000;
 /** What to do, in every "unreachable" line. */
 export const REDIS_UNREACHABLE_HINT =
   'start Redis, or point REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) at a running one; retrying';
+
+/** What to do when Redis answers but refuses the credentials (WRONGPASS, NOAUTH). */
+export const REDIS_AUTH_HINT =
+  'check the user name and password in REDIS_URL (redis://user:password@host:port); retrying';
+
+/** Redis' replies to a missing or wrong password (AUTH and HELLO). */
+const AUTH_ERROR = /\b(WRONGPASS|NOAUTH)\b/;
 
 /** The client events watched (an ioredis client has them). */
 export interface RedisConnectionEvents {
@@ -82,15 +90,16 @@ export function watchRedisReachability(
       unlogged += 1;
       return;
     }
+    const refused = AUTH_ERROR.test(error.message);
     options.log.warn(
       {
         ...fields,
         error: error.message,
         failingForS: Math.round((at - failingSince) / 1000),
         ...(unlogged > 0 ? { failuresNotLogged: unlogged } : {}),
-        hint: REDIS_UNREACHABLE_HINT,
+        hint: refused ? REDIS_AUTH_HINT : REDIS_UNREACHABLE_HINT,
       },
-      'Redis unreachable',
+      refused ? 'Redis refused the credentials' : 'Redis unreachable',
     );
     lastLoggedAt = at;
     unlogged = 0;
