@@ -109,3 +109,35 @@ test('/readyz reports Redis not ready while it is gone, and ready again after', 
     timeoutMs: 15_000,
   });
 });
+
+test(
+  'an API closed while Redis is gone finishes closing in bounded time',
+  { timeout: 30_000 },
+  async () => {
+    // An app of its own, so the shared one above stays usable.
+    const own = new Redis(`redis://127.0.0.1:${proxy.port}`, API_REDIS_OPTIONS);
+    await own.connect();
+    const closing = await buildApp({
+      redis: own,
+      s3: s3.client,
+      keyPrefix: '{outage-close}',
+      artifactsBucket: await s3.createBucket(),
+      apiKeys: [KEY],
+      metrics: false,
+    });
+    await closing.ready();
+    await proxy.down();
+    try {
+      // Long enough for every connection to be between two reconnect attempts.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const started = Date.now();
+      await closing.close();
+      // Each part gets 5 s: BullMQ's QueueEvents close waits for an 'end' that ioredis never emits
+      // for a connection between two reconnect attempts, so without the bound it never returned.
+      assert.ok(Date.now() - started < 12_000, `closed in ${Date.now() - started} ms`);
+    } finally {
+      own.disconnect();
+      await proxy.up();
+    }
+  },
+);

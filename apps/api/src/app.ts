@@ -10,6 +10,7 @@ import {
   SpecError,
   SpecTooLargeError,
   TRIALS_QUEUE,
+  watchRedisReachability,
   type TrialPayload,
   type TrialResult,
 } from '@setrain/protocol';
@@ -72,6 +73,11 @@ export interface AppDeps {
    * `enableOfflineQueue: false`) so a Redis outage answers 503 instead of hanging requests.
    */
   readonly redis: Redis;
+  /**
+   * Where `redis` connects, as log lines name it (redisTargetOf: no credentials); default
+   * "the API's Redis". The read connection's outage warnings carry it.
+   */
+  readonly redisTarget?: string;
   readonly s3: S3Client;
   /** Prefix of every Redis key, BullMQ's included (default '{setrain}'). */
   readonly keyPrefix: string;
@@ -203,8 +209,11 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
 
   const store = new SweepStore(deps.redis, deps.keyPrefix);
   const readConnection = deps.redis.duplicate(READ_REDIS_OPTIONS);
-  readConnection.on('error', (error: unknown) => {
-    app.log.warn({ err: error }, 'read connection error');
+  // Throttled, with what to do, like the API's own connection's (main.ts).
+  watchRedisReachability(readConnection, {
+    target: deps.redisTarget ?? "the API's Redis",
+    connection: 'reads',
+    log: app.log,
   });
   const queue = new Queue<TrialPayload, TrialResult>(TRIALS_QUEUE, {
     connection: deps.redis,
@@ -364,8 +373,10 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     webhooks.start();
   });
   app.addHook('onClose', async () => {
-    // Each closes even when one before it fails: QueueEvents' close rejects ('Connection is
-    // closed') when Redis was down as the API started, and the rest must still let go.
+    // Each closes even when one before it fails or hangs: QueueEvents' close rejects ('Connection
+    // is closed') when Redis was down as the API started, and never settles when its connection
+    // was between two reconnect attempts (ioredis' disconnect then emits no 'end', which BullMQ
+    // waits for; nothing is left open by then). The rest must still let go.
     const closers: [string, () => Promise<unknown>][] = [
       ['sweep controller', () => controller.close()],
       ['webhooks', () => webhooks.close()],
@@ -373,7 +384,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
       ['queue', () => queue.close()],
     ];
     for (const [what, close] of closers) {
-      await close().catch((error: unknown) => {
+      await settleWithin(close(), CLOSE_PART_TIMEOUT_MS).catch((error: unknown) => {
         app.log.warn({ err: error }, `closing the ${what} failed`);
       });
     }
@@ -381,6 +392,24 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     readConnection.disconnect();
   });
   return app;
+}
+
+/** How long closing the API waits for each part (controller, webhooks, queue events, queue). */
+const CLOSE_PART_TIMEOUT_MS = 5_000;
+
+/** `work`, or a rejection once `ms` have passed without it settling. */
+async function settleWithin(work: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`did not finish within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -17,16 +17,14 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 const config = loadConfig();
 const log = pino(loggerOptions(config.logLevel, { service: 'api' }));
 const redis = new Redis(config.redisUrl, { ...config.redisSentinel, ...API_REDIS_OPTIONS });
-watchRedisReachability(redis, {
-  target: redisTargetOf(config.redisUrl, config.redisSentinel),
-  connection: 'api',
-  log,
-});
+const redisTarget = redisTargetOf(config.redisUrl, config.redisSentinel);
+watchRedisReachability(redis, { target: redisTarget, connection: 'api', log });
 await connectWhenReachable(redis);
 const s3 = createS3Client(config.s3);
 const verifier = new ApiKeyVerifier(readKeys(config.apiKeysFile, config.apiKeys));
 const app = await buildApp({
   redis,
+  redisTarget,
   s3,
   keyPrefix: config.keyPrefix,
   artifactsBucket: config.artifactsBucket,
