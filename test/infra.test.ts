@@ -422,6 +422,20 @@ test('k8s manifests parse and reference images compose builds, declared ports an
         ports.add(Number(port.containerPort));
         if (typeof port.name === 'string') ports.add(port.name);
       }
+      // Probes ask a port the container declares, for a path the services serve.
+      for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+        const probe = container[kind] as Json | undefined;
+        if (probe === undefined) continue;
+        const get = asRecord(probe.httpGet, `${name} ${kind}.httpGet`);
+        assert.ok(
+          ports.has(get.port as string | number),
+          `${name}: ${kind} asks port ${String(get.port)}, which the container does not declare`,
+        );
+        assert.ok(
+          ['/healthz', '/readyz'].includes(String(get.path)),
+          `${name}: ${kind} asks ${String(get.path)}`,
+        );
+      }
       const resources = JSON.stringify(container.resources ?? {});
       if (repository.includes('gpu')) {
         const limits = asRecord(asRecord(container.resources, 'resources').limits, 'limits');

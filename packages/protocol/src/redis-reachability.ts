@@ -1,6 +1,6 @@
 /**
  * What the API and the worker log while Redis does not answer: ioredis retries a lost connection
- * by itself (every 2 s at most), but emits an `error` at every failed try, and without a listener
+ * by itself (backing off to one try every 5 s), but emits an `error` at every failed try, and without a listener
  * it prints "[ioredis] Unhandled error event" to stderr each time. These helpers turn that into a
  * structured warning at most every REDIS_UNREACHABLE_LOG_INTERVAL_MS that names the Redis it tried
  * and says what to do (a refused password gets its own message and hint), and one line when it
