@@ -8,7 +8,10 @@ import type { Redis } from 'ioredis';
  * Redis absent) matters: BullMQ's QueueEvents, given a connection that fails its first connect,
  * never reads events again, so sweeps would advance only on the reconcile loop.
  *
- * Rejects only when the connection is closed before Redis answers.
+ * Rejects only when ioredis gives up before Redis answers (a retry strategy that stops; the
+ * default never does). A disconnect() while it waits does not end it: ioredis emits no 'end'
+ * between two reconnect attempts; main.ts installs its signal handlers only after this returns,
+ * so a signal meanwhile ends the process.
  */
 export async function connectWhenReachable(redis: Redis): Promise<void> {
   if (redis.status === 'wait') {
@@ -20,6 +23,10 @@ export async function connectWhenReachable(redis: Redis): Promise<void> {
     }
   }
   if (redis.status === 'ready') return;
+  // ioredis gave up (a retry strategy that stops): 'end' has already been emitted.
+  if (redis.status === 'end') {
+    throw new Error('the Redis connection was closed before Redis answered');
+  }
   await new Promise<void>((resolve, reject) => {
     const onReady = (): void => {
       redis.off('end', onEnd);
